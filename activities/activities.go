@@ -1,0 +1,62 @@
+// Package activities holds Nudge's side effects: email over SMTP, discount
+// codes, and the database writes journeys need. Each activity is a method on
+// Activities, which holds the clients it uses; workflows call them by the
+// names in package workflows.
+package activities
+
+import (
+	"context"
+	"crypto/rand"
+	"net/mail"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/nudgehq/nudge/links"
+	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/workflows"
+)
+
+// Activities holds what the activities need. A nil Mailer records messages
+// without delivering them.
+type Activities struct {
+	Store    *models.Store
+	Renderer *Renderer
+	Mailer   Mailer
+	Links    *links.Signer
+	Brand    Brand
+	From     mail.Address // NUDGE_EMAIL_FROM
+	Owner    mail.Address // NUDGE_ACCOUNT_OWNER: the person B2B check-ins come from
+}
+
+// Register adds every activity to a worker under the names workflows use.
+func (a *Activities) Register(r worker.ActivityRegistry) {
+	r.RegisterActivityWithOptions(a.SendEmail, activity.RegisterOptions{Name: workflows.SendEmailActivity})
+	r.RegisterActivityWithOptions(a.IssueDiscountCode, activity.RegisterOptions{Name: workflows.IssueDiscountCodeActivity})
+}
+
+// IssueDiscountCode returns the contact's single-use code for a campaign,
+// creating it the first time.
+func (a *Activities) IssueDiscountCode(ctx context.Context, req workflows.DiscountRequest) (string, error) {
+	dc, err := a.Store.DiscountCodeFor(ctx, req.ContactID, req.Campaign, req.Percent, newDiscountCode)
+	if err != nil {
+		return "", err
+	}
+	return dc.Code, nil
+}
+
+// newDiscountCode makes a code like HELLO-7KQ4-M2XP, from letters and digits
+// that cannot be mistaken for one another.
+func newDiscountCode() string {
+	const alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	code := []byte("HELLO-xxxx-xxxx")
+	for i, j := 0, 6; i < len(b); i, j = i+1, j+1 {
+		if code[j] == '-' {
+			j++
+		}
+		code[j] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(code)
+}

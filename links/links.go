@@ -1,0 +1,66 @@
+// Package links makes and checks the signed links Nudge puts in email, so a
+// link works for the one contact it was made for and cannot be forged.
+package links
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strings"
+)
+
+// ErrInvalid is returned for a token that was not made with our secret, or
+// was altered.
+var ErrInvalid = errors.New("invalid or altered link")
+
+// Signer signs tokens with NUDGE_SECRET.
+type Signer struct {
+	secret  []byte
+	baseURL string
+}
+
+// NewSigner signs with secret and builds links under baseURL (NUDGE_PUBLIC_URL).
+func NewSigner(secret, baseURL string) *Signer {
+	return &Signer{secret: []byte(secret), baseURL: strings.TrimRight(baseURL, "/")}
+}
+
+// purpose keeps a token made for one use from being replayed for another.
+const purposeUnsubscribe = "unsubscribe"
+
+// UnsubscribeURL is the contact's one-click unsubscribe link.
+func (s *Signer) UnsubscribeURL(contactID string) string {
+	return s.baseURL + "/unsubscribe/" + s.token(purposeUnsubscribe, contactID)
+}
+
+// Unsubscribe returns the contact an unsubscribe token was made for.
+func (s *Signer) Unsubscribe(token string) (contactID string, err error) {
+	return s.verify(purposeUnsubscribe, token)
+}
+
+func (s *Signer) token(purpose, value string) string {
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(value)) + "." + enc.EncodeToString(s.mac(purpose, value))
+}
+
+func (s *Signer) verify(purpose, token string) (string, error) {
+	enc := base64.RawURLEncoding
+	v, sig, ok := strings.Cut(token, ".")
+	if !ok {
+		return "", ErrInvalid
+	}
+	value, err1 := enc.DecodeString(v)
+	mac, err2 := enc.DecodeString(sig)
+	if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(purpose, string(value))) {
+		return "", ErrInvalid
+	}
+	return string(value), nil
+}
+
+func (s *Signer) mac(purpose, value string) []byte {
+	h := hmac.New(sha256.New, s.secret)
+	h.Write([]byte(purpose))
+	h.Write([]byte{0})
+	h.Write([]byte(value))
+	return h.Sum(nil)[:16]
+}

@@ -1,0 +1,244 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	mysqldriver "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+)
+
+// ErrNotFound is returned when a row asked for by key does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is Nudge's database: contacts, events, messages, discount codes.
+type Store struct {
+	db      *gorm.DB
+	Dialect string // "sqlite" or "mysql"
+}
+
+// Open connects to the database named by url:
+//
+//	sqlite://path/to/file.db      (also sqlite:path or file:path; the default)
+//	mysql://user:pass@tcp(host:3306)/db
+//	user:pass@tcp(host:3306)/db   (a go-sql-driver DSN)
+func Open(url string) (*Store, error) {
+	dialect, dsn, err := ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
+	var db *gorm.DB
+	switch dialect {
+	case "sqlite":
+		if dir := filepath.Dir(dsn); dir != "." && !strings.HasPrefix(dsn, ":memory:") {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("create database folder: %w", err)
+			}
+		}
+		// WAL lets readers run beside the writer; busy_timeout waits out the
+		// writer instead of failing with "database is locked".
+		db, err = gorm.Open(sqlite.Open(dsn+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"), cfg)
+		if err == nil {
+			// One connection: SQLite has one writer anyway, and this keeps
+			// concurrent transactions from failing on lock upgrades.
+			sqlDB, _ := db.DB()
+			sqlDB.SetMaxOpenConns(1)
+		}
+	case "mysql":
+		db, err = gorm.Open(mysql.Open(dsn), cfg)
+		if err == nil {
+			sqlDB, _ := db.DB()
+			sqlDB.SetMaxOpenConns(32)
+			sqlDB.SetMaxIdleConns(32)
+			sqlDB.SetConnMaxLifetime(5 * time.Minute)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	return &Store{db: db, Dialect: dialect}, nil
+}
+
+// ParseURL tells which database a NUDGE_DATABASE_URL names and the DSN its
+// driver takes.
+func ParseURL(url string) (dialect, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(url, "sqlite://"):
+		dsn = strings.TrimPrefix(url, "sqlite://")
+	case strings.HasPrefix(url, "sqlite:"):
+		dsn = strings.TrimPrefix(url, "sqlite:")
+	case strings.HasPrefix(url, "file:"):
+		dsn = strings.TrimPrefix(url, "file:")
+	case strings.HasPrefix(url, "mysql://"):
+		return mysqlDSN(strings.TrimPrefix(url, "mysql://"))
+	case strings.Contains(url, "@tcp(") || strings.Contains(url, "@unix("):
+		return mysqlDSN(url)
+	default:
+		return "", "", fmt.Errorf("%q is not a database URL: use sqlite://path/to/file.db or mysql://user:pass@tcp(host:3306)/db", url)
+	}
+	if dsn == "" {
+		return "", "", fmt.Errorf("%q names no SQLite file", url)
+	}
+	return "sqlite", dsn, nil
+}
+
+func mysqlDSN(dsn string) (string, string, error) {
+	cfg, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		return "", "", fmt.Errorf("bad MySQL DSN: %w", err)
+	}
+	if cfg.DBName == "" {
+		return "", "", fmt.Errorf("MySQL DSN %q names no database", dsn)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	if _, ok := cfg.Params["charset"]; !ok {
+		cfg.Params["charset"] = "utf8mb4"
+	}
+	return "mysql", cfg.FormatDSN(), nil
+}
+
+// Migrate creates or updates every table. It is safe to run on every start.
+func (s *Store) Migrate(ctx context.Context) error {
+	db := s.db.WithContext(ctx)
+	if s.Dialect == "mysql" {
+		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+	}
+	if err := db.AutoMigrate(all...); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close releases the connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// DB exposes the gorm handle for tests and one-off reads.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Contact returns the contact with id, or ErrNotFound.
+func (s *Store) Contact(ctx context.Context, id string) (*Contact, error) {
+	var c Contact
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	return &c, err
+}
+
+// SaveContact inserts or replaces a contact.
+func (s *Store) SaveContact(ctx context.Context, c *Contact) error {
+	return s.db.WithContext(ctx).Save(c).Error
+}
+
+// Unsubscribe stops marketing email to the contact. It reports whether the
+// contact was subscribed until now.
+func (s *Store) Unsubscribe(ctx context.Context, contactID string, at time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Contact{}).
+		Where("id = ? AND unsubscribed_at IS NULL", contactID).
+		Update("unsubscribed_at", at.UTC())
+	return res.RowsAffected == 1, res.Error
+}
+
+// Messages lists the messages to a contact, newest first.
+func (s *Store) Messages(ctx context.Context, contactID string, limit int) ([]Message, error) {
+	var ms []Message
+	err := s.db.WithContext(ctx).Where("contact_id = ?", contactID).Order("id DESC").Limit(limit).Find(&ms).Error
+	return ms, err
+}
+
+// Message returns one message by id, or ErrNotFound.
+func (s *Store) Message(ctx context.Context, id uint64) (*Message, error) {
+	var m Message
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	return &m, err
+}
+
+// BeginMessage claims m.Key for a send. When the key is new, m is written
+// (with its Status, normally MessageSending) and BeginMessage returns nil.
+// When a message with that key exists, it is returned instead and nothing is
+// written: the caller must not send again.
+func (s *Store) BeginMessage(ctx context.Context, m *Message) (*Message, error) {
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(m)
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected == 1 {
+		return nil, nil
+	}
+	var existing Message
+	if err := s.db.WithContext(ctx).Where("`key` = ?", m.Key).Take(&existing).Error; err != nil {
+		return nil, err
+	}
+	return &existing, nil
+}
+
+// FinishMessage records how a send begun with BeginMessage ended.
+func (s *Store) FinishMessage(ctx context.Context, key, status, reason string, sentAt *time.Time) error {
+	return s.db.WithContext(ctx).Model(&Message{}).Where("`key` = ?", key).
+		Updates(map[string]any{"status": status, "reason": reason, "sent_at": sentAt}).Error
+}
+
+// DiscountCodeFor returns the contact's code in campaign, creating it with
+// newCode the first time. Asking again returns the same code.
+func (s *Store) DiscountCodeFor(ctx context.Context, contactID, campaign string, percent int, newCode func() string) (*DiscountCode, error) {
+	for range 3 {
+		var dc DiscountCode
+		err := s.db.WithContext(ctx).Where("contact_id = ? AND campaign = ?", contactID, campaign).Take(&dc).Error
+		if err == nil {
+			return &dc, nil
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, err
+		}
+		dc = DiscountCode{Code: newCode(), ContactID: contactID, Campaign: campaign, Percent: percent}
+		res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&dc)
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		if res.RowsAffected == 1 {
+			return &dc, nil
+		}
+		// Lost a race with another attempt, or the code collided: look again.
+	}
+	return nil, fmt.Errorf("could not issue a unique discount code for %s in %s", contactID, campaign)
+}
+
+// RetryMessage reclaims a message whose last attempt is known to have
+// failed. It reports false when another attempt got there first.
+func (s *Store) RetryMessage(ctx context.Context, key string) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Message{}).Where("`key` = ? AND status = ?", key, MessageFailed).
+		Updates(map[string]any{"status": MessageSending, "attempts": gorm.Expr("attempts + 1")})
+	return res.RowsAffected == 1, res.Error
+}

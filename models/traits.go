@@ -1,0 +1,74 @@
+package models
+
+import (
+	"strings"
+)
+
+// ApplyTraits merges identify traits into the contact. Segment's reserved
+// traits fill the contact's own fields, in camelCase or snake_case; every
+// trait, reserved or custom, is also kept in Traits. contextTimezone is the
+// call's context.timezone, used when the traits carry none.
+func (c *Contact) ApplyTraits(traits map[string]any, contextTimezone string) {
+	if c.Traits == nil {
+		c.Traits = map[string]any{}
+	}
+	for k, v := range traits {
+		c.Traits[k] = v
+	}
+	set := func(field *string, keys ...string) {
+		if v := firstString(traits, keys...); v != "" {
+			*field = v
+		}
+	}
+	set(&c.Email, "email")
+	set(&c.Phone, "phone")
+	set(&c.FirstName, "firstName", "first_name")
+	set(&c.LastName, "lastName", "last_name")
+	set(&c.Title, "title")
+	set(&c.Industry, "industry")
+	set(&c.Timezone, "timezone")
+	if c.Timezone == "" && contextTimezone != "" {
+		c.Timezone = contextTimezone
+	}
+	// "name" fills first and last name only when they were not given apart.
+	if name := firstString(traits, "name"); name != "" && firstString(traits, "firstName", "first_name", "lastName", "last_name") == "" {
+		first, last, _ := strings.Cut(name, " ")
+		c.FirstName, c.LastName = first, strings.TrimSpace(last)
+	}
+	switch company := traits["company"].(type) {
+	case string:
+		c.Company = company
+	case map[string]any:
+		if s, ok := company["name"].(string); ok && s != "" {
+			c.Company = s
+		}
+		if s, ok := company["industry"].(string); ok && s != "" && firstString(traits, "industry") == "" {
+			c.Industry = s
+		}
+		if n, ok := number(company, "employee_count", "employeeCount", "employees"); ok {
+			c.EmployeeCount = n
+		}
+	}
+	if n, ok := number(traits, "employee_count", "employeeCount", "employees"); ok {
+		c.EmployeeCount = n
+	}
+	c.Email = strings.TrimSpace(c.Email)
+}
+
+func firstString(m map[string]any, keys ...string) string {
+	for _, k := range keys {
+		if s, ok := m[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func number(m map[string]any, keys ...string) (int, bool) {
+	for _, k := range keys {
+		if f, ok := m[k].(float64); ok {
+			return int(f), true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,15 @@
+// Package templates holds the copy Nudge sends and shows: email templates,
+// the content they draw on, and the gateway's pages, embedded into the binary.
+// Copy lives here and not in workflow code, so editing it never changes a
+// workflow's history.
+//
+// Each email is two files under email/<journey>/: <step>.txt defines
+// "subject" and "text", <step>.html defines "body". layout.txt and
+// layout.html wrap every email and add the footer with the unsubscribe link
+// and postal address.
+package templates
+
+import "embed"
+
+//go:embed email content pages
+var FS embed.FS

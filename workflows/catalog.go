@@ -1,0 +1,129 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Day is the unit marketing plans are written in.
+const Day = 24 * time.Hour
+
+// Journey describes when a journey starts, what ends it, and the workflow
+// that runs it. Each journey file registers its own in an init function.
+type Journey struct {
+	Name string
+	// Workflow is the journey itself: func(workflow.Context, JourneyInput) error.
+	Workflow any
+	// Starts reports whether an event, given the contact's traits, enters the
+	// contact into this journey.
+	Starts func(ev Event, traits map[string]any) bool
+	// Key, when set, gives each key its own run (one per checkout, say); a
+	// second trigger with the same key reaches the running one instead.
+	Key func(ev Event) string
+	// Reentry says whether a contact who has been through the journey can
+	// start it again.
+	Reentry Reentry
+	// Goals end the journey at once: the contact did what it was for.
+	Goals []string
+	// Waits lists the other events the journey reacts to.
+	Waits []string
+}
+
+// Reentry is a journey's re-entry rule.
+type Reentry struct {
+	// Window: 0 means once ever, a positive window once per that long, and
+	// Always (negative) every time the trigger fires.
+	Window time.Duration
+}
+
+var (
+	EnterOnce   = Reentry{}
+	EnterAlways = Reentry{Window: -1}
+)
+
+// EnterOncePer lets a contact start the journey again once window has passed
+// since they last entered it.
+func EnterOncePer(window time.Duration) Reentry { return Reentry{Window: window} }
+
+// allows reports whether a contact who last entered at last (zero: never)
+// may enter again at now.
+func (r Reentry) allows(last, now time.Time) bool {
+	switch {
+	case last.IsZero() || r.Window < 0:
+		return true
+	case r.Window == 0:
+		return false
+	}
+	return !now.Before(last.Add(r.Window))
+}
+
+// listensTo reports whether a running journey wants an event forwarded.
+func (j *Journey) listensTo(ev Event) bool {
+	return ev.Kind == KindTrack && (slices.Contains(j.Goals, ev.Name) || slices.Contains(j.Waits, ev.Name) || ev.Name == EventUnsubscribed)
+}
+
+// WorkflowID is the readable ID of a contact's run of the journey.
+func (j *Journey) WorkflowID(contactID, key string) string {
+	if key == "" {
+		return fmt.Sprintf("journey/%s/%s", j.Name, contactID)
+	}
+	return fmt.Sprintf("journey/%s/%s/%s", j.Name, contactID, key)
+}
+
+var catalog []Journey
+
+func register(j Journey) {
+	if _, ok := Lookup(j.Name); ok {
+		panic("journey registered twice: " + j.Name)
+	}
+	catalog = append(catalog, j)
+}
+
+// Catalog lists every journey, in the order their triggers are checked.
+func Catalog() []Journey { return slices.Clone(catalog) }
+
+// JourneyNames lists every journey's name.
+func JourneyNames() []string {
+	names := make([]string, len(catalog))
+	for i, j := range catalog {
+		names[i] = j.Name
+	}
+	return names
+}
+
+// Lookup finds a journey by name.
+func Lookup(name string) (Journey, bool) {
+	for _, j := range catalog {
+		if j.Name == name {
+			return j, true
+		}
+	}
+	return Journey{}, false
+}
+
+// JourneyInput starts a journey for one contact.
+type JourneyInput struct {
+	ContactID string
+	Key       string `json:",omitempty"`
+	// Trigger is the event that started the journey.
+	Trigger Event
+}
+
+// Search attributes, so ops can find runs in the Temporal UI by contact,
+// journey and step. The dev server registers them (scripts/dev.sh).
+var (
+	ContactIDKey      = temporal.NewSearchAttributeKeyKeyword("ContactID")
+	JourneyKey        = temporal.NewSearchAttributeKeyKeyword("Journey")
+	JourneyStepKey    = temporal.NewSearchAttributeKeyKeyword("JourneyStep")
+	LeadScoreKey      = temporal.NewSearchAttributeKeyInt64("LeadScore")
+	LifecycleStageKey = temporal.NewSearchAttributeKeyKeyword("LifecycleStage")
+)
+
+// SearchAttributes lists the search attributes Nudge needs, as the Temporal
+// CLI's --search-attribute flag spells them.
+func SearchAttributes() []string {
+	return []string{"ContactID=Keyword", "Journey=Keyword", "JourneyStep=Keyword", "LeadScore=Int", "LifecycleStage=Keyword"}
+}

@@ -1,0 +1,230 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// ContactWorkflowName is the workflow type the gateway starts, one per
+// contact, with ID ContactWorkflowID(contact).
+const ContactWorkflowName = "ContactWorkflow"
+
+// ContactWorkflowID is the readable workflow ID of a contact's workflow.
+func ContactWorkflowID(contactID string) string { return "contact/" + contactID }
+
+// ContactState is everything ContactWorkflow remembers about a contact. It is
+// the workflow's input, so it carries over when the workflow continues as new.
+type ContactState struct {
+	ContactID string
+	Stage     string
+	LeadScore int64
+	// Traits are the identify traits so far, for journey triggers.
+	Traits  map[string]any `json:",omitempty"`
+	Running []RunningJourney
+	// Entered is when the contact last entered each journey (name, or
+	// name/key for keyed journeys), for re-entry rules.
+	Entered map[string]time.Time `json:",omitempty"`
+	// Recent holds the last message IDs seen, so an event delivered twice
+	// (the relay retrying after a lost acknowledgement) is handled once.
+	Recent       []string `json:",omitempty"`
+	Events       int
+	LastEventAt  time.Time `json:",omitempty"`
+	Unsubscribed bool      `json:",omitempty"`
+}
+
+// RunningJourney is a journey run the contact is in.
+type RunningJourney struct {
+	Journey    string
+	Key        string `json:",omitempty"`
+	WorkflowID string
+	StartedAt  time.Time
+}
+
+const recentEvents = 256
+
+// Router runs ContactWorkflow with the journeys this deployment enables
+// (NUDGE_JOURNEYS).
+type Router struct {
+	Enabled []string
+}
+
+// ContactWorkflow is a contact's long-lived entity workflow. Every event the
+// contact produces arrives here as a signal; it keeps the traits journeys
+// trigger on, forwards events to the journeys that wait for them, and starts
+// the journeys an event triggers. It continues as new when Temporal suggests
+// it, after handling every signal it has received.
+func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
+	if st.Stage == "" {
+		st.Stage = "subscriber"
+	}
+	if st.Traits == nil {
+		st.Traits = map[string]any{}
+	}
+	if st.Entered == nil {
+		st.Entered = map[string]time.Time{}
+	}
+	c := &contact{ContactState: st, router: r}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ContactState, error) { return c.ContactState, nil }); err != nil {
+		return err
+	}
+	c.upsertAttributes(ctx)
+
+	events := workflow.GetSignalChannel(ctx, SignalEvent)
+	ended := workflow.GetSignalChannel(ctx, SignalJourneyEnded)
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(events, func(ch workflow.ReceiveChannel, _ bool) {
+		var ev Event
+		ch.Receive(ctx, &ev)
+		c.handle(ctx, ev, sel)
+	})
+	sel.AddReceive(ended, func(ch workflow.ReceiveChannel, _ bool) {
+		var e JourneyEnded
+		ch.Receive(ctx, &e)
+		c.finished(e.WorkflowID)
+	})
+
+	for {
+		sel.Select(ctx)
+		if !workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			continue
+		}
+		// Drain what has arrived, then hand the state to a fresh run.
+		for sel.HasPending() {
+			sel.Select(ctx)
+		}
+		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+			return err
+		}
+		return workflow.NewContinueAsNewError(ctx, ContactWorkflowName, c.ContactState)
+	}
+}
+
+type contact struct {
+	ContactState
+	router *Router
+}
+
+func (c *contact) handle(ctx workflow.Context, ev Event, sel workflow.Selector) {
+	if ev.MessageID != "" {
+		if slices.Contains(c.Recent, ev.MessageID) {
+			return
+		}
+		c.Recent = append(c.Recent, ev.MessageID)
+		if len(c.Recent) > recentEvents {
+			c.Recent = slices.Delete(c.Recent, 0, len(c.Recent)-recentEvents)
+		}
+	}
+	c.Events++
+	c.LastEventAt = workflow.Now(ctx)
+	for k, v := range ev.Traits {
+		c.Traits[k] = v // a merge: the order keys are visited in does not matter
+	}
+	if ev.Is(EventUnsubscribed) {
+		c.Unsubscribed = true
+	}
+
+	// Running journeys hear the event first, so a goal ends a journey
+	// before the same event can start another.
+	for _, run := range slices.Clone(c.Running) {
+		j, ok := Lookup(run.Journey)
+		if ok && j.listensTo(ev) {
+			c.forward(ctx, run, ev)
+		}
+	}
+	for _, j := range c.enabledJourneys(ctx) {
+		if j.Starts != nil && j.Starts(ev, c.Traits) {
+			c.start(ctx, j, ev, sel)
+		}
+	}
+}
+
+// forward signals a running journey; a journey that has closed in the
+// meantime is dropped from the running list.
+func (c *contact) forward(ctx workflow.Context, run RunningJourney, ev Event) {
+	err := workflow.SignalExternalWorkflow(ctx, run.WorkflowID, "", SignalEvent, ev).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Info("journey no longer running", "journey", run.WorkflowID, "error", err)
+		c.finished(run.WorkflowID)
+	}
+}
+
+func (c *contact) start(ctx workflow.Context, j Journey, ev Event, sel workflow.Selector) {
+	var key string
+	if j.Key != nil {
+		if key = j.Key(ev); key == "" {
+			return // a keyed journey needs its key
+		}
+	}
+	id := j.WorkflowID(c.ContactID, key)
+	if c.running(id) {
+		return // already in it; a keyed duplicate trigger was forwarded above if it listens
+	}
+	entry := j.Name
+	if key != "" {
+		entry += "/" + key
+	}
+	now := workflow.Now(ctx)
+	if !j.Reentry.allows(c.Entered[entry], now) {
+		return
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: id,
+		// Journeys outlive any one run of the contact workflow.
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			ContactIDKey.ValueSet(c.ContactID), JourneyKey.ValueSet(j.Name), JourneyStepKey.ValueSet("start"),
+		),
+		StaticSummary: fmt.Sprintf("%s for %s, entered on %s", j.Name, c.ContactID, describe(ev)),
+	})
+	child := workflow.ExecuteChildWorkflow(cctx, j.Name, JourneyInput{ContactID: c.ContactID, Key: key, Trigger: ev})
+	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		// Already started (a run from before this one's history): it is running.
+		workflow.GetLogger(ctx).Warn("journey did not start", "journey", id, "error", err)
+		return
+	}
+	c.Entered[entry] = now
+	c.Running = append(c.Running, RunningJourney{Journey: j.Name, Key: key, WorkflowID: id, StartedAt: now})
+	sel.AddFuture(child, func(workflow.Future) { c.finished(id) })
+}
+
+func (c *contact) running(workflowID string) bool {
+	return slices.ContainsFunc(c.Running, func(r RunningJourney) bool { return r.WorkflowID == workflowID })
+}
+
+func (c *contact) finished(workflowID string) {
+	c.Running = slices.DeleteFunc(c.Running, func(r RunningJourney) bool { return r.WorkflowID == workflowID })
+}
+
+// enabledJourneys reads NUDGE_JOURNEYS through a side effect, so a worker
+// restarted with another list changes routing from then on without breaking
+// the replay of what happened before.
+func (c *contact) enabledJourneys(ctx workflow.Context) []Journey {
+	var enabled []string
+	v := workflow.MutableSideEffect(ctx, "enabled-journeys", func(workflow.Context) any { return c.router.Enabled }, func(a, b any) bool {
+		return slices.Equal(a.([]string), b.([]string))
+	})
+	if err := v.Get(&enabled); err != nil {
+		return nil
+	}
+	var js []Journey
+	for _, j := range Catalog() {
+		if slices.Contains(enabled, j.Name) {
+			js = append(js, j)
+		}
+	}
+	return js
+}
+
+func (c *contact) upsertAttributes(ctx workflow.Context) {
+	err := workflow.UpsertTypedSearchAttributes(ctx,
+		ContactIDKey.ValueSet(c.ContactID), LeadScoreKey.ValueSet(c.LeadScore), LifecycleStageKey.ValueSet(c.Stage))
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("could not set search attributes", "error", err)
+	}
+}

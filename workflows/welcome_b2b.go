@@ -1,0 +1,55 @@
+package workflows
+
+import "go.temporal.io/sdk/workflow"
+
+func init() {
+	register(Journey{
+		Name:     "welcome_b2b",
+		Workflow: WelcomeB2B,
+		Starts:   func(ev Event, traits map[string]any) bool { return ev.Is(EventSignedUp) && isB2B(ev, traits) },
+		Reentry:  EnterOnce,
+		Waits:    []string{EventSetupCompleted},
+	})
+}
+
+// WelcomeB2B onboards a new B2B SaaS account over its first two weeks: one
+// clear action, a quick win, help if setup stalls, then depth and proof, and
+// finally a note from a real person.
+func WelcomeB2B(ctx workflow.Context, in JourneyInput) error {
+	j := Begin(ctx, in)
+
+	// Day 0: welcome, with a single clear action: complete your profile.
+	j.Email("welcome")
+
+	// Day 1: the simplest thing to do for a first bit of value.
+	j.WaitUntil(1 * Day)
+	j.Email("quick_win")
+
+	// Day 3: setup done? Then the next milestone; if not, help finishing it.
+	j.WaitUntil(3 * Day)
+	if j.Received(EventSetupCompleted) {
+		j.Email("next_milestone")
+	} else {
+		j.Email("finish_setup")
+	}
+
+	// Day 7: a feature they may not have found yet.
+	j.WaitUntil(7 * Day)
+	j.Email("feature_highlight")
+
+	// Day 10: a case study from a company like theirs (picked by industry).
+	j.WaitUntil(10 * Day)
+	j.Email("case_study")
+
+	// Day 14: a check-in from their account owner, inviting questions.
+	j.WaitUntil(14 * Day)
+	j.Email("check_in", FromOwner())
+
+	return j.End()
+}
+
+// isB2B tells the B2B sign-ups from the shoppers: the Signed Up event's plan,
+// or the account_type trait, says "b2b".
+func isB2B(ev Event, traits map[string]any) bool {
+	return ev.Property("plan") == "b2b" || traits["account_type"] == "b2b"
+}
