@@ -55,7 +55,10 @@ func Open(url string) (*Store, error) {
 			sqlDB.SetMaxOpenConns(1)
 		}
 	case "mysql":
-		db, err = gorm.Open(mysql.Open(dsn), cfg)
+		// Without RETURNING, an insert that hits a duplicate key reports
+		// zero rows affected, which is how Accept and BeginMessage tell a
+		// resend from a first send (MariaDB would otherwise return the row).
+		db, err = gorm.Open(mysql.New(mysql.Config{DSN: dsn, DisableWithReturning: true}), cfg)
 		if err == nil {
 			sqlDB, _ := db.DB()
 			sqlDB.SetMaxOpenConns(32)

@@ -60,8 +60,9 @@ func (r Reentry) allows(last, now time.Time) bool {
 	return !now.Before(last.Add(r.Window))
 }
 
-// listensTo reports whether a running journey wants an event forwarded.
-func (j *Journey) listensTo(ev Event) bool {
+// ListensTo reports whether a running journey wants an event forwarded: its
+// goals, the events it waits for, and Unsubscribed.
+func (j *Journey) ListensTo(ev Event) bool {
 	return ev.Kind == KindTrack && (slices.Contains(j.Goals, ev.Name) || slices.Contains(j.Waits, ev.Name) || ev.Name == EventUnsubscribed)
 }
 

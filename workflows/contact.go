@@ -88,8 +88,15 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 		c.finished(e.WorkflowID)
 	})
 
+	// Cancelling a contact's workflow (from the Temporal UI, say) ends it;
+	// its journeys run on unless they are cancelled too.
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+
 	for {
 		sel.Select(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if !workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			continue
 		}
@@ -121,8 +128,10 @@ func (c *contact) handle(ctx workflow.Context, ev Event, sel workflow.Selector) 
 	}
 	c.Events++
 	c.LastEventAt = workflow.Now(ctx)
+	// A merge: the order keys are visited in cannot change the result.
+	//workflowcheck:ignore
 	for k, v := range ev.Traits {
-		c.Traits[k] = v // a merge: the order keys are visited in does not matter
+		c.Traits[k] = v
 	}
 	if ev.Is(EventUnsubscribed) {
 		c.Unsubscribed = true
@@ -132,7 +141,7 @@ func (c *contact) handle(ctx workflow.Context, ev Event, sel workflow.Selector) 
 	// before the same event can start another.
 	for _, run := range slices.Clone(c.Running) {
 		j, ok := Lookup(run.Journey)
-		if ok && j.listensTo(ev) {
+		if ok && j.ListensTo(ev) {
 			c.forward(ctx, run, ev)
 		}
 	}

@@ -1,0 +1,18 @@
+# The two commands a new user needs: `make dev` and `make test`.
+.PHONY: dev test bench temporal
+
+# Temporal dev server + Web UI, worker and gateway; leaves them running.
+dev:
+	scripts/dev.sh
+
+# Every test, with a real Temporal dev server for the end-to-end ones.
+test:
+	scripts/test.sh
+
+# Gateway throughput against raw SignalWithStart, and signup-to-email latency.
+bench:
+	scripts/bench.sh
+
+# Build the Temporal CLI into ./bin if there is none (make dev and make test do this too).
+temporal:
+	scripts/temporal.sh

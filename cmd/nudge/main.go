@@ -1,0 +1,125 @@
+// Command nudge is Nudge's one binary.
+//
+//	nudge dev        worker and gateway in one process, with development keys
+//	nudge worker     the Temporal worker: contact workflows, journeys, activities
+//	nudge gateway    the HTTP gateway: event ingestion, contact API, unsubscribe
+//	nudge migrate    create or update the database schema, then exit
+//	nudge simulate   run a journey against a script of events, on a test clock
+//
+// Configuration is NUDGE_* environment variables (see README.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/nudgehq/nudge/config"
+	"github.com/nudgehq/nudge/platform"
+	"github.com/nudgehq/nudge/workflows"
+)
+
+const usage = `usage: nudge <command>
+
+commands:
+  dev        run the worker and the gateway in one process (development)
+  worker     run the Temporal worker
+  gateway    run the HTTP gateway
+  migrate    create or update the database schema
+  simulate   run a journey against a script of events; see nudge simulate -h
+
+Settings are NUDGE_* environment variables; see README.md.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "dev":
+		err = withPlatform(ctx, devSetup, runDev)
+	case "worker":
+		err = withPlatform(ctx, nil, runWorker)
+	case "gateway":
+		err = withPlatform(ctx, (*config.Config).RequireServing, runGateway)
+	case "migrate":
+		err = withPlatform(ctx, nil, func(context.Context, *platform.Platform) error { return nil })
+	case "simulate":
+		err = runSimulate(ctx, args, os.Stdout)
+	case "search-attributes":
+		// For scripts that start a Temporal server: what to register.
+		fmt.Println(strings.Join(workflows.SearchAttributes(), "\n"))
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "nudge: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "nudge:", err)
+		os.Exit(1)
+	}
+}
+
+// withPlatform loads the configuration, lets prepare check or complete it,
+// opens the platform (migrating the database) and runs fn.
+func withPlatform(ctx context.Context, prepare func(*config.Config) error, fn func(context.Context, *platform.Platform) error) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if prepare != nil {
+		if err := prepare(cfg); err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.Level}))
+	slog.SetDefault(log)
+	p, err := platform.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	return fn(ctx, p)
+}
+
+func runWorker(ctx context.Context, p *platform.Platform) error {
+	if err := p.WaitForTemporal(ctx); err != nil {
+		return err
+	}
+	w, err := p.StartWorker()
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	p.Log.Info("worker running", "task_queue", p.Config.TaskQueue, "journeys", p.Config.Journeys, "email", deliveryMode(p.Config))
+	<-ctx.Done()
+	return nil
+}
+
+func runGateway(ctx context.Context, p *platform.Platform) error {
+	l, err := net.Listen("tcp", p.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("NUDGE_HTTP_ADDR: %w", err)
+	}
+	p.Log.Info("gateway listening", "addr", l.Addr().String(), "public_url", p.Config.PublicURL)
+	return p.Serve(ctx, l)
+}
+
+func deliveryMode(cfg *config.Config) string {
+	if cfg.SMTP == nil {
+		return "recorded, not delivered (set NUDGE_SMTP_URL to deliver)"
+	}
+	return fmt.Sprintf("SMTP %s:%d", cfg.SMTP.Host, cfg.SMTP.Port)
+}

@@ -1,0 +1,152 @@
+// Package platform wires a configured Nudge together: the database, the
+// Temporal client, the worker and the gateway. cmd/nudge runs it; the end to
+// end tests and the benchmark start the very same thing.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/nudgehq/nudge/activities"
+	"github.com/nudgehq/nudge/config"
+	"github.com/nudgehq/nudge/gateway"
+	"github.com/nudgehq/nudge/links"
+	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/worker"
+)
+
+// Platform is Nudge's shared parts, built from one Config.
+type Platform struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Store    *models.Store
+	Temporal client.Client
+	Links    *links.Signer
+}
+
+// Open connects to the database (running migrations) and creates the
+// Temporal client. The client connects lazily: a gateway starts, and keeps
+// accepting events, while Temporal is down.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Platform, error) {
+	store, err := models.Open(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("NUDGE_DATABASE_URL: %w", err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	c, err := client.NewLazyClient(client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal")),
+	})
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("NUDGE_TEMPORAL_ADDRESS: %w", err)
+	}
+	return &Platform{Config: cfg, Log: log, Store: store, Temporal: c, Links: links.NewSigner(cfg.Secret, cfg.PublicURL)}, nil
+}
+
+// Close releases the client and the database.
+func (p *Platform) Close() {
+	p.Temporal.Close()
+	p.Store.Close()
+}
+
+// WaitForTemporal blocks until the Temporal server answers, logging while it
+// does not, or ctx ends.
+func (p *Platform) WaitForTemporal(ctx context.Context) error {
+	for delay := 250 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := p.Temporal.CheckHealth(cctx, &client.CheckHealthRequest{})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		p.Log.Warn("waiting for Temporal", "address", p.Config.TemporalAddress, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// Activities builds the activities from the configuration: SMTP delivery
+// when NUDGE_SMTP_URL is set, recording only when it is not.
+func (p *Platform) Activities() (*activities.Activities, error) {
+	renderer, err := activities.NewRenderer()
+	if err != nil {
+		return nil, err
+	}
+	acts := &activities.Activities{
+		Store:    p.Store,
+		Renderer: renderer,
+		Links:    p.Links,
+		Brand:    activities.Brand{Name: p.Config.BrandName, Address: p.Config.BrandAddress, SiteURL: p.Config.SiteURL},
+		From:     p.Config.From,
+		Owner:    p.Config.Owner,
+	}
+	if p.Config.SMTP != nil {
+		acts.Mailer = activities.NewSMTPMailer(p.Config.SMTP)
+	}
+	return acts, nil
+}
+
+// StartWorker starts the Temporal worker in the background.
+func (p *Platform) StartWorker() (sdkworker.Worker, error) {
+	acts, err := p.Activities()
+	if err != nil {
+		return nil, err
+	}
+	w := worker.New(p.Temporal, p.Config.TaskQueue, p.Config.Journeys, acts)
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	return w, nil
+}
+
+// Gateway builds the HTTP gateway.
+func (p *Platform) Gateway() (*gateway.Gateway, error) {
+	return gateway.New(p.Config, p.Store, p.Temporal, p.Links, p.Log.With("component", "gateway"))
+}
+
+// Serve runs the gateway on l (and its relay) until ctx ends, then shuts
+// down gracefully.
+func (p *Platform) Serve(ctx context.Context, l net.Listener) error {
+	gw, err := p.Gateway()
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		gw.RunRelay(ctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdown)
+	<-relayDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

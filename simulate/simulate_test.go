@@ -1,0 +1,139 @@
+package simulate
+
+import (
+	"bytes"
+	"context"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nudgehq/nudge/activities"
+)
+
+func testActivities(t *testing.T) *activities.Activities {
+	t.Helper()
+	r, err := activities.NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &activities.Activities{
+		Renderer: r,
+		Brand:    activities.Brand{Name: "Acme", Address: "1 Main St", SiteURL: "https://acme.example.com"},
+		From:     mail.Address{Name: "Acme", Address: "hello@acme.example.com"},
+		Owner:    mail.Address{Name: "Sam Lee", Address: "sam@acme.example.com"},
+	}
+}
+
+func simulateFile(t *testing.T, name string) string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s, err := ParseScript(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Run(context.Background(), s, testActivities(t), &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	return squeeze(out.String())
+}
+
+// squeeze collapses runs of spaces, so assertions do not depend on column widths.
+func squeeze(s string) string {
+	return regexp.MustCompile(` +`).ReplaceAllString(s, " ")
+}
+
+func TestSimulateB2BSetupCompleted(t *testing.T) {
+	out := simulateFile(t, "welcome_b2b.json")
+	for _, want := range []string{
+		"Simulating welcome_b2b for Dana Kim <dana@ledgerly.example> at Ledgerly (fintech). Nothing is delivered.",
+		`+0h           email  welcome            recorded to "Dana Kim" <dana@ledgerly.example>: "Welcome to Acme, Dana: one step to get started"`,
+		"+50h          event                     Setup Completed",
+		"+72h (day 3)  check                     Setup Completed received at +50h",
+		`+72h (day 3)  email  next_milestone     recorded to "Dana Kim" <dana@ledgerly.example>: "Setup done. Here is your next milestone, Dana"`,
+		`+240h (day 10)  email  case_study`,
+		"welcome_b2b completed at +336h (day 14): 6 emails, 0 skipped.",
+	} {
+		if !strings.Contains(out, squeeze(want)) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSimulateB2BStalled(t *testing.T) {
+	out := simulateFile(t, "welcome_b2b_stalled.json")
+	for _, want := range []string{
+		"Setup Completed not received",
+		"finish_setup",
+		"How Brightpath's product team shipped onboarding changes in days, not sprints",
+	} {
+		if !strings.Contains(out, squeeze(want)) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSimulateEcommercePurchaseEndsIt(t *testing.T) {
+	out := simulateFile(t, "welcome_ecommerce.json")
+	for _, want := range []string{
+		"Product Viewed (not forwarded: welcome_ecommerce does not wait for it)",
+		"Order Completed arrived: goal reached, no further steps",
+		"welcome_ecommerce completed at +72h (day 3): 2 emails, 0 skipped.",
+	} {
+		if !strings.Contains(out, squeeze(want)) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "still_thinking") {
+		t.Errorf("the day-5 reminder went out after the order:\n%s", out)
+	}
+}
+
+func TestParseScriptErrors(t *testing.T) {
+	for script, want := range map[string]string{
+		`{"events": ["+0h Signed Up"]}`:                                             `script: "journey" is required`,
+		`{"journey": "nope", "events": ["+0h Signed Up"]}`:                          `script: no journey "nope"`,
+		`{"journey": "welcome_b2b", "events": []}`:                                  `script: "events" needs at least`,
+		`{"journey": "welcome_b2b", "events": ["Signed Up"]}`:                       `event "Signed Up": write it as "+<offset> <event name>"`,
+		`{"journey": "welcome_b2b", "events": ["+2x Signed Up"]}`:                   `offset "+2x": use minutes (m), hours (h) or days (d)`,
+		`{"journey": "welcome_b2b", "events": ["+1h Signed Up"]}`:                   `the first event starts the journey and must be at +0h, not +1h0m0s`,
+		`{"journey": "welcome_b2b", "events": [{"at": "+0h"}]}`:                     `"event" is required`,
+		`{"journey": "welcome_b2b", "events": ["+0h Signed Up"], "contatc": {}}`:    `unknown field "contatc"`,
+		`{"journey": "welcome_b2b", "events": [{"at": "1h", "event": "Signed Up"}]}`: `offset "1h" must start with +`,
+	} {
+		_, err := ParseScript(strings.NewReader(script))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseScript(%s) = %v, want error containing %q", script, err, want)
+		}
+	}
+}
+
+func TestParseOffset(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"+0h": 0, "+90m": 90 * time.Minute, "+50h": 50 * time.Hour, "+3d": 72 * time.Hour, "+1d12h": 36 * time.Hour,
+	} {
+		if got, err := ParseOffset(in); err != nil || got != want {
+			t.Errorf("ParseOffset(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}
+
+// A script whose first event does not start the journey is refused with a reason.
+func TestSimulateTriggerMismatch(t *testing.T) {
+	s, err := ParseScript(strings.NewReader(`{"journey": "welcome_b2b", "contact": {"email": "a@b.c"}, "events": ["+0h Signed Up"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Run(context.Background(), s, testActivities(t), &bytes.Buffer{})
+	if err == nil || err.Error() != `"Signed Up" at +0h does not start welcome_b2b for this contact: check the journey's trigger in workflows/welcome_b2b.go` {
+		t.Errorf("err = %v", err)
+	}
+}

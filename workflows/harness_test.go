@@ -1,0 +1,189 @@
+package workflows_test
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/nudgehq/nudge/activities"
+	"github.com/nudgehq/nudge/links"
+	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/workflows"
+)
+
+// harness runs journeys in the SDK's time-skipping test environment with the
+// real activities, on a real SQLite store, recording email instead of
+// delivering it. Every email is captured with the offset it went out at.
+type harness struct {
+	t      *testing.T
+	env    *testsuite.TestWorkflowEnvironment
+	store  *models.Store
+	start  time.Time
+	emails []email
+}
+
+// email is one SendEmail call as a journey made it.
+type email struct {
+	Offset   time.Duration
+	Template string
+	Sender   string
+	Status   string
+	Reason   string
+	Subject  string
+	To       string
+}
+
+var testStart = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+func newHarness(t *testing.T, contacts ...models.Contact) *harness {
+	t.Helper()
+	store, err := models.Open("sqlite://" + filepath.Join(t.TempDir(), "nudge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ctx := context.Background()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range contacts {
+		if err := store.SaveContact(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	renderer, err := activities.NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := &activities.Activities{
+		Store:    store,
+		Renderer: renderer,
+		Links:    links.NewSigner("test-secret-0123456789", "https://nudge.example.com"),
+		Brand:    activities.Brand{Name: "Acme", Address: "Acme Inc., 1 Main St, Springfield", SiteURL: "https://acme.example.com"},
+		From:     mail.Address{Name: "Acme", Address: "hello@acme.example.com"},
+		Owner:    mail.Address{Name: "Sam Lee", Address: "sam@acme.example.com"},
+	}
+
+	h := &harness{t: t, store: store, start: testStart}
+	var suite testsuite.WorkflowTestSuite
+	h.env = suite.NewTestWorkflowEnvironment()
+	h.env.SetStartTime(testStart)
+	acts.Register(h.env)
+	router := &workflows.Router{Enabled: workflows.JourneyNames()}
+	h.env.RegisterWorkflowWithOptions(router.ContactWorkflow, workflow.RegisterOptions{Name: workflows.ContactWorkflowName})
+	for _, j := range workflows.Catalog() {
+		h.env.RegisterWorkflowWithOptions(j.Workflow, workflow.RegisterOptions{Name: j.Name})
+	}
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		if info.ActivityType.Name != workflows.SendEmailActivity {
+			return
+		}
+		var req workflows.EmailRequest
+		if err := args.Get(&req); err != nil {
+			t.Error(err)
+		}
+		h.emails = append(h.emails, email{Offset: h.env.Now().Sub(h.start), Template: req.Template, Sender: req.Sender})
+	})
+	h.env.SetOnActivityCompletedListener(func(info *activity.Info, result converter.EncodedValue, err error) {
+		if info.ActivityType.Name != workflows.SendEmailActivity || err != nil {
+			return
+		}
+		var res workflows.SendResult
+		if err := result.Get(&res); err != nil {
+			t.Error(err)
+		}
+		last := &h.emails[len(h.emails)-1]
+		last.Status, last.Reason, last.Subject, last.To = res.Status, res.Reason, res.Subject, res.To
+	})
+	return h
+}
+
+// at runs fn when the test clock reaches offset from the start.
+func (h *harness) at(offset time.Duration, fn func()) {
+	h.env.RegisterDelayedCallback(fn, offset)
+}
+
+// signal sends a track event to the workflow under test at offset.
+func (h *harness) track(offset time.Duration, name string, props map[string]any) {
+	h.at(offset, func() {
+		h.env.SignalWorkflow(workflows.SignalEvent, trackEvent(name, props, h.start.Add(offset)))
+	})
+}
+
+func trackEvent(name string, props map[string]any, at time.Time) workflows.Event {
+	return workflows.Event{MessageID: name + "@" + at.Format(time.RFC3339), Kind: workflows.KindTrack, Name: name, Properties: props, Timestamp: at}
+}
+
+// runJourney runs one journey for contactID, triggered by trigger, to its end.
+func (h *harness) runJourney(name, contactID string, trigger workflows.Event) workflows.JourneyState {
+	h.t.Helper()
+	j, ok := workflows.Lookup(name)
+	if !ok {
+		h.t.Fatalf("no journey %q", name)
+	}
+	h.env.ExecuteWorkflow(j.Workflow, workflows.JourneyInput{ContactID: contactID, Trigger: trigger})
+	if !h.env.IsWorkflowCompleted() {
+		h.t.Fatal("journey did not complete")
+	}
+	if err := h.env.GetWorkflowError(); err != nil {
+		h.t.Fatalf("journey failed: %v", err)
+	}
+	v, err := h.env.QueryWorkflow(workflows.QueryState)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var st workflows.JourneyState
+	if err := v.Get(&st); err != nil {
+		h.t.Fatal(err)
+	}
+	return st
+}
+
+// sent lists "+<hours>h <template>" for each email, the shape plans are written in.
+func (h *harness) sent() []string {
+	var out []string
+	for _, e := range h.emails {
+		out = append(out, offset(e.Offset)+" "+e.Template+" "+e.Status)
+	}
+	return out
+}
+
+// offset writes a duration as plans do: +72h, or +1h30m.
+func offset(d time.Duration) string {
+	h, m := d/time.Hour, (d%time.Hour)/time.Minute
+	if m == 0 {
+		return fmt.Sprintf("+%dh", h)
+	}
+	return fmt.Sprintf("+%dh%dm", h, m)
+}
+
+func (h *harness) assertSent(want ...string) {
+	h.t.Helper()
+	got := h.sent()
+	if len(got) != len(want) {
+		h.t.Fatalf("sent %d emails:\n%s\nwant %d:\n%s", len(got), lines(got), len(want), lines(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			h.t.Errorf("email %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+func lines(s []string) string {
+	out := ""
+	for _, l := range s {
+		out += "  " + l + "\n"
+	}
+	return out
+}
+
+const hour = time.Hour
