@@ -52,9 +52,13 @@ const prefix = "NUDGE_"
 
 // Load reads the environment. It fails on the first group of bad values, each
 // named by its variable.
-func Load() (*Config, error) {
+func Load() (*Config, error) { return LoadFrom(nil) }
+
+// LoadFrom reads settings from vars (NUDGE_* names) instead of the process
+// environment; nil means the environment. Tests and the benchmark use it.
+func LoadFrom(vars map[string]string) (*Config, error) {
 	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Prefix: prefix}); err != nil {
+	if err := env.ParseWithOptions(&c, env.Options{Prefix: prefix, Environment: vars}); err != nil {
 		return nil, namedError(err)
 	}
 	if err := c.validate(); err != nil {

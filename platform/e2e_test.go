@@ -1,0 +1,143 @@
+package platform_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nudgehq/nudge/internal/smtptest"
+	"github.com/nudgehq/nudge/internal/stack"
+	"github.com/nudgehq/nudge/models"
+)
+
+// startStack brings up a real Temporal dev server, a loopback SMTP server,
+// and Nudge's worker and gateway. Without a Temporal CLI the test is skipped,
+// except under `make test`, which sets NUDGE_REQUIRE_E2E and must not skip.
+func startStack(t *testing.T) *stack.Stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := stack.Start(ctx, t.TempDir(), stack.Options{Log: testLog{t}})
+	if errors.Is(err, stack.ErrNoTemporal) && os.Getenv("NUDGE_REQUIRE_E2E") == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func post(t *testing.T, s *stack.Stack, path, body string) {
+	t.Helper()
+	if err := s.Post(path, body); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitForEmail(t *testing.T, s *stack.Stack, to, subject string) smtptest.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := s.WaitForEmail(ctx, to, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// A storefront identifies a shopper and tracks Signed Up over HTTP; the
+// welcome email, with its discount code and one-click unsubscribe headers,
+// reaches the SMTP server. Following the unsubscribe link works.
+func TestSignUpToWelcomeEmail(t *testing.T) {
+	s := startStack(t)
+	post(t, s, "/v1/identify", `{"userId":"u-ada","messageId":"e2e-1","traits":{"email":"ada@example.com","firstName":"Ada","lastName":"Lovelace"}}`)
+	post(t, s, "/v1/track", `{"userId":"u-ada","messageId":"e2e-2","event":"Signed Up","properties":{"plan":"free"}}`)
+
+	m := waitForEmail(t, s, "ada@example.com", "Welcome to Acme, Ada: 10% off your first order")
+	if got := m.Header.Get("From"); got != `"Acme" <hello@acme.example.com>` {
+		t.Errorf("From = %q", got)
+	}
+	if got := m.Header.Get("To"); got != `"Ada Lovelace" <ada@example.com>` {
+		t.Errorf("To = %q", got)
+	}
+	unsubscribe := strings.Trim(m.Header.Get("List-Unsubscribe"), "<>")
+	if !strings.HasPrefix(unsubscribe, s.URL+"/unsubscribe/") {
+		t.Fatalf("List-Unsubscribe = %q", m.Header.Get("List-Unsubscribe"))
+	}
+	if got := m.Header.Get("List-Unsubscribe-Post"); got != "List-Unsubscribe=One-Click" {
+		t.Errorf("List-Unsubscribe-Post = %q", got)
+	}
+	if !strings.Contains(string(m.Raw), "HELLO-") {
+		t.Error("the welcome email carries no discount code")
+	}
+
+	// The contact API shows the running journey, read from the contact's workflow.
+	var contact struct {
+		Contact  models.Contact `json:"contact"`
+		Journeys []struct{ Journey, WorkflowID string }
+	}
+	getJSON(t, s, "/v1/contacts/u-ada", &contact)
+	if contact.Contact.Email != "ada@example.com" || len(contact.Journeys) != 1 || contact.Journeys[0].WorkflowID != "journey/welcome_ecommerce/u-ada" {
+		t.Errorf("contact API = %+v", contact)
+	}
+
+	// A mail client's one-click unsubscribe (RFC 8058).
+	resp, err := http.PostForm(unsubscribe, url.Values{"List-Unsubscribe": {"One-Click"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("one-click unsubscribe: %d", resp.StatusCode)
+	}
+	c, err := s.Platform.Store.Contact(context.Background(), "u-ada")
+	if err != nil || c.UnsubscribedAt == nil {
+		t.Errorf("after unsubscribing: %+v, %v", c, err)
+	}
+}
+
+// The B2B sign-up takes the other welcome: routing runs on the live server.
+func TestB2BSignUpGetsTheB2BWelcome(t *testing.T) {
+	s := startStack(t)
+	post(t, s, "/v1/batch", `{"batch":[
+		{"type":"identify","userId":"u-dana","messageId":"b-1","traits":{"email":"dana@ledgerly.example","first_name":"Dana","company":{"name":"Ledgerly","industry":"fintech"}}},
+		{"type":"track","userId":"u-dana","messageId":"b-2","event":"Signed Up","properties":{"plan":"b2b"}}
+	]}`)
+	waitForEmail(t, s, "dana@ledgerly.example", "Welcome to Acme, Dana: one step to get started")
+}
+
+func getJSON(t *testing.T, s *stack.Stack, path string, into any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.AdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, into); err != nil {
+		t.Fatalf("GET %s: %v in %s", path, err, body)
+	}
+}

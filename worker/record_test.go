@@ -1,0 +1,156 @@
+package worker_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/nudgehq/nudge/internal/stack"
+	"github.com/nudgehq/nudge/workflows"
+)
+
+var record = flag.Bool("record", false, "run the journeys on a dev server and save their histories to testdata/histories for the replay test")
+
+// TestRecordHistories runs scenarios on a real dev server and saves the
+// histories the replay test checks. Run it when a journey gains a scenario,
+// never to paper over a replay failure: old histories are the contacts still
+// in flight.
+//
+//	go test ./worker -run TestRecordHistories -record
+func TestRecordHistories(t *testing.T) {
+	if !*record {
+		t.Skip("pass -record to record histories")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// A low continue-as-new suggestion makes the contact workflow roll over
+	// within the recording, so that path is in a history too.
+	s, err := stack.Start(ctx, t.TempDir(), stack.Options{DynamicConfig: []string{"limit.historyCount.suggestContinueAsNew=40"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := s.Platform.Temporal
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A shopper signs up, gets the welcome, then orders: the goal ends the journey.
+	must(s.Post("/v1/identify", `{"userId":"maya","traits":{"email":"maya@example.com","firstName":"Maya"}}`))
+	must(s.Post("/v1/track", `{"userId":"maya","event":"Signed Up"}`))
+	_, err = s.WaitForEmail(ctx, "maya@example.com", "Welcome to Acme, Maya: 10% off your first order")
+	must(err)
+	must(s.Post("/v1/track", `{"userId":"maya","event":"Order Completed","properties":{"order_id":"1001","total":64}}`))
+	waitClosed(ctx, t, c, "journey/welcome_ecommerce/maya")
+
+	// A B2B sign-up completes setup while waiting for day 1.
+	must(s.Post("/v1/identify", `{"userId":"dana","traits":{"email":"dana@ledgerly.example","firstName":"Dana","account_type":"b2b","industry":"fintech"}}`))
+	must(s.Post("/v1/track", `{"userId":"dana","event":"Signed Up","properties":{"plan":"b2b"}}`))
+	_, err = s.WaitForEmail(ctx, "dana@ledgerly.example", "Welcome to Acme, Dana: one step to get started")
+	must(err)
+	must(s.Post("/v1/track", `{"userId":"dana","event":"Setup Completed"}`))
+	waitFor(ctx, t, func() bool {
+		var st workflows.JourneyState
+		v, err := c.QueryWorkflow(ctx, "journey/welcome_b2b/dana", "", workflows.QueryState)
+		return err == nil && v.Get(&st) == nil && st.Timeline[len(st.Timeline)-1].Detail == workflows.EventSetupCompleted
+	})
+
+	// An operator cancels a B2B welcome.
+	must(s.Post("/v1/track", `{"userId":"omar","event":"Signed Up","properties":{"plan":"b2b"}}`))
+	waitFor(ctx, t, func() bool {
+		_, err := c.DescribeWorkflowExecution(ctx, "journey/welcome_b2b/omar", "")
+		return err == nil
+	})
+	must(c.CancelWorkflow(ctx, "journey/welcome_b2b/omar", ""))
+	waitClosed(ctx, t, c, "journey/welcome_b2b/omar")
+
+	// Enough events to make Maya's contact workflow continue as new.
+	for i := range 25 {
+		must(s.Post("/v1/page", fmt.Sprintf(`{"userId":"maya","name":"Page %d"}`, i)))
+	}
+	waitFor(ctx, t, func() bool {
+		var st workflows.ContactState
+		v, err := c.QueryWorkflow(ctx, "contact/maya", "", workflows.QueryState)
+		return err == nil && v.Get(&st) == nil && st.Events == 28
+	})
+
+	for name, id := range map[string]string{
+		"welcome_ecommerce_goal.json":       "journey/welcome_ecommerce/maya",
+		"welcome_b2b_setup_signal.json":     "journey/welcome_b2b/dana",
+		"welcome_b2b_cancelled.json":        "journey/welcome_b2b/omar",
+		"contact_b2b.json":                  "contact/dana",
+		"contact_continued_as_new.json":     "contact/maya",
+		"contact_signup_without_email.json": "contact/omar",
+	} {
+		saveFirstRun(ctx, t, c, id, filepath.Join("testdata", "histories", name))
+	}
+}
+
+func waitFor(ctx context.Context, t *testing.T, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatal("condition not met before the deadline")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func waitClosed(ctx context.Context, t *testing.T, c client.Client, id string) {
+	t.Helper()
+	waitFor(ctx, t, func() bool {
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
+		return err == nil && d.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING
+	})
+}
+
+// saveFirstRun writes the history of the workflow's first run (for a
+// contact that continued as new, the run that did).
+func saveFirstRun(ctx context.Context, t *testing.T, c client.Client, id, path string) {
+	t.Helper()
+	var runID string
+	var firstStart time.Time
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = %q", id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range resp.Executions {
+		if runID == "" || e.StartTime.AsTime().Before(firstStart) {
+			runID, firstStart = e.Execution.RunId, e.StartTime.AsTime()
+		}
+	}
+	hist := &historypb.History{}
+	iter := c.GetWorkflowHistory(ctx, id, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, e)
+	}
+	raw, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("saved %s: %d events of %s", path, len(hist.Events), id)
+}

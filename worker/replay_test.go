@@ -1,0 +1,48 @@
+package worker_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/nudgehq/nudge/worker"
+	"github.com/nudgehq/nudge/workflows"
+)
+
+// Histories recorded on a real server (TestRecordHistories) must replay
+// against today's workflow code without a non-determinism error. A failure
+// here means a change would break contacts already in a journey: guard the
+// change with workflow.GetVersion instead of re-recording.
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no recorded histories in testdata/histories")
+	}
+	replayed := map[string]bool{}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r := sdkworker.NewWorkflowReplayer()
+			worker.RegisterWorkflows(r, workflows.JourneyNames())
+			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+				t.Fatal(err)
+			}
+		})
+		replayed[filepath.Base(f)] = true
+	}
+	// Every journey, and the contact workflow, has at least one history.
+	for _, want := range []string{"welcome_b2b_", "welcome_ecommerce_", "contact_"} {
+		found := false
+		for f := range replayed {
+			if len(f) >= len(want) && f[:len(want)] == want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no recorded history for %s*", want)
+		}
+	}
+}
