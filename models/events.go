@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Incoming is one accepted Segment call, ready to store.
@@ -16,8 +15,8 @@ type Incoming struct {
 	ContextTimezone string
 }
 
-// Accept stores a batch of calls in one transaction and returns the events to
-// signal now, in order. For each call:
+// Accept stores a batch of calls and returns the events to signal now, in
+// order. For each call:
 //   - a messageId seen before is a duplicate: acknowledged, not stored again;
 //   - a call with a userId names its contact (created if new); with an
 //     anonymousId too, the two are linked, and events held for that
@@ -25,56 +24,137 @@ type Incoming struct {
 //   - a call with only an anonymousId goes to the contact it is linked to, or
 //     is held until an identify links it;
 //   - identify traits are merged into the contact.
-func (s *Store) Accept(ctx context.Context, calls []Incoming) (toSignal []*Event, err error) {
+//
+// Concurrent calls share one transaction (group commit): a single writer
+// takes every request waiting and commits them together; if that fails, it
+// commits them one by one, so only a request at fault sees an error. When
+// Accept returns without error, the calls are committed.
+func (s *Store) Accept(ctx context.Context, calls []Incoming) ([]*Event, error) {
+	req := &acceptRequest{calls: calls, done: make(chan struct{})}
+	s.startWriter.Do(func() { go s.acceptWriter() })
+	select {
+	case s.accepts <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.closed:
+		return nil, errors.New("store is closed")
+	}
+	<-req.done // once queued, wait for the outcome: it may be committed
+	return req.toSignal, req.err
+}
+
+type acceptRequest struct {
+	calls    []Incoming
+	toSignal []*Event
+	err      error
+	done     chan struct{}
+}
+
+// maxGroup bounds how many requests share a transaction.
+const maxGroup = 64
+
+func (s *Store) acceptWriter() {
+	for {
+		var first *acceptRequest
+		select {
+		case first = <-s.accepts:
+		case <-s.closed:
+			return
+		}
+		group := []*acceptRequest{first}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.accepts:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		s.acceptGroup(group)
+	}
+}
+
+func (s *Store) acceptGroup(group []*acceptRequest) {
+	defer func() {
+		for _, r := range group {
+			close(r.done)
+		}
+	}()
 	now := time.Now().UTC()
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		toSignal = nil
-		for i := range calls {
-			call := &calls[i]
-			ev := call.Event
-			ev.ReceivedAt = now
-			ev.ContactID = call.UserID
-
-			if ev.ContactID != "" && ev.AnonymousID != "" {
-				released, err := linkAnonymous(tx, ev.AnonymousID, ev.ContactID)
-				if err != nil {
-					return err
-				}
-				toSignal = append(toSignal, released...)
-			} else if ev.ContactID == "" {
-				var alias Alias
-				err := tx.Where("anonymous_id = ?", ev.AnonymousID).Take(&alias).Error
-				switch {
-				case err == nil:
-					ev.ContactID = alias.ContactID
-				case !errors.Is(err, gorm.ErrRecordNotFound):
-					return err
-				}
-			}
-
-			ev.Status = EventPending
-			if ev.ContactID == "" {
-				ev.Status = EventHeld
-			}
-			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ev)
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected == 0 {
-				continue // a resent messageId
-			}
-			if ev.ContactID != "" {
-				if err := upsertContact(tx, ev.ContactID, ev.Traits, call.ContextTimezone); err != nil {
-					return err
-				}
-				stored := ev
-				toSignal = append(toSignal, &stored)
+	err := s.db.Transaction(func(tx *gorm.DB) error {
+		for _, r := range group {
+			var err error
+			if r.toSignal, err = accept(tx, r.calls, now); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
+	if err == nil || len(group) == 1 {
+		for _, r := range group {
+			if r.err = err; err != nil {
+				r.toSignal = nil
+			}
+		}
+		return
+	}
+	// Something in the group failed: commit each request alone, so only
+	// the one at fault sees its error.
+	for _, r := range group {
+		r.err = s.db.Transaction(func(tx *gorm.DB) (err error) {
+			r.toSignal, err = accept(tx, r.calls, now)
+			return err
+		})
+		if r.err != nil {
+			r.toSignal = nil
+		}
+	}
+}
+
+// accept stores one request's calls inside tx.
+func accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal []*Event, err error) {
+	for i := range calls {
+		call := &calls[i]
+		ev := call.Event
+		ev.ReceivedAt = now
+		ev.ContactID = call.UserID
+
+		if ev.ContactID != "" && ev.AnonymousID != "" {
+			released, err := linkAnonymous(tx, ev.AnonymousID, ev.ContactID)
+			if err != nil {
+				return nil, err
+			}
+			toSignal = append(toSignal, released...)
+		} else if ev.ContactID == "" {
+			var alias Alias
+			err := tx.Where("anonymous_id = ?", ev.AnonymousID).Take(&alias).Error
+			switch {
+			case err == nil:
+				ev.ContactID = alias.ContactID
+			case !errors.Is(err, gorm.ErrRecordNotFound):
+				return nil, err
+			}
+		}
+
+		ev.Status = EventPending
+		if ev.ContactID == "" {
+			ev.Status = EventHeld
+		}
+		res := skipDuplicates(tx).Create(&ev)
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		if res.RowsAffected == 0 {
+			continue // a resent messageId
+		}
+		if ev.ContactID != "" {
+			if err := upsertContact(tx, ev.ContactID, ev.Traits, call.ContextTimezone); err != nil {
+				return nil, err
+			}
+			stored := ev
+			toSignal = append(toSignal, &stored)
+		}
 	}
 	return toSignal, nil
 }
@@ -82,7 +162,7 @@ func (s *Store) Accept(ctx context.Context, calls []Incoming) (toSignal []*Event
 // linkAnonymous records that anonymousID is contactID and releases the events
 // held for it.
 func linkAnonymous(tx *gorm.DB, anonymousID, contactID string) ([]*Event, error) {
-	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&Alias{AnonymousID: anonymousID, ContactID: contactID})
+	res := skipDuplicates(tx).Create(&Alias{AnonymousID: anonymousID, ContactID: contactID})
 	if res.Error != nil || res.RowsAffected == 0 {
 		return nil, res.Error // already linked (to this contact or an earlier one): the first link wins
 	}
@@ -107,6 +187,11 @@ func linkAnonymous(tx *gorm.DB, anonymousID, contactID string) ([]*Event, error)
 }
 
 func upsertContact(tx *gorm.DB, id string, traits map[string]any, contextTimezone string) error {
+	if len(traits) == 0 && contextTimezone == "" {
+		// The common case, a track call: make sure the contact exists, in one statement.
+		return skipDuplicates(tx).
+			Create(&Contact{ID: id, LifecycleStage: StageSubscriber, Traits: map[string]any{}}).Error
+	}
 	var c Contact
 	err := tx.Where("id = ?", id).Take(&c).Error
 	switch {

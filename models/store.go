@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -24,6 +25,12 @@ var ErrNotFound = errors.New("not found")
 type Store struct {
 	db      *gorm.DB
 	Dialect string // "sqlite" or "mysql"
+
+	// The group-commit writer behind Accept.
+	accepts     chan *acceptRequest
+	startWriter sync.Once
+	closed      chan struct{}
+	closeOnce   sync.Once
 }
 
 // Open connects to the database named by url:
@@ -36,7 +43,15 @@ func Open(url string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
+	cfg := &gorm.Config{
+		Logger:  logger.Discard,
+		NowFunc: func() time.Time { return time.Now().UTC() },
+		// Every write here is one statement or an explicit transaction, so
+		// gorm's implicit transaction per write is only overhead; prepared
+		// statements spare re-parsing the same SQL on every event.
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+	}
 	var db *gorm.DB
 	switch dialect {
 	case "sqlite":
@@ -47,7 +62,7 @@ func Open(url string) (*Store, error) {
 		}
 		// WAL lets readers run beside the writer; busy_timeout waits out the
 		// writer instead of failing with "database is locked".
-		db, err = gorm.Open(sqlite.Open(dsn+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"), cfg)
+		db, err = gorm.Open(sqlite.Open(dsn+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)"), cfg)
 		if err == nil {
 			// One connection: SQLite has one writer anyway, and this keeps
 			// concurrent transactions from failing on lock upgrades.
@@ -69,7 +84,7 @@ func Open(url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	return &Store{db: db, Dialect: dialect}, nil
+	return &Store{db: db, Dialect: dialect, accepts: make(chan *acceptRequest), closed: make(chan struct{})}, nil
 }
 
 // ParseURL tells which database a NUDGE_DATABASE_URL names and the DSN its
@@ -114,6 +129,18 @@ func mysqlDSN(dsn string) (string, string, error) {
 	return "mysql", cfg.FormatDSN(), nil
 }
 
+// skipDuplicates makes an insert that hits a unique key insert nothing, and
+// report zero rows affected, instead of failing. On SQLite that is INSERT OR
+// IGNORE rather than ON CONFLICT DO NOTHING: the latter may still abort on a
+// NOT NULL column, so SQLite keeps a statement journal for every insert in a
+// transaction, which is most of the cost of storing an event.
+func skipDuplicates(db *gorm.DB) *gorm.DB {
+	if db.Dialector.Name() == "sqlite" {
+		return db.Clauses(clause.Insert{Modifier: "OR IGNORE"})
+	}
+	return db.Clauses(clause.OnConflict{DoNothing: true})
+}
+
 // Migrate creates or updates every table. It is safe to run on every start.
 func (s *Store) Migrate(ctx context.Context) error {
 	db := s.db.WithContext(ctx)
@@ -135,8 +162,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return sqlDB.PingContext(ctx)
 }
 
-// Close releases the connections.
+// Close stops the writer and releases the connections.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
@@ -193,7 +221,7 @@ func (s *Store) Message(ctx context.Context, id uint64) (*Message, error) {
 // When a message with that key exists, it is returned instead and nothing is
 // written: the caller must not send again.
 func (s *Store) BeginMessage(ctx context.Context, m *Message) (*Message, error) {
-	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(m)
+	res := skipDuplicates(s.db.WithContext(ctx)).Create(m)
 	if res.Error != nil {
 		return nil, res.Error
 	}
@@ -226,7 +254,7 @@ func (s *Store) DiscountCodeFor(ctx context.Context, contactID, campaign string,
 			return nil, err
 		}
 		dc = DiscountCode{Code: newCode(), ContactID: contactID, Campaign: campaign, Percent: percent}
-		res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&dc)
+		res := skipDuplicates(s.db.WithContext(ctx)).Create(&dc)
 		if res.Error != nil {
 			return nil, res.Error
 		}

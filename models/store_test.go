@@ -41,7 +41,7 @@ func eachStore(t *testing.T, test func(t *testing.T, s *models.Store)) {
 	})
 }
 
-func openStore(t *testing.T, url string) *models.Store {
+func openStore(t testing.TB, url string) *models.Store {
 	t.Helper()
 	s, err := models.Open(url)
 	if err != nil {

@@ -23,7 +23,10 @@ else
   done
   "$temporal_bin" server start-dev \
     --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" \
-    --db-filename .data/temporal.db --sqlite-pragma journal_mode=wal \
+    --db-filename .data/temporal.db --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=NORMAL \
+    --dynamic-config-value system.enableActivityEagerExecution=true \
+    --dynamic-config-value matching.numTaskqueueReadPartitions=1 \
+    --dynamic-config-value matching.numTaskqueueWritePartitions=1 \
     "${search_attributes[@]}" --log-level warn >>.data/temporal.log 2>&1 &
   temporal_pid=$!
   trap 'kill $temporal_pid 2>/dev/null; wait $temporal_pid 2>/dev/null' EXIT

@@ -99,14 +99,14 @@ func TestSimulateEcommercePurchaseEndsIt(t *testing.T) {
 
 func TestParseScriptErrors(t *testing.T) {
 	for script, want := range map[string]string{
-		`{"events": ["+0h Signed Up"]}`:                                             `script: "journey" is required`,
-		`{"journey": "nope", "events": ["+0h Signed Up"]}`:                          `script: no journey "nope"`,
-		`{"journey": "welcome_b2b", "events": []}`:                                  `script: "events" needs at least`,
-		`{"journey": "welcome_b2b", "events": ["Signed Up"]}`:                       `event "Signed Up": write it as "+<offset> <event name>"`,
-		`{"journey": "welcome_b2b", "events": ["+2x Signed Up"]}`:                   `offset "+2x": use minutes (m), hours (h) or days (d)`,
-		`{"journey": "welcome_b2b", "events": ["+1h Signed Up"]}`:                   `the first event starts the journey and must be at +0h, not +1h0m0s`,
-		`{"journey": "welcome_b2b", "events": [{"at": "+0h"}]}`:                     `"event" is required`,
-		`{"journey": "welcome_b2b", "events": ["+0h Signed Up"], "contatc": {}}`:    `unknown field "contatc"`,
+		`{"events": ["+0h Signed Up"]}`:                                              `script: "journey" is required`,
+		`{"journey": "nope", "events": ["+0h Signed Up"]}`:                           `script: no journey "nope"`,
+		`{"journey": "welcome_b2b", "events": []}`:                                   `script: "events" needs at least`,
+		`{"journey": "welcome_b2b", "events": ["Signed Up"]}`:                        `event "Signed Up": write it as "+<offset> <event name>"`,
+		`{"journey": "welcome_b2b", "events": ["+2x Signed Up"]}`:                    `offset "+2x": use minutes (m), hours (h) or days (d)`,
+		`{"journey": "welcome_b2b", "events": ["+1h Signed Up"]}`:                    `the first event starts the journey and must be at +0h, not +1h0m0s`,
+		`{"journey": "welcome_b2b", "events": [{"at": "+0h"}]}`:                      `"event" is required`,
+		`{"journey": "welcome_b2b", "events": ["+0h Signed Up"], "contatc": {}}`:     `unknown field "contatc"`,
 		`{"journey": "welcome_b2b", "events": [{"at": "1h", "event": "Signed Up"}]}`: `offset "1h" must start with +`,
 	} {
 		_, err := ParseScript(strings.NewReader(script))

@@ -14,7 +14,7 @@ import (
 // New returns a worker on taskQueue that routes contacts into the enabled
 // journeys (NUDGE_JOURNEYS) and runs their activities.
 func New(c client.Client, taskQueue string, enabled []string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{MaxConcurrentWorkflowTaskPollers: 8, MaxConcurrentActivityTaskPollers: 8})
 	RegisterWorkflows(w, enabled)
 	acts.Register(w)
 	return w

@@ -35,7 +35,7 @@ type Run struct {
 type JourneyState struct {
 	Journey   string
 	ContactID string
-	Key       string    `json:",omitempty"`
+	Key       string `json:",omitempty"`
 	StartedAt time.Time
 	Step      string
 	// NextWakeUp is when the journey's current wait ends at the latest.
@@ -172,11 +172,24 @@ func (j *Run) DiscountCode(percent int) string {
 	if !j.active() {
 		return ""
 	}
-	ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, fmt.Sprintf("discount code: %d%%", percent)))
+	req := DiscountRequest{ContactID: j.in.ContactID, Campaign: j.journey.Name, Percent: percent}
+	summary := fmt.Sprintf("discount code: %d%%", percent)
 	var code string
-	err := workflow.ExecuteActivity(ctx, IssueDiscountCodeActivity, DiscountRequest{
-		ContactID: j.in.ContactID, Campaign: j.journey.Name, Percent: percent,
-	}).Get(ctx, &code)
+	var err error
+	// Version 1 issues the code in a local activity, a quick database write
+	// inside the workflow task: one round trip fewer before the first email.
+	// Runs that started before it replay the way they were recorded.
+	if workflow.GetVersion(j.ctx, "discount-code-local-activity", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, summary))
+		err = workflow.ExecuteActivity(ctx, IssueDiscountCodeActivity, req).Get(ctx, &code)
+	} else {
+		ctx := workflow.WithLocalActivityOptions(j.ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: 10 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+			Summary:             summary,
+		})
+		err = workflow.ExecuteLocalActivity(ctx, IssueDiscountCodeActivity, req).Get(ctx, &code)
+	}
 	if err != nil {
 		j.fail("discount-code", err)
 	}

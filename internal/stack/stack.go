@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,7 +105,13 @@ func Start(ctx context.Context, dir string, opts Options) (s *Stack, err error) 
 		}
 	}()
 
-	extra := []string{"--sqlite-pragma", "journal_mode=wal"}
+	// The same server settings `make dev` runs with (scripts/dev.sh).
+	extra := []string{
+		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=NORMAL",
+		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+	}
 	for _, sa := range workflows.SearchAttributes() {
 		extra = append(extra, "--search-attribute", sa)
 	}
@@ -194,6 +200,10 @@ func (s *Stack) Close() {
 	}
 }
 
+// httpClient keeps connections open, as Segment's libraries do; the default
+// client keeps only two per host, and the benchmark has more in flight.
+var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}
+
 // Post sends a Segment call to the gateway with the write key and returns an
 // error unless it was accepted.
 func (s *Stack) Post(path, body string) error {
@@ -203,7 +213,7 @@ func (s *Stack) Post(path, body string) error {
 	}
 	req.SetBasicAuth(s.WriteKey, "")
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return err
 	}
