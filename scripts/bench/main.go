@@ -35,7 +35,7 @@ func main() {
 	contacts := flag.Int("contacts", 150, "contacts the events of a run are spread over")
 	concurrency := flag.Int("concurrency", 16, "requests in flight")
 	signups := flag.Int("signups", 100, "sign-ups timed for latency")
-	rounds := flag.Int("rounds", 4, "ingestion rounds, each a raw and a gateway run, in ABBA order")
+	rounds := flag.Int("rounds", 6, "ingestion rounds, each a raw and a gateway run, in ABBA order")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, gateway, load) here")
 	flag.Parse()
 

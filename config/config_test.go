@@ -1,0 +1,106 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nudgehq/nudge/workflows"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := LoadFrom(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TemporalAddress != "localhost:7233" || c.TemporalNamespace != "default" || c.TaskQueue != "nudge" ||
+		c.DatabaseURL != "sqlite://.data/nudge.db" || c.HTTPAddr != ":8080" || c.SMTP != nil ||
+		c.From.Address != "hello@nudge.localhost" || c.Owner != c.From {
+		t.Errorf("defaults = %+v", c)
+	}
+	if !slices.Equal(c.Journeys, workflows.JourneyNames()) {
+		t.Errorf("journeys = %v, want all of %v", c.Journeys, workflows.JourneyNames())
+	}
+	if err := c.RequireServing(); err == nil || !strings.Contains(err.Error(), "NUDGE_WRITE_KEYS") ||
+		!strings.Contains(err.Error(), "NUDGE_ADMIN_KEYS") || !strings.Contains(err.Error(), "NUDGE_SECRET") {
+		t.Errorf("RequireServing without keys = %v", err)
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := LoadFrom(map[string]string{
+		"NUDGE_SMTP_URL":      "smtps://user:p%40ss@smtp.example.com",
+		"NUDGE_WRITE_KEYS":    "wk1,wk2",
+		"NUDGE_ADMIN_KEYS":    "ak1",
+		"NUDGE_SECRET":        "0123456789abcdef",
+		"NUDGE_JOURNEYS":      "welcome_b2b",
+		"NUDGE_ACCOUNT_OWNER": "Sam Lee <sam@acme.example>",
+		"NUDGE_PUBLIC_URL":    "https://nudge.acme.example/",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SMTP{Host: "smtp.example.com", Port: 465, Username: "user", Password: "p@ss", ImplicitTLS: true}
+	if *c.SMTP != want {
+		t.Errorf("SMTP = %+v, want %+v", *c.SMTP, want)
+	}
+	if !slices.Equal(c.WriteKeys, []string{"wk1", "wk2"}) || !slices.Equal(c.Journeys, []string{"welcome_b2b"}) ||
+		c.Owner.Name != "Sam Lee" || c.PublicURL != "https://nudge.acme.example" {
+		t.Errorf("config = %+v", c)
+	}
+	if err := c.RequireServing(); err != nil {
+		t.Error(err)
+	}
+}
+
+// A bad value stops start-up with a message that names the variable.
+func TestBadValuesNameTheVariable(t *testing.T) {
+	for name, tc := range map[string]struct{ key, value, want string }{
+		"database":      {"NUDGE_DATABASE_URL", "postgres://x", `NUDGE_DATABASE_URL: "postgres://x" is not a database URL`},
+		"smtp scheme":   {"NUDGE_SMTP_URL", "http://mail", `NUDGE_SMTP_URL: scheme "http": use smtps://`},
+		"smtp port":     {"NUDGE_SMTP_URL", "smtp://mail:99999", `NUDGE_SMTP_URL: port "99999" is not a port number`},
+		"smtp option":   {"NUDGE_SMTP_URL", "smtp://mail?tls=yes", `NUDGE_SMTP_URL: unknown option tls=yes`},
+		"smtps+tls":     {"NUDGE_SMTP_URL", "smtps://mail?starttls=required", `NUDGE_SMTP_URL: starttls=required does not apply to smtps://`},
+		"from":          {"NUDGE_EMAIL_FROM", "not an address", `NUDGE_EMAIL_FROM: "not an address" is not an email address`},
+		"owner":         {"NUDGE_ACCOUNT_OWNER", "sam@acme.example", `NUDGE_ACCOUNT_OWNER: "sam@acme.example" is not a person's name and address`},
+		"public url":    {"NUDGE_PUBLIC_URL", "nudge.example.com", `NUDGE_PUBLIC_URL: "nudge.example.com" is not an absolute http(s) URL`},
+		"secret":        {"NUDGE_SECRET", "short", "NUDGE_SECRET: is 5 characters; use at least 16"},
+		"journey":       {"NUDGE_JOURNEYS", "welcome_b2b,winback", `NUDGE_JOURNEYS: unknown journey "winback" (known: all, `},
+		"log level":     {"NUDGE_LOG_LEVEL", "loud", `NUDGE_LOG_LEVEL: "loud" is not debug, info, warn or error`},
+		"key spaces":    {"NUDGE_WRITE_KEYS", "a, b", "NUDGE_WRITE_KEYS/NUDGE_ADMIN_KEYS: a key is empty or has spaces around it"},
+		"task queue":    {"NUDGE_TASK_QUEUE", "", ""},
+		"admin = write": {"NUDGE_ADMIN_KEYS", "wk", "NUDGE_ADMIN_KEYS: a key is also a write key"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vars := map[string]string{tc.key: tc.value}
+			if tc.key == "NUDGE_ADMIN_KEYS" {
+				vars["NUDGE_WRITE_KEYS"] = "wk"
+			}
+			_, err := LoadFrom(vars)
+			if tc.want == "" {
+				// An empty value falls back to the default.
+				if err != nil {
+					t.Errorf("err = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSMTPForms(t *testing.T) {
+	for raw, want := range map[string]SMTP{
+		"smtp://127.0.0.1:1025":                         {Host: "127.0.0.1", Port: 1025},
+		"smtp://u:p@mail.example.com":                   {Host: "mail.example.com", Port: 587, Username: "u", Password: "p"},
+		"smtp://mail.example.com:587?starttls=required": {Host: "mail.example.com", Port: 587, RequireSTARTTLS: true},
+		"smtps://mail.example.com:2465":                 {Host: "mail.example.com", Port: 2465, ImplicitTLS: true},
+	} {
+		got, err := ParseSMTP(raw)
+		if err != nil || *got != want {
+			t.Errorf("ParseSMTP(%q) = %+v, %v; want %+v", raw, got, err, want)
+		}
+	}
+}
