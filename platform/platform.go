@@ -103,8 +103,11 @@ func (p *Platform) Activities() (*activities.Activities, error) {
 	return acts, nil
 }
 
-// StartWorker starts the Temporal worker in the background.
-func (p *Platform) StartWorker() (sdkworker.Worker, error) {
+// StartWorker waits for Temporal, then starts the worker in the background.
+func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
+	if err := p.WaitForTemporal(ctx); err != nil {
+		return nil, err
+	}
 	acts, err := p.Activities()
 	if err != nil {
 		return nil, err

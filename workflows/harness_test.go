@@ -11,11 +11,11 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/nudgehq/nudge/activities"
 	"github.com/nudgehq/nudge/links"
 	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/worker"
 	"github.com/nudgehq/nudge/workflows"
 )
 
@@ -77,11 +77,7 @@ func newHarness(t *testing.T, contacts ...models.Contact) *harness {
 	h.env = suite.NewTestWorkflowEnvironment()
 	h.env.SetStartTime(testStart)
 	acts.Register(h.env)
-	router := &workflows.Router{Enabled: workflows.JourneyNames()}
-	h.env.RegisterWorkflowWithOptions(router.ContactWorkflow, workflow.RegisterOptions{Name: workflows.ContactWorkflowName})
-	for _, j := range workflows.Catalog() {
-		h.env.RegisterWorkflowWithOptions(j.Workflow, workflow.RegisterOptions{Name: j.Name})
-	}
+	worker.RegisterWorkflows(h.env, workflows.JourneyNames())
 	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		if info.ActivityType.Name != workflows.SendEmailActivity {
 			return

@@ -65,10 +65,7 @@ func runDev(ctx context.Context, p *platform.Platform) error {
 	if err != nil {
 		return fmt.Errorf("NUDGE_HTTP_ADDR: %w", err)
 	}
-	if err := p.WaitForTemporal(ctx); err != nil {
-		return err
-	}
-	w, err := p.StartWorker()
+	w, err := p.StartWorker(ctx)
 	if err != nil {
 		return err
 	}

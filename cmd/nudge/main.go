@@ -95,10 +95,7 @@ func withPlatform(ctx context.Context, prepare func(*config.Config) error, fn fu
 }
 
 func runWorker(ctx context.Context, p *platform.Platform) error {
-	if err := p.WaitForTemporal(ctx); err != nil {
-		return err
-	}
-	w, err := p.StartWorker()
+	w, err := p.StartWorker(ctx)
 	if err != nil {
 		return err
 	}

@@ -168,7 +168,7 @@ func Start(ctx context.Context, dir string, opts Options) (s *Stack, err error) 
 	if s.Platform, err = platform.Open(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	if s.worker, err = s.Platform.StartWorker(); err != nil {
+	if s.worker, err = s.Platform.StartWorker(ctx); err != nil {
 		return nil, err
 	}
 	serveCtx, stop := context.WithCancel(context.Background())
