@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/nudgehq/nudge/config"
 	"github.com/nudgehq/nudge/links"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
@@ -27,6 +28,7 @@ type Activities struct {
 	Brand    Brand
 	From     mail.Address // NUDGE_EMAIL_FROM
 	Owner    mail.Address // NUDGE_ACCOUNT_OWNER: the person B2B check-ins come from
+	Caps     config.Caps  // NUDGE_FREQUENCY_CAP_*: zero means no cap
 }
 
 // Register adds every activity to a worker under the names workflows use.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/nudgehq/nudge/config"
@@ -58,32 +57,40 @@ func (m *SMTPMailer) Send(ctx context.Context, msg *gomail.Msg) error {
 	return c.DialAndSendWithContext(ctx, msg)
 }
 
-// SendEmail renders and sends one email, at most once per request key.
-//
-// A row in messages is claimed before the SMTP server is called. A retry
-// that finds the row sent (or recorded, or skipped) returns that outcome; one
-// that finds it still "sending" cannot know whether the server took the
-// message, and does not send again. Only a send known to have failed is
-// tried again.
+// SendEmail renders and sends one email, at most once per request key (see
+// the send protocol in outbox.go).
 func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) (workflows.SendResult, error) {
+	row := models.Message{
+		Key: req.Key, ContactID: req.ContactID, Journey: req.Journey, Step: req.Step, Channel: models.ChannelEmail,
+		Marketing: req.Marketing, At: req.At.UTC(), Template: req.Template,
+	}
 	contact, err := a.Store.Contact(ctx, req.ContactID)
 	if errors.Is(err, models.ErrNotFound) {
-		return a.skip(ctx, req, "", "contact not found")
+		return a.skip(ctx, row, "contact not found")
 	}
 	if err != nil {
 		return workflows.SendResult{}, err
 	}
+	row.To = contact.Email
 	switch {
 	case contact.Email == "":
-		return a.skip(ctx, req, "", "no email address")
+		return a.skip(ctx, row, "no email address")
 	case req.Marketing && contact.UnsubscribedAt != nil:
-		return a.skip(ctx, req, contact.Email, "unsubscribed from marketing email")
+		return a.skip(ctx, row, "unsubscribed from marketing email")
 	}
 	to, err := mail.ParseAddress(contact.Email)
 	if err != nil {
-		return a.skip(ctx, req, contact.Email, "email address is not valid")
+		return a.skip(ctx, row, "email address is not valid")
 	}
 	to.Name = contact.Name()
+	if req.Marketing {
+		if reason, err := a.capReason(ctx, contact.ID, models.ChannelEmail, req.At); err != nil || reason != "" {
+			if err != nil {
+				return workflows.SendResult{}, err
+			}
+			return a.skip(ctx, row, reason)
+		}
+	}
 
 	data := EmailData{
 		Contact:   contact,
@@ -101,23 +108,10 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 		return workflows.SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "TemplateError", err)
 	}
 
-	row := &models.Message{
-		Key: req.Key, ContactID: contact.ID, Journey: req.Journey, Step: req.Step, Channel: "email",
-		Template: req.Template, To: to.String(), Subject: email.Subject, Text: email.Text, HTML: email.HTML,
-		Status: models.MessageSending, Attempts: 1,
+	row.To, row.Subject, row.Text, row.HTML = to.String(), email.Subject, email.Text, email.HTML
+	if prior, done, err := a.claim(ctx, &row); done || err != nil {
+		return prior, err
 	}
-	if prior, err := a.Store.BeginMessage(ctx, row); err != nil {
-		return workflows.SendResult{}, err
-	} else if prior != nil {
-		if done, ok := priorOutcome(prior); ok {
-			return done, nil
-		}
-		if claimed, err := a.Store.RetryMessage(ctx, req.Key); err != nil || !claimed {
-			return workflows.SendResult{Status: workflows.StatusSkipped, To: prior.To, Subject: prior.Subject,
-				Reason: "another attempt is sending this message"}, err
-		}
-	}
-
 	result := workflows.SendResult{Status: workflows.StatusRecorded, To: to.String(), Subject: email.Subject}
 	if a.Mailer != nil {
 		msg, err := a.compose(req, to, email, data.UnsubscribeURL)
@@ -125,54 +119,12 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 			err = a.Mailer.Send(ctx, msg)
 		}
 		if err != nil {
-			activity.GetLogger(ctx).Warn("email not accepted", "key", req.Key, "to", to.Address, "error", err)
-			if ferr := a.Store.FinishMessage(ctx, req.Key, models.MessageFailed, err.Error(), nil); ferr != nil {
-				return workflows.SendResult{}, ferr
-			}
-			return workflows.SendResult{}, fmt.Errorf("send %s to %s: %w", req.Template, to.Address, err)
+			return workflows.SendResult{}, a.refused(ctx, req.Key, fmt.Errorf("send %s to %s: %w", req.Template, to.Address, err))
 		}
 		result.Status = workflows.StatusSent
 	}
-	now := time.Now().UTC()
-	if err := a.Store.FinishMessage(ctx, req.Key, result.Status, "", &now); err != nil {
-		// The server has the message; a retry must not send it again, and
-		// will not: the row still says "sending".
-		activity.GetLogger(ctx).Error("email sent but not recorded", "key", req.Key, "error", err)
-	}
+	a.settle(ctx, req.Key, result)
 	return result, nil
-}
-
-// priorOutcome turns a message already settled under this key into the
-// result to report again.
-func priorOutcome(m *models.Message) (workflows.SendResult, bool) {
-	res := workflows.SendResult{Status: m.Status, Reason: m.Reason, To: m.To, Subject: m.Subject}
-	switch m.Status {
-	case workflows.StatusSent, workflows.StatusRecorded, workflows.StatusSkipped:
-		return res, true
-	case models.MessageSending:
-		res.Status = workflows.StatusSkipped
-		res.Reason = "an earlier attempt may have sent this message; not sending it twice"
-		return res, true
-	}
-	return res, false // failed: safe to try again
-}
-
-// skip records a send that will not happen, with its reason.
-func (a *Activities) skip(ctx context.Context, req workflows.EmailRequest, to, reason string) (workflows.SendResult, error) {
-	row := &models.Message{
-		Key: req.Key, ContactID: req.ContactID, Journey: req.Journey, Step: req.Step, Channel: "email",
-		Template: req.Template, To: to, Status: workflows.StatusSkipped, Reason: reason,
-	}
-	prior, err := a.Store.BeginMessage(ctx, row)
-	if err != nil {
-		return workflows.SendResult{}, err
-	}
-	if prior != nil {
-		if done, ok := priorOutcome(prior); ok {
-			return done, nil
-		}
-	}
-	return workflows.SendResult{Status: workflows.StatusSkipped, Reason: reason, To: to}, nil
 }
 
 func (a *Activities) compose(req workflows.EmailRequest, to *mail.Address, email Rendered, unsubscribeURL string) (*gomail.Msg, error) {

@@ -36,7 +36,7 @@ type EmailData struct {
 	Brand          Brand
 	Owner          mail.Address
 	CaseStudy      CaseStudy
-	Data           map[string]string
+	Data           map[string]any
 	UnsubscribeURL string // empty for transactional email
 }
 
@@ -136,7 +136,7 @@ func (r *Renderer) Render(name string, data EmailData) (Rendered, error) {
 		return Rendered{}, fmt.Errorf("no email template %q (want templates/email/%s.txt and .html)", name, name)
 	}
 	if data.Data == nil {
-		data.Data = map[string]string{}
+		data.Data = map[string]any{}
 	}
 	var subject, text, html bytes.Buffer
 	if err := t.text.ExecuteTemplate(&subject, "subject", data); err != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 
@@ -41,11 +42,64 @@ type Config struct {
 	Journeys          []string `env:"JOURNEYS" envDefault:"all"`
 	LogLevel          string   `env:"LOG_LEVEL" envDefault:"info"`
 
+	// SMS through Twilio; without an account SID and token, SMS are recorded.
+	TwilioAccountSID          string `env:"TWILIO_ACCOUNT_SID"`
+	TwilioAuthToken           string `env:"TWILIO_AUTH_TOKEN"`
+	TwilioFrom                string `env:"TWILIO_FROM"`
+	TwilioMessagingServiceSID string `env:"TWILIO_MESSAGING_SERVICE_SID"`
+	TwilioAPIURL              string `env:"TWILIO_API_URL"`
+	SMSQuietHours             string `env:"SMS_QUIET_HOURS" envDefault:"21:00-08:00"`
+	DefaultTimezone           string `env:"DEFAULT_TIMEZONE" envDefault:"UTC"`
+
+	// Storefronts.
+	ShopifyWebhookSecret string `env:"SHOPIFY_WEBHOOK_SECRET"`
+
+	// Across journeys: at most N marketing messages per window, per channel.
+	EmailCap          string        `env:"FREQUENCY_CAP_EMAIL" envDefault:"3/24h"`
+	SMSCap            string        `env:"FREQUENCY_CAP_SMS" envDefault:"1/24h"`
+	AttributionWindow time.Duration `env:"ATTRIBUTION_WINDOW" envDefault:"120h"`
+
+	// Abandoned cart.
+	CartSMSThreshold    float64 `env:"CART_SMS_THRESHOLD" envDefault:"100"`
+	CartIncentive       string  `env:"CART_INCENTIVE" envDefault:"free_shipping"`
+	CartDiscountPercent int     `env:"CART_DISCOUNT_PERCENT" envDefault:"10"`
+	CartEndsOnAnyOrder  bool    `env:"CART_ENDS_ON_ANY_ORDER" envDefault:"false"`
+
 	// Derived from the raw values above by Load.
-	SMTP  *SMTP        `env:"-"`
-	From  mail.Address `env:"-"`
-	Owner mail.Address `env:"-"`
-	Level slog.Level   `env:"-"`
+	SMTP       *SMTP          `env:"-"`
+	From       mail.Address   `env:"-"`
+	Owner      mail.Address   `env:"-"`
+	Level      slog.Level     `env:"-"`
+	Twilio     *Twilio        `env:"-"`
+	QuietHours QuietHours     `env:"-"`
+	Timezone   *time.Location `env:"-"`
+	Caps       Caps           `env:"-"`
+}
+
+// Twilio is the account SMS go out through.
+type Twilio struct {
+	AccountSID          string
+	AuthToken           string
+	From                string // an E.164 number, or empty with a messaging service
+	MessagingServiceSID string
+	APIURL              string // empty: Twilio's own
+}
+
+// QuietHours is the local time span in which no marketing SMS goes out,
+// such as 21:00 to 08:00.
+type QuietHours struct {
+	Start, End time.Duration // since local midnight
+}
+
+// Caps are the frequency caps, per channel.
+type Caps struct {
+	Email, SMS Cap
+}
+
+// Cap is at most Max marketing messages per Window.
+type Cap struct {
+	Max    int
+	Window time.Duration
 }
 
 const prefix = "NUDGE_"
@@ -152,6 +206,52 @@ func (c *Config) validate() error {
 	if c.TaskQueue == "" {
 		bad("TASK_QUEUE", "is empty")
 	}
+	switch {
+	case c.TwilioAccountSID == "" && c.TwilioAuthToken == "":
+	case c.TwilioAccountSID == "" || c.TwilioAuthToken == "":
+		bad("TWILIO_ACCOUNT_SID", "set it together with NUDGE_TWILIO_AUTH_TOKEN, or neither (SMS are then recorded, not sent)")
+	case c.TwilioFrom == "" && c.TwilioMessagingServiceSID == "":
+		bad("TWILIO_FROM", "set the number SMS come from (E.164, like +15551234567) or NUDGE_TWILIO_MESSAGING_SERVICE_SID")
+	case c.TwilioFrom != "" && !IsE164(c.TwilioFrom):
+		bad("TWILIO_FROM", "%q is not an E.164 number like +15551234567", c.TwilioFrom)
+	default:
+		c.Twilio = &Twilio{AccountSID: c.TwilioAccountSID, AuthToken: c.TwilioAuthToken, From: c.TwilioFrom,
+			MessagingServiceSID: c.TwilioMessagingServiceSID, APIURL: strings.TrimRight(c.TwilioAPIURL, "/")}
+	}
+	if c.TwilioAPIURL != "" {
+		if u, err := url.Parse(c.TwilioAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("TWILIO_API_URL", "%q is not an absolute http(s) URL", c.TwilioAPIURL)
+		}
+	}
+	if q, err := ParseQuietHours(c.SMSQuietHours); err != nil {
+		bad("SMS_QUIET_HOURS", "%v", err)
+	} else {
+		c.QuietHours = q
+	}
+	if loc, err := time.LoadLocation(c.DefaultTimezone); err != nil {
+		bad("DEFAULT_TIMEZONE", "%q is not an IANA time zone like America/Chicago", c.DefaultTimezone)
+	} else {
+		c.Timezone = loc
+	}
+	var err error
+	if c.Caps.Email, err = ParseCap(c.EmailCap); err != nil {
+		bad("FREQUENCY_CAP_EMAIL", "%v", err)
+	}
+	if c.Caps.SMS, err = ParseCap(c.SMSCap); err != nil {
+		bad("FREQUENCY_CAP_SMS", "%v", err)
+	}
+	if c.AttributionWindow <= 0 {
+		bad("ATTRIBUTION_WINDOW", "must be a positive duration like 120h")
+	}
+	if c.CartSMSThreshold < 0 {
+		bad("CART_SMS_THRESHOLD", "must not be negative")
+	}
+	if !slices.Contains([]string{"free_shipping", "discount", "none"}, c.CartIncentive) {
+		bad("CART_INCENTIVE", "%q is not free_shipping, discount or none", c.CartIncentive)
+	}
+	if c.CartDiscountPercent < 1 || c.CartDiscountPercent > 90 {
+		bad("CART_DISCOUNT_PERCENT", "%d is not a percentage between 1 and 90", c.CartDiscountPercent)
+	}
 	return errors.Join(errs...)
 }
 
@@ -169,6 +269,52 @@ func (c *Config) RequireServing() error {
 		errs = append(errs, errors.New(prefix+"SECRET: set 16 or more random characters; it signs unsubscribe links"))
 	}
 	return errors.Join(errs...)
+}
+
+// IsE164 reports whether s is a phone number in E.164 form: + and 7 to 15 digits.
+func IsE164(s string) bool {
+	if len(s) < 8 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for _, r := range s[1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseQuietHours reads "21:00-08:00".
+func ParseQuietHours(s string) (QuietHours, error) {
+	start, end, ok := strings.Cut(s, "-")
+	a, errA := clock(start)
+	b, errB := clock(end)
+	if !ok || errA != nil || errB != nil || a == b {
+		return QuietHours{}, fmt.Errorf("%q is not a span of local time like 21:00-08:00", s)
+	}
+	return QuietHours{Start: a, End: b}, nil
+}
+
+func clock(s string) (time.Duration, error) {
+	t, err := time.Parse("15:04", strings.TrimSpace(s))
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+// ParseCap reads "3/24h": at most 3 per 24 hours. "0" turns the cap off.
+func ParseCap(s string) (Cap, error) {
+	if s == "0" || s == "off" {
+		return Cap{}, nil
+	}
+	n, w, ok := strings.Cut(s, "/")
+	max, err1 := strconv.Atoi(n)
+	window, err2 := time.ParseDuration(w)
+	if !ok || err1 != nil || err2 != nil || max < 1 || window <= 0 {
+		return Cap{}, fmt.Errorf("%q is not a cap like 3/24h (at most 3 marketing messages per 24 hours), or off", s)
+	}
+	return Cap{Max: max, Window: window}, nil
 }
 
 // SMTP is where email goes.

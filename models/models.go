@@ -27,8 +27,13 @@ type Contact struct {
 	Traits         map[string]any `gorm:"serializer:json;type:text" json:"traits"`
 	LifecycleStage string         `gorm:"size:32;index" json:"lifecycle_stage"`
 	UnsubscribedAt *time.Time     `json:"unsubscribed_at,omitempty"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
+	// SMS consent: given by an identify trait (sms_consent), a storefront, or
+	// a START reply; withdrawn by STOP, which only START undoes.
+	SMSConsent    bool       `json:"sms_consent"`
+	SMSConsentAt  *time.Time `json:"sms_consent_at,omitempty"`
+	SMSOptedOutAt *time.Time `json:"sms_opted_out_at,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 // Name is how an email addresses the contact.
@@ -88,25 +93,39 @@ const (
 	MessageFailed  = "failed"
 )
 
-// Message is one email (later also SMS, Slack) a journey sent, recorded or
-// skipped, keyed so that no step sends twice.
+// Channels a message goes out on.
+const (
+	ChannelEmail = "email"
+	ChannelSMS   = "sms"
+)
+
+// Message is one email or SMS a journey sent, recorded or skipped, keyed so
+// that no step sends twice.
 type Message struct {
-	ID        uint64     `gorm:"primaryKey" json:"id"`
-	Key       string     `gorm:"size:191;uniqueIndex;not null" json:"key"`
-	ContactID string     `gorm:"size:191;index;not null" json:"contact_id"`
-	Journey   string     `gorm:"size:64;index" json:"journey"`
-	Step      string     `gorm:"size:64" json:"step"`
-	Channel   string     `gorm:"size:16;not null" json:"channel"`
-	Template  string     `gorm:"size:191" json:"template"`
-	To        string     `gorm:"size:320" json:"to,omitempty"`
-	Subject   string     `gorm:"size:500" json:"subject,omitempty"`
-	Text      string     `gorm:"type:text" json:"text,omitempty"`
-	HTML      string     `gorm:"type:mediumtext" json:"-"`
-	Status    string     `gorm:"size:16;index;not null" json:"status"`
-	Reason    string     `gorm:"size:500" json:"reason,omitempty"`
-	Attempts  int        `json:"attempts"`
-	CreatedAt time.Time  `json:"created_at"`
-	SentAt    *time.Time `json:"sent_at,omitempty"`
+	ID        uint64 `gorm:"primaryKey" json:"id"`
+	Key       string `gorm:"size:191;uniqueIndex;not null" json:"key"`
+	ContactID string `gorm:"size:191;index:idx_messages_cap,priority:1;not null" json:"contact_id"`
+	Journey   string `gorm:"size:64;index" json:"journey"`
+	Step      string `gorm:"size:64" json:"step"`
+	Channel   string `gorm:"size:16;index:idx_messages_cap,priority:2;not null" json:"channel"`
+	Marketing bool   `json:"marketing"`
+	// At is when the journey sent it, on the workflow's clock: frequency
+	// caps count by it, so they hold on a test clock too.
+	At       time.Time `gorm:"index:idx_messages_cap,priority:3" json:"at"`
+	Template string    `gorm:"size:191" json:"template"`
+	To       string    `gorm:"size:320" json:"to,omitempty"`
+	Subject  string    `gorm:"size:500" json:"subject,omitempty"`
+	Text     string    `gorm:"type:text" json:"text,omitempty"`
+	HTML     string    `gorm:"type:mediumtext" json:"-"`
+	Status   string    `gorm:"size:16;index;not null" json:"status"`
+	Reason   string    `gorm:"size:500" json:"reason,omitempty"`
+	Attempts int       `json:"attempts"`
+	// ProviderID is the provider's ID for the message (Twilio's SID), and
+	// DeliveryStatus what its status callbacks last said.
+	ProviderID     string     `gorm:"size:64;index" json:"provider_id,omitempty"`
+	DeliveryStatus string     `gorm:"size:32" json:"delivery_status,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	SentAt         *time.Time `json:"sent_at,omitempty"`
 }
 
 // DiscountCode is a single-use code issued to one contact for one campaign.
@@ -119,5 +138,37 @@ type DiscountCode struct {
 	CreatedAt time.Time
 }
 
+// Order is a purchase, with the journey and message it is attributed to.
+type Order struct {
+	ID         string         `gorm:"primaryKey;size:191" json:"id"`
+	ContactID  string         `gorm:"size:191;index;not null" json:"contact_id"`
+	CheckoutID string         `gorm:"size:191;index" json:"checkout_id,omitempty"`
+	Total      float64        `json:"total"`
+	Currency   string         `gorm:"size:8" json:"currency,omitempty"`
+	Products   []any          `gorm:"serializer:json;type:text" json:"products,omitempty"`
+	Status     string         `gorm:"size:16;not null" json:"status"` // completed, shipped, delivered, refunded, cancelled
+	Journey    string         `gorm:"size:64;index" json:"journey,omitempty"`
+	MessageID  *uint64        `json:"message_id,omitempty"`
+	Attributed string         `gorm:"size:32" json:"attributed_by,omitempty"` // cart, click
+	Details    map[string]any `gorm:"serializer:json;type:text" json:"details,omitempty"`
+	OrderedAt  time.Time      `json:"ordered_at"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+}
+
+// Cart is a checkout the abandoned-cart journey reminded a contact of.
+type Cart struct {
+	CheckoutID       string     `gorm:"primaryKey;size:191" json:"checkout_id"`
+	ContactID        string     `gorm:"size:191;index;not null" json:"contact_id"`
+	Value            float64    `json:"value"`
+	Currency         string     `gorm:"size:8" json:"currency,omitempty"`
+	Products         []any      `gorm:"serializer:json;type:text" json:"products,omitempty"`
+	AbandonedAt      time.Time  `json:"abandoned_at"`
+	RecoveredOrderID string     `gorm:"size:191" json:"recovered_order_id,omitempty"`
+	RecoveredAt      *time.Time `json:"recovered_at,omitempty"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+}
+
 // all lists every table, in the order migrations create them.
-var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}}
+var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}}

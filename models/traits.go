@@ -52,7 +52,21 @@ func (c *Contact) ApplyTraits(traits map[string]any, contextTimezone string) {
 	if n, ok := number(traits, "employee_count", "employeeCount", "employees"); ok {
 		c.EmployeeCount = n
 	}
+	if consent, ok := firstBool(traits, "sms_consent", "smsConsent", "sms_opt_in", "smsOptIn"); ok && c.SMSOptedOutAt == nil {
+		// A STOP reply outranks any trait: only START undoes it.
+		c.SMSConsent = consent
+	}
 	c.Email = strings.TrimSpace(c.Email)
+	c.Phone = strings.TrimSpace(c.Phone)
+}
+
+func firstBool(m map[string]any, keys ...string) (bool, bool) {
+	for _, k := range keys {
+		if b, ok := m[k].(bool); ok {
+			return b, true
+		}
+	}
+	return false, false
 }
 
 func firstString(m map[string]any, keys ...string) string {

@@ -96,6 +96,7 @@ func (p *Platform) Activities() (*activities.Activities, error) {
 		Brand:    activities.Brand{Name: p.Config.BrandName, Address: p.Config.BrandAddress, SiteURL: p.Config.SiteURL},
 		From:     p.Config.From,
 		Owner:    p.Config.Owner,
+		Caps:     p.Config.Caps,
 	}
 	if p.Config.SMTP != nil {
 		acts.Mailer = activities.NewSMTPMailer(p.Config.SMTP)

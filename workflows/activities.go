@@ -1,11 +1,16 @@
 package workflows
 
+import "time"
+
 // Activity names and payloads. The implementations live in package activities;
 // workflow code knows them only by name, so nothing in this package does I/O
 // and the determinism boundary shows in the import graph.
 const (
 	SendEmailActivity         = "SendEmail"
+	SendSMSActivity           = "SendSMS"
+	SMSWindowActivity         = "SMSWindow"
 	IssueDiscountCodeActivity = "IssueDiscountCode"
+	RecordCartActivity        = "RecordCart"
 )
 
 // Senders an email can come from.
@@ -27,8 +32,49 @@ type EmailRequest struct {
 	Marketing bool
 	Sender    string
 	// Data adds values the template may use beside the contact's own fields,
-	// such as a discount code.
-	Data map[string]string
+	// such as a discount code or the products in a cart.
+	Data map[string]any `json:",omitempty"`
+	// At is the journey's time of the send, which frequency caps count by.
+	At time.Time
+}
+
+// SMSRequest asks for one SMS to one contact, idempotent by Key like email.
+// The template is templates/sms/<Template>.txt.
+type SMSRequest struct {
+	Key       string
+	ContactID string
+	Journey   string
+	Step      string
+	Template  string
+	Marketing bool
+	Data      map[string]any `json:",omitempty"`
+	At        time.Time
+}
+
+// SMSWindowRequest asks when a marketing SMS may go to a contact, given
+// quiet hours in the contact's time zone.
+type SMSWindowRequest struct {
+	ContactID string
+	At        time.Time
+}
+
+// SMSWindow is the answer: not before NotBefore (At itself when the window is
+// open), in Zone.
+type SMSWindow struct {
+	NotBefore time.Time
+	Zone      string
+	Local     string `json:",omitempty"` // NotBefore on the contact's clock, like 08:00
+}
+
+// CartRequest records a checkout the abandoned-cart journey has begun to
+// remind the contact of, for recovery reporting and order attribution.
+type CartRequest struct {
+	ContactID  string
+	CheckoutID string
+	Value      float64
+	Currency   string `json:",omitempty"`
+	Products   []any  `json:",omitempty"`
+	At         time.Time
 }
 
 // Send outcomes.

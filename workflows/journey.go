@@ -127,6 +127,7 @@ func (j *Run) Email(step string, opts ...EmailOption) {
 		Step:      step,
 		Template:  j.journey.Name + "/" + step,
 		Marketing: true,
+		At:        workflow.Now(j.ctx),
 	}
 	for _, o := range opts {
 		o(&req)
@@ -150,10 +151,10 @@ func (j *Run) Email(step string, opts ...EmailOption) {
 type EmailOption func(*EmailRequest)
 
 // With adds a value for the template, such as a discount code.
-func With(key, value string) EmailOption {
+func With(key string, value any) EmailOption {
 	return func(r *EmailRequest) {
 		if r.Data == nil {
-			r.Data = map[string]string{}
+			r.Data = map[string]any{}
 		}
 		r.Data[key] = value
 	}
