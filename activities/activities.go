@@ -35,6 +35,7 @@ type Activities struct {
 func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.SendEmail, activity.RegisterOptions{Name: workflows.SendEmailActivity})
 	r.RegisterActivityWithOptions(a.IssueDiscountCode, activity.RegisterOptions{Name: workflows.IssueDiscountCodeActivity})
+	r.RegisterActivityWithOptions(a.RecordCart, activity.RegisterOptions{Name: workflows.RecordCartActivity})
 }
 
 // IssueDiscountCode returns the contact's single-use code for a campaign,
@@ -45,6 +46,15 @@ func (a *Activities) IssueDiscountCode(ctx context.Context, req workflows.Discou
 		return "", err
 	}
 	return dc.Code, nil
+}
+
+// RecordCart records a checkout the abandoned-cart journey has begun to
+// remind the contact of.
+func (a *Activities) RecordCart(ctx context.Context, req workflows.CartRequest) error {
+	return a.Store.SaveCart(ctx, &models.Cart{
+		CheckoutID: req.CheckoutID, ContactID: req.ContactID, Value: req.Value, Currency: req.Currency,
+		Products: req.Products, AbandonedAt: req.At.UTC(),
+	})
 }
 
 // newDiscountCode makes a code like HELLO-7KQ4-M2XP, from letters and digits

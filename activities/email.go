@@ -92,11 +92,15 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 		}
 	}
 
+	products, _ := req.Data["products"].([]any)
 	data := EmailData{
 		Contact:   contact,
 		Brand:     a.Brand,
 		Owner:     a.Owner,
 		CaseStudy: a.Renderer.CaseStudyFor(contact.Industry),
+		Store:     a.Renderer.Store(),
+		Reviews:   a.Renderer.ReviewsFor(products),
+		CrossSell: a.Renderer.CrossSellFor(products),
 		Data:      req.Data,
 	}
 	if req.Marketing {

@@ -8,11 +8,13 @@ import (
 	"io/fs"
 	"net/mail"
 	"path"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
 
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/templates"
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // Brand is who the email comes from, as the footer shows it.
@@ -30,12 +32,43 @@ type CaseStudy struct {
 	URL      string `json:"url"`
 }
 
+// Review is a customer's review of a product, for social proof.
+type Review struct {
+	Author string `json:"author"`
+	Rating int    `json:"rating"`
+	Text   string `json:"text"`
+}
+
+// Recommendation is a product suggested beside an order.
+type Recommendation struct {
+	ProductID string `json:"product_id"`
+	Name      string `json:"name"`
+	Price     string `json:"price"`
+	URL       string `json:"url"`
+	Why       string `json:"why"`
+}
+
+// crossSellRule recommends a product when an order holds a given product or
+// a product of a given category.
+type crossSellRule struct {
+	WhenProduct  string         `json:"when_product"`
+	WhenCategory string         `json:"when_category"`
+	Recommend    Recommendation `json:"recommend"`
+}
+
 // EmailData is what a template can use.
 type EmailData struct {
-	Contact        *models.Contact
-	Brand          Brand
-	Owner          mail.Address
-	CaseStudy      CaseStudy
+	Contact   *models.Contact
+	Brand     Brand
+	Owner     mail.Address
+	CaseStudy CaseStudy
+	// Store is the shop's standing copy: shipping window, support address
+	// (templates/content/store.json).
+	Store map[string]string
+	// Reviews of the products in .Data.products, and a product that goes
+	// with them.
+	Reviews        []Review
+	CrossSell      Recommendation
 	Data           map[string]any
 	UnsubscribeURL string // empty for transactional email
 }
@@ -57,16 +90,42 @@ type emailTemplate struct {
 type Renderer struct {
 	emails      map[string]emailTemplate
 	caseStudies map[string]CaseStudy
+	store       map[string]string
+	reviews     map[string][]Review
+	crossSell   struct {
+		Rules   []crossSellRule `json:"rules"`
+		Default Recommendation  `json:"default"`
+	}
 }
 
 var funcs = map[string]any{
 	// default gives a fallback for an empty value: {{.Contact.FirstName | default "there"}}.
-	"default": func(fallback, v string) string {
-		if strings.TrimSpace(v) == "" {
+	"default": func(fallback string, v any) string {
+		s := fmt.Sprint(v)
+		if v == nil || strings.TrimSpace(s) == "" {
 			return fallback
 		}
-		return v
+		return s
 	},
+	// money writes a price in the cart's currency: {{money (index . "price") $.Data.currency}}.
+	"money": func(v any, currency any) string {
+		cur, _ := currency.(string)
+		if cur == "" {
+			cur = "USD"
+		}
+		switch n := v.(type) {
+		case float64:
+			return workflows.Money(n, cur)
+		case string:
+			if f, err := strconv.ParseFloat(n, 64); err == nil {
+				return workflows.Money(f, cur)
+			}
+			return n
+		}
+		return ""
+	},
+	// stars draws a rating out of five.
+	"stars": func(n int) string { return strings.Repeat("★", n) + strings.Repeat("☆", max(0, 5-n)) },
 }
 
 // NewRenderer parses the templates embedded from templates/.
@@ -75,15 +134,27 @@ func NewRenderer() (*Renderer, error) { return ParseTemplates(templates.FS) }
 // ParseTemplates parses email/<journey>/<step>.{txt,html} from fsys.
 func ParseTemplates(fsys fs.FS) (*Renderer, error) {
 	r := &Renderer{emails: map[string]emailTemplate{}}
-	raw, err := fs.ReadFile(fsys, "content/case_studies.json")
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(raw, &r.caseStudies); err != nil {
-		return nil, fmt.Errorf("content/case_studies.json: %w", err)
+	for file, into := range map[string]any{
+		"content/case_studies.json": &r.caseStudies,
+		"content/store.json":        &r.store,
+		"content/reviews.json":      &r.reviews,
+		"content/cross_sell.json":   &r.crossSell,
+	} {
+		raw, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(into); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
 	}
 	if _, ok := r.caseStudies["default"]; !ok {
 		return nil, fmt.Errorf("content/case_studies.json: needs a \"default\" entry")
+	}
+	if _, ok := r.reviews["default"]; !ok {
+		return nil, fmt.Errorf("content/reviews.json: needs a \"default\" entry")
 	}
 	texts, err := fs.Glob(fsys, "email/*/*.txt")
 	if err != nil {
@@ -91,11 +162,11 @@ func ParseTemplates(fsys fs.FS) (*Renderer, error) {
 	}
 	for _, txt := range texts {
 		name := strings.TrimSuffix(strings.TrimPrefix(txt, "email/"), ".txt")
-		t, err := texttemplate.New("layout.txt").Funcs(funcs).Option("missingkey=error").ParseFS(fsys, "email/layout.txt", txt)
+		t, err := texttemplate.New("layout.txt").Funcs(funcs).Option("missingkey=error").ParseFS(fsys, "email/layout.txt", "email/partials.txt", txt)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
-		h, err := htmltemplate.New("layout.html").Funcs(funcs).Option("missingkey=error").ParseFS(fsys, "email/layout.html", "email/"+name+".html")
+		h, err := htmltemplate.New("layout.html").Funcs(funcs).Option("missingkey=error").ParseFS(fsys, "email/layout.html", "email/partials.html", "email/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
@@ -127,6 +198,54 @@ func (r *Renderer) CaseStudyFor(industry string) CaseStudy {
 		return cs
 	}
 	return r.caseStudies["default"]
+}
+
+// Store is the shop's standing copy.
+func (r *Renderer) Store() map[string]string { return r.store }
+
+// ReviewsFor gathers the reviews of the given products (Segment products,
+// by product_id), or the shop-wide ones when none of them has any.
+func (r *Renderer) ReviewsFor(products []any) []Review {
+	var out []Review
+	for _, p := range products {
+		out = append(out, r.reviews[productField(p, "product_id")]...)
+	}
+	if len(out) == 0 {
+		return r.reviews["default"]
+	}
+	return out
+}
+
+// CrossSellFor picks a product to suggest beside an order: the first rule
+// that an ordered product matches (by product_id, or category), skipping
+// what the order already holds; else the default.
+func (r *Renderer) CrossSellFor(products []any) Recommendation {
+	owned := map[string]bool{}
+	for _, p := range products {
+		owned[productField(p, "product_id")] = true
+	}
+	for _, p := range products {
+		id, category := productField(p, "product_id"), productField(p, "category")
+		for _, rule := range r.crossSell.Rules {
+			matches := (rule.WhenProduct != "" && rule.WhenProduct == id) ||
+				(rule.WhenCategory != "" && strings.EqualFold(rule.WhenCategory, category))
+			if matches && !owned[rule.Recommend.ProductID] {
+				return rule.Recommend
+			}
+		}
+	}
+	return r.crossSell.Default
+}
+
+func productField(p any, key string) string {
+	m, _ := p.(map[string]any)
+	switch v := m[key].(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return ""
 }
 
 // Render fills in a template.

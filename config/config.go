@@ -255,6 +255,17 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
+// Router is how contacts are routed into journeys: which journeys may start
+// and the settings new runs get.
+func (c *Config) Router() *workflows.Router {
+	return &workflows.Router{Enabled: c.Journeys, Settings: workflows.Settings{
+		CartSMSThreshold:    c.CartSMSThreshold,
+		CartIncentive:       c.CartIncentive,
+		CartDiscountPercent: c.CartDiscountPercent,
+		CartEndsOnAnyOrder:  c.CartEndsOnAnyOrder,
+	}}
+}
+
 // RequireServing checks what only a long-running gateway needs: keys and a
 // secret. `nudge dev` fills them in for the developer instead.
 func (c *Config) RequireServing() error {

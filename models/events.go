@@ -85,7 +85,7 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 	err := s.db.Transaction(func(tx *gorm.DB) error {
 		for _, r := range group {
 			var err error
-			if r.toSignal, err = accept(tx, r.calls, now); err != nil {
+			if r.toSignal, err = s.accept(tx, r.calls, now); err != nil {
 				return err
 			}
 		}
@@ -103,7 +103,7 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 	// the one at fault sees its error.
 	for _, r := range group {
 		r.err = s.db.Transaction(func(tx *gorm.DB) (err error) {
-			r.toSignal, err = accept(tx, r.calls, now)
+			r.toSignal, err = s.accept(tx, r.calls, now)
 			return err
 		})
 		if r.err != nil {
@@ -113,7 +113,7 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 }
 
 // accept stores one request's calls inside tx.
-func accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal []*Event, err error) {
+func (s *Store) accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal []*Event, err error) {
 	for i := range calls {
 		call := &calls[i]
 		ev := call.Event
@@ -124,6 +124,11 @@ func accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal []*Event, er
 			released, err := linkAnonymous(tx, ev.AnonymousID, ev.ContactID)
 			if err != nil {
 				return nil, err
+			}
+			for _, r := range released {
+				if err := s.recordOrder(tx, r); err != nil {
+					return nil, err
+				}
 			}
 			toSignal = append(toSignal, released...)
 		} else if ev.ContactID == "" {
@@ -150,6 +155,9 @@ func accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal []*Event, er
 		}
 		if ev.ContactID != "" {
 			if err := upsertContact(tx, ev.ContactID, ev.Traits, call.ContextTimezone); err != nil {
+				return nil, err
+			}
+			if err := s.recordOrder(tx, &ev); err != nil {
 				return nil, err
 			}
 			stored := ev

@@ -25,6 +25,9 @@ var ErrNotFound = errors.New("not found")
 type Store struct {
 	db      *gorm.DB
 	Dialect string // "sqlite" or "mysql"
+	// AttributionWindow is how far back a click or an abandoned cart may be
+	// and still earn an order (NUDGE_ATTRIBUTION_WINDOW; default 5 days).
+	AttributionWindow time.Duration
 
 	// The group-commit writer behind Accept.
 	accepts     chan *acceptRequest

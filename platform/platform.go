@@ -45,6 +45,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Platform,
 		store.Close()
 		return nil, err
 	}
+	store.AttributionWindow = cfg.AttributionWindow
 	c, err := client.NewLazyClient(client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
@@ -113,7 +114,7 @@ func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := worker.New(p.Temporal, p.Config.TaskQueue, p.Config.Journeys, acts)
+	w := worker.New(p.Temporal, p.Config.TaskQueue, p.Config.Router(), acts)
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}

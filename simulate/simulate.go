@@ -28,8 +28,9 @@ var Start = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 // contactID is the made-up contact's ID.
 const contactID = "simulated-contact"
 
-// Run plays the script and writes the journey's timeline to out.
-func Run(ctx context.Context, s *Script, acts *activities.Activities, out io.Writer) error {
+// Run plays the script with the given journey settings and writes the
+// journey's timeline to out.
+func Run(ctx context.Context, s *Script, acts *activities.Activities, settings workflows.Settings, out io.Writer) error {
 	journey, _ := workflows.Lookup(s.Journey)
 	contact := models.Contact{ID: contactID, LifecycleStage: models.StageSubscriber}
 	traits := s.Contact
@@ -75,7 +76,7 @@ func Run(ctx context.Context, s *Script, acts *activities.Activities, out io.Wri
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(Start)
-	worker.RegisterWorkflows(env, []string{journey.Name})
+	worker.RegisterWorkflows(env, &workflows.Router{Enabled: []string{journey.Name}, Settings: settings})
 	sim.Register(env)
 
 	// Later events reach the journey as ContactWorkflow would forward them:
@@ -89,7 +90,11 @@ func Run(ctx context.Context, s *Script, acts *activities.Activities, out io.Wri
 		}
 		env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalEvent, ev) }, e.At)
 	}
-	env.ExecuteWorkflow(journey.Name, workflows.JourneyInput{ContactID: contactID, Trigger: events[0]})
+	in := workflows.JourneyInput{ContactID: contactID, Trigger: events[0], Settings: settings}
+	if journey.Key != nil {
+		in.Key = journey.Key(events[0])
+	}
+	env.ExecuteWorkflow(journey.Name, in)
 	if !env.IsWorkflowCompleted() {
 		return fmt.Errorf("%s did not finish", journey.Name)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nudgehq/nudge/activities"
+	"github.com/nudgehq/nudge/workflows"
 )
 
 func testActivities(t *testing.T) *activities.Activities {
@@ -40,7 +41,7 @@ func simulateFile(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := Run(context.Background(), s, testActivities(t), &out); err != nil {
+	if err := Run(context.Background(), s, testActivities(t), workflows.DefaultSettings(), &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	return squeeze(out.String())
@@ -132,7 +133,7 @@ func TestSimulateTriggerMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Run(context.Background(), s, testActivities(t), &bytes.Buffer{})
+	err = Run(context.Background(), s, testActivities(t), workflows.DefaultSettings(), &bytes.Buffer{})
 	if err == nil || err.Error() != `"Signed Up" at +0h does not start welcome_b2b for this contact: check the journey's trigger in workflows/welcome_b2b.go` {
 		t.Errorf("err = %v", err)
 	}

@@ -6,7 +6,8 @@
 // Each email is two files under email/<journey>/: <step>.txt defines
 // "subject" and "text", <step>.html defines "body". layout.txt and
 // layout.html wrap every email and add the footer with the unsubscribe link
-// and postal address.
+// and postal address; partials.txt and partials.html hold pieces several
+// emails share, such as the list of products in a cart or an order.
 package templates
 
 import "embed"

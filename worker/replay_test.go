@@ -26,7 +26,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := sdkworker.NewWorkflowReplayer()
-			worker.RegisterWorkflows(r, workflows.JourneyNames())
+			worker.RegisterWorkflows(r, &workflows.Router{Enabled: workflows.JourneyNames(), Settings: workflows.DefaultSettings()})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatal(err)
 			}

@@ -11,19 +11,19 @@ import (
 	"github.com/nudgehq/nudge/workflows"
 )
 
-// New returns a worker on taskQueue that routes contacts into the enabled
-// journeys (NUDGE_JOURNEYS) and runs their activities.
-func New(c client.Client, taskQueue string, enabled []string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{MaxConcurrentWorkflowTaskPollers: 8, MaxConcurrentActivityTaskPollers: 8})
-	RegisterWorkflows(w, enabled)
+// New returns a worker on taskQueue that routes contacts into journeys as
+// router says (NUDGE_JOURNEYS and the journey settings) and runs their
+// activities.
+func New(c client.Client, taskQueue string, router *workflows.Router, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	RegisterWorkflows(w, router)
 	acts.Register(w)
 	return w
 }
 
 // RegisterWorkflows registers ContactWorkflow and every journey. The replay
 // tests use it too, so they check exactly what the worker runs.
-func RegisterWorkflows(r sdkworker.WorkflowRegistry, enabled []string) {
-	router := &workflows.Router{Enabled: enabled}
+func RegisterWorkflows(r sdkworker.WorkflowRegistry, router *workflows.Router) {
 	r.RegisterWorkflowWithOptions(router.ContactWorkflow, workflow.RegisterOptions{Name: workflows.ContactWorkflowName})
 	for _, j := range workflows.Catalog() {
 		// Journeys stay registered when disabled: contacts already in one finish it.

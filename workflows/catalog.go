@@ -30,6 +30,11 @@ type Journey struct {
 	Goals []string
 	// Waits lists the other events the journey reacts to.
 	Waits []string
+	// KeyName says what the key is ("checkout", "order"), for timelines.
+	KeyName string
+	// AnyKeyGoal, for a keyed journey, lets a goal for another key end the
+	// run too (any order ends an abandoned cart, say), when settings ask.
+	AnyKeyGoal func(Settings) bool
 }
 
 // Reentry is a journey's re-entry rule.
@@ -64,6 +69,25 @@ func (r Reentry) allows(last, now time.Time) bool {
 // goals, the events it waits for, and Unsubscribed.
 func (j *Journey) ListensTo(ev Event) bool {
 	return ev.Kind == KindTrack && (slices.Contains(j.Goals, ev.Name) || slices.Contains(j.Waits, ev.Name) || ev.Name == EventUnsubscribed)
+}
+
+// concerns reports whether an event is about the run with this key: for a
+// keyed journey, an event that carries another key (another checkout, another
+// order) is not, unless it is a goal the settings let any key reach.
+func (j *Journey) concerns(key string, ev Event, goal bool, s Settings) bool {
+	if j.Key == nil || key == "" {
+		return true
+	}
+	evKey := j.Key(ev)
+	return evKey == "" || evKey == key || (goal && j.AnyKeyGoal != nil && j.AnyKeyGoal(s))
+}
+
+// keyName is how a run's key reads on its timeline.
+func (j *Journey) keyName() string {
+	if j.KeyName == "" {
+		return "key"
+	}
+	return j.KeyName
 }
 
 // WorkflowID is the readable ID of a contact's run of the journey.
@@ -111,6 +135,34 @@ type JourneyInput struct {
 	Key       string `json:",omitempty"`
 	// Trigger is the event that started the journey.
 	Trigger Event
+	// Settings in force when the run started; a run keeps them to its end.
+	Settings Settings
+}
+
+// Settings are the journeys' tunable numbers (NUDGE_CART_* and friends).
+type Settings struct {
+	// CartSMSThreshold: carts worth at least this get an SMS after the
+	// second reminder.
+	CartSMSThreshold float64
+	// CartIncentive is the third reminder's offer: free_shipping, discount
+	// or none (when margin matters more).
+	CartIncentive       string
+	CartDiscountPercent int
+	// CartEndsOnAnyOrder: any order ends a cart's reminders, not only an
+	// order of that checkout.
+	CartEndsOnAnyOrder bool
+}
+
+// Cart incentives.
+const (
+	IncentiveFreeShipping = "free_shipping"
+	IncentiveDiscount     = "discount"
+	IncentiveNone         = "none"
+)
+
+// DefaultSettings are the settings NUDGE_* defaults give.
+func DefaultSettings() Settings {
+	return Settings{CartSMSThreshold: 100, CartIncentive: IncentiveFreeShipping, CartDiscountPercent: 10}
 }
 
 // Search attributes, so ops can find runs in the Temporal UI by contact,

@@ -43,14 +43,16 @@ type RunningJourney struct {
 	Key        string `json:",omitempty"`
 	WorkflowID string
 	StartedAt  time.Time
+	Settings   *Settings `json:",omitempty"` // as the run got them
 }
 
 const recentEvents = 256
 
 // Router runs ContactWorkflow with the journeys this deployment enables
-// (NUDGE_JOURNEYS).
+// (NUDGE_JOURNEYS) and the settings new runs get.
 type Router struct {
-	Enabled []string
+	Enabled  []string
+	Settings Settings
 }
 
 // ContactWorkflow is a contact's long-lived entity workflow. Every event the
@@ -141,7 +143,14 @@ func (c *contact) handle(ctx workflow.Context, ev Event, sel workflow.Selector) 
 	// before the same event can start another.
 	for _, run := range slices.Clone(c.Running) {
 		j, ok := Lookup(run.Journey)
-		if ok && j.ListensTo(ev) {
+		if !ok || !j.ListensTo(ev) {
+			continue
+		}
+		settings := DefaultSettings()
+		if run.Settings != nil {
+			settings = *run.Settings
+		}
+		if j.concerns(run.Key, ev, slices.Contains(j.Goals, ev.Name), settings) {
 			c.forward(ctx, run, ev)
 		}
 	}
@@ -181,6 +190,12 @@ func (c *contact) start(ctx workflow.Context, j Journey, ev Event, sel workflow.
 	if !j.Reentry.allows(c.Entered[entry], now) {
 		return
 	}
+	// Version 1 hands each new run the settings in force (NUDGE_CART_* and
+	// friends); runs started before that got none and need none.
+	settings := DefaultSettings()
+	if workflow.GetVersion(ctx, "journey-settings", workflow.DefaultVersion, 1) == 1 {
+		settings = c.settings(ctx)
+	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: id,
 		// Journeys outlive any one run of the contact workflow.
@@ -191,14 +206,14 @@ func (c *contact) start(ctx workflow.Context, j Journey, ev Event, sel workflow.
 		),
 		StaticSummary: fmt.Sprintf("%s for %s, entered on %s", j.Name, c.ContactID, describe(ev)),
 	})
-	child := workflow.ExecuteChildWorkflow(cctx, j.Name, JourneyInput{ContactID: c.ContactID, Key: key, Trigger: ev})
+	child := workflow.ExecuteChildWorkflow(cctx, j.Name, JourneyInput{ContactID: c.ContactID, Key: key, Trigger: ev, Settings: settings})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		// Already started (a run from before this one's history): it is running.
 		workflow.GetLogger(ctx).Warn("journey did not start", "journey", id, "error", err)
 		return
 	}
 	c.Entered[entry] = now
-	c.Running = append(c.Running, RunningJourney{Journey: j.Name, Key: key, WorkflowID: id, StartedAt: now})
+	c.Running = append(c.Running, RunningJourney{Journey: j.Name, Key: key, WorkflowID: id, StartedAt: now, Settings: &settings})
 	sel.AddFuture(child, func(workflow.Future) { c.finished(id) })
 }
 
@@ -228,6 +243,19 @@ func (c *contact) enabledJourneys(ctx workflow.Context) []Journey {
 		}
 	}
 	return js
+}
+
+// settings reads the journey settings through a side effect, like
+// enabledJourneys.
+func (c *contact) settings(ctx workflow.Context) Settings {
+	var s Settings
+	v := workflow.MutableSideEffect(ctx, "journey-settings", func(workflow.Context) any { return c.router.Settings }, func(a, b any) bool {
+		return a.(Settings) == b.(Settings)
+	})
+	if err := v.Get(&s); err != nil {
+		return DefaultSettings()
+	}
+	return s
 }
 
 func (c *contact) upsertAttributes(ctx workflow.Context) {

@@ -91,13 +91,20 @@ func TestContactRoutesShopperAndForwardsGoal(t *testing.T) {
 	r.send(0, trackEvent(workflows.EventSignedUp, map[string]any{"plan": "free"}, testStart))
 	r.send(30*hour, trackEvent(workflows.EventOrderCompleted, map[string]any{"order_id": "o-1"}, testStart.Add(30*hour)))
 	r.queryAt(31 * hour)
-	r.run(maya.ID, 10*24*hour)
+	r.run(maya.ID, 32*24*hour)
 
-	if want := []string{"journey/welcome_ecommerce/u-maya"}; !slices.Equal(r.started, want) {
+	// The order ends the welcome and starts the post-purchase journey for that order.
+	if want := []string{"journey/welcome_ecommerce/u-maya", "journey/post_purchase/u-maya/o-1"}; !slices.Equal(r.started, want) {
 		t.Fatalf("started %v, want %v", r.started, want)
 	}
-	r.assertSent("+0h welcome_ecommerce/welcome recorded")
-	if running := r.states[31*hour].Running; len(running) != 0 {
+	r.assertSent(
+		"+0h welcome_ecommerce/welcome recorded",
+		"+30h post_purchase/confirmation recorded",
+		"+78h post_purchase/shipping recorded",
+		"+366h post_purchase/cross_sell recorded",
+		"+750h post_purchase/loyalty recorded",
+	)
+	if running := r.states[31*hour].Running; len(running) != 1 || running[0].WorkflowID != "journey/post_purchase/u-maya/o-1" {
 		t.Errorf("running after the goal = %+v", running)
 	}
 }
@@ -134,7 +141,7 @@ func TestContactDropsDuplicateEvents(t *testing.T) {
 // NUDGE_JOURNEYS decides which journeys may start.
 func TestContactOnlyStartsEnabledJourneys(t *testing.T) {
 	h := newHarness(t, maya)
-	router := &workflows.Router{Enabled: []string{"welcome_b2b"}}
+	router := &workflows.Router{Enabled: []string{"welcome_b2b"}, Settings: workflows.DefaultSettings()}
 	h.env.RegisterWorkflowWithOptions(router.ContactWorkflow, workflow.RegisterOptions{Name: "ContactWorkflowB2BOnly"})
 	r := newContactRun(t, h)
 	r.send(0, trackEvent(workflows.EventSignedUp, nil, testStart))

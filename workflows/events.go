@@ -1,6 +1,9 @@
 package workflows
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Signal names.
 const (
@@ -17,10 +20,15 @@ const (
 
 // Event names Nudge itself acts on. Names follow the Segment spec.
 const (
-	EventSignedUp       = "Signed Up"
-	EventSetupCompleted = "Setup Completed"
-	EventOrderCompleted = "Order Completed"
-	EventUnsubscribed   = "Unsubscribed"
+	EventSignedUp        = "Signed Up"
+	EventSetupCompleted  = "Setup Completed"
+	EventCheckoutStarted = "Checkout Started"
+	EventOrderCompleted  = "Order Completed"
+	EventOrderShipped    = "Order Shipped"
+	EventOrderDelivered  = "Order Delivered"
+	EventOrderRefunded   = "Order Refunded"
+	EventOrderCancelled  = "Order Cancelled"
+	EventUnsubscribed    = "Unsubscribed"
 )
 
 // Event is something a contact did, as delivered to workflows.
@@ -40,6 +48,25 @@ func (e Event) Is(name string) bool { return e.Kind == KindTrack && e.Name == na
 func (e Event) Property(key string) string {
 	s, _ := e.Properties[key].(string)
 	return s
+}
+
+// Number returns a numeric property, reading numbers sent as strings too
+// (Shopify sends money as "129.00").
+func (e Event) Number(key string) (float64, bool) {
+	switch v := e.Properties[key].(type) {
+	case float64:
+		return v, true
+	case string:
+		f, err := strconv.ParseFloat(v, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// Products returns the event's products list (Segment's products[]).
+func (e Event) Products() []any {
+	ps, _ := e.Properties["products"].([]any)
+	return ps
 }
 
 // JourneyEnded tells a contact's workflow that one of its journeys is over.

@@ -77,7 +77,7 @@ func newHarness(t *testing.T, contacts ...models.Contact) *harness {
 	h.env = suite.NewTestWorkflowEnvironment()
 	h.env.SetStartTime(testStart)
 	acts.Register(h.env)
-	worker.RegisterWorkflows(h.env, workflows.JourneyNames())
+	worker.RegisterWorkflows(h.env, &workflows.Router{Enabled: workflows.JourneyNames(), Settings: workflows.DefaultSettings()})
 	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		if info.ActivityType.Name != workflows.SendEmailActivity {
 			return

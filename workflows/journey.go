@@ -25,8 +25,11 @@ type Run struct {
 	id      string
 	runID   string
 
-	received map[string]time.Time // event name → first arrival; looked up, never ranged over
-	endedBy  string               // the goal event that ended the run
+	// Events by name, looked up and never ranged over: when each first
+	// arrived, and the latest of each (the trigger counts as arrived).
+	received map[string]time.Time
+	latest   map[string]Event
+	endedBy  string // the goal event that ended the run
 	err      error                // cancellation or a failed step: stops the run
 	state    JourneyState
 }
@@ -70,6 +73,7 @@ func Begin(ctx workflow.Context, in JourneyInput) *Run {
 		id:       info.WorkflowExecution.ID,
 		runID:    info.WorkflowExecution.RunID,
 		received: map[string]time.Time{},
+		latest:   map[string]Event{in.Trigger.Name: in.Trigger},
 		state:    JourneyState{Journey: journey.Name, ContactID: in.ContactID, Key: in.Key, StartedAt: now, Step: "start"},
 	}
 	j.ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -99,15 +103,40 @@ func Begin(ctx workflow.Context, in JourneyInput) *Run {
 }
 
 func (j *Run) onEvent(ev Event) {
+	goal := slices.Contains(j.journey.Goals, ev.Name)
+	if !j.journey.concerns(j.in.Key, ev, goal, j.in.Settings) {
+		j.log("event", "", describe(ev)+" for another "+j.journey.keyName()+": ignored")
+		return
+	}
 	if _, seen := j.received[ev.Name]; !seen {
 		j.received[ev.Name] = workflow.Now(j.ctx)
 	}
-	if j.endedBy == "" && slices.Contains(j.journey.Goals, ev.Name) {
+	j.latest[ev.Name] = ev
+	if j.endedBy == "" && goal {
 		j.endedBy = ev.Name
 		j.log("exit", "", ev.Name+" arrived: goal reached, no further steps")
 		return
 	}
 	j.log("event", "", describe(ev))
+}
+
+// Latest is the most recent event of that name the run has seen, the
+// trigger included; ok is false when there is none.
+func (j *Run) Latest(name string) (ev Event, ok bool) {
+	ev, ok = j.latest[name]
+	return ev, ok
+}
+
+// Input is what the run was started with: the contact, the key, the
+// trigger, and the settings in force then.
+func (j *Run) Input() JourneyInput { return j.in }
+
+// Note puts a decision on the timeline, so a reader sees why a step did not
+// happen.
+func (j *Run) Note(detail string) {
+	if j.active() {
+		j.log("check", "", detail)
+	}
 }
 
 // active reports whether steps should still run.
@@ -116,57 +145,133 @@ func (j *Run) active() bool { return j.endedBy == "" && j.err == nil }
 // Email sends the journey's email template named step to the contact:
 // templates/email/<journey>/<step>.{txt,html}. It is a marketing email unless
 // Transactional is given.
-func (j *Run) Email(step string, opts ...EmailOption) {
+func (j *Run) Email(step string, opts ...Option) {
 	if !j.active() {
 		return
 	}
+	m := j.message(step, opts)
 	req := EmailRequest{
-		Key:       j.id + "/" + j.runID + "/" + step,
-		ContactID: j.in.ContactID,
-		Journey:   j.journey.Name,
-		Step:      step,
-		Template:  j.journey.Name + "/" + step,
-		Marketing: true,
-		At:        workflow.Now(j.ctx),
-	}
-	for _, o := range opts {
-		o(&req)
+		Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template,
+		Marketing: m.marketing, Sender: m.sender, Data: m.data, At: m.at,
 	}
 	j.setStep(step, nil)
-	ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, "email: "+req.Template))
 	var res SendResult
-	if err := workflow.ExecuteActivity(ctx, SendEmailActivity, req).Get(ctx, &res); err != nil {
-		j.fail(step, err)
-		return
-	}
-	switch res.Status {
-	case StatusSkipped:
-		j.log("skip", step, res.Reason)
-	default:
-		j.log("email", step, fmt.Sprintf("%s to %s: %q", res.Status, res.To, res.Subject))
+	if j.activity(SendEmailActivity, "email: "+req.Template, req, &res) {
+		j.logSend(step, res)
 	}
 }
 
-// EmailOption adjusts one email.
-type EmailOption func(*EmailRequest)
+// SMS sends the journey's SMS template named step (templates/sms/<journey>/
+// <step>.txt). A marketing SMS waits for the end of the contact's quiet
+// hours rather than being dropped; consent, opt-outs and caps are checked
+// when it goes out, so a STOP during the wait still stops it.
+func (j *Run) SMS(step string, opts ...Option) {
+	if !j.active() {
+		return
+	}
+	m := j.message(step, opts)
+	if m.marketing {
+		var window SMSWindow
+		if !j.localActivity(SMSWindowActivity, "SMS quiet hours", SMSWindowRequest{ContactID: j.in.ContactID, At: m.at}, &window) {
+			return
+		}
+		if d := window.NotBefore.Sub(workflow.Now(j.ctx)); d > 0 {
+			j.wait(d, "for quiet hours to end ("+window.Local+")", func() bool { return !j.active() })
+			if !j.active() {
+				return
+			}
+			m.at = workflow.Now(j.ctx)
+		}
+	}
+	req := SMSRequest{
+		Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template,
+		Marketing: m.marketing, Data: m.data, At: m.at,
+	}
+	j.setStep("sms "+step, nil)
+	var res SendResult
+	if j.activity(SendSMSActivity, "sms: "+req.Template, req, &res) {
+		j.logSend("sms "+step, res)
+	}
+}
+
+func (j *Run) logSend(step string, res SendResult) {
+	switch {
+	case res.Status == StatusSkipped:
+		j.log("skip", step, res.Reason)
+	case res.Subject != "":
+		j.log("email", step, fmt.Sprintf("%s to %s: %q", res.Status, res.To, res.Subject))
+	default:
+		j.log("sms", step, fmt.Sprintf("%s to %s", res.Status, res.To))
+	}
+}
+
+// message is what Email and SMS share: key, template, options.
+type message struct {
+	key, template, sender string
+	marketing             bool
+	data                  map[string]any
+	at                    time.Time
+}
+
+func (j *Run) message(step string, opts []Option) message {
+	m := message{
+		key:       j.id + "/" + j.runID + "/" + step,
+		template:  j.journey.Name + "/" + step,
+		marketing: true,
+		at:        workflow.Now(j.ctx),
+	}
+	for _, o := range opts {
+		o(&m)
+	}
+	return m
+}
+
+// Option adjusts one email or SMS.
+type Option func(*message)
 
 // With adds a value for the template, such as a discount code.
-func With(key string, value any) EmailOption {
-	return func(r *EmailRequest) {
-		if r.Data == nil {
-			r.Data = map[string]any{}
+func With(key string, value any) Option {
+	return func(m *message) {
+		if m.data == nil {
+			m.data = map[string]any{}
 		}
-		r.Data[key] = value
+		m.data[key] = value
 	}
 }
 
 // FromOwner sends the email from the contact's account owner, a real person
 // whose address takes replies.
-func FromOwner() EmailOption { return func(r *EmailRequest) { r.Sender = SenderOwner } }
+func FromOwner() Option { return func(m *message) { m.sender = SenderOwner } }
 
-// Transactional marks an email the contact needs whatever their marketing
-// preferences (a receipt, a password reset).
-func Transactional() EmailOption { return func(r *EmailRequest) { r.Marketing = false } }
+// Transactional marks a message the contact needs whatever their marketing
+// preferences (a receipt, a shipping notice): no unsubscribe link, no cap,
+// no quiet hours.
+func Transactional() Option { return func(m *message) { m.marketing = false } }
+
+// activity runs a journey activity and reports whether it succeeded; a
+// failure stops the run.
+func (j *Run) activity(name, summary string, in, out any) bool {
+	ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, summary))
+	if err := workflow.ExecuteActivity(ctx, name, in).Get(ctx, out); err != nil {
+		j.fail(summary, err)
+		return false
+	}
+	return true
+}
+
+// localActivity runs a quick database step inside the workflow task.
+func (j *Run) localActivity(name, summary string, in, out any) bool {
+	ctx := workflow.WithLocalActivityOptions(j.ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+		Summary:             summary,
+	})
+	if err := workflow.ExecuteLocalActivity(ctx, name, in).Get(ctx, out); err != nil {
+		j.fail(summary, err)
+		return false
+	}
+	return true
+}
 
 // DiscountCode returns the contact's code for this journey, creating it once.
 func (j *Run) DiscountCode(percent int) string {
@@ -176,23 +281,13 @@ func (j *Run) DiscountCode(percent int) string {
 	req := DiscountRequest{ContactID: j.in.ContactID, Campaign: j.journey.Name, Percent: percent}
 	summary := fmt.Sprintf("discount code: %d%%", percent)
 	var code string
-	var err error
 	// Version 1 issues the code in a local activity, a quick database write
 	// inside the workflow task: one round trip fewer before the first email.
 	// Runs that started before it replay the way they were recorded.
 	if workflow.GetVersion(j.ctx, "discount-code-local-activity", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, summary))
-		err = workflow.ExecuteActivity(ctx, IssueDiscountCodeActivity, req).Get(ctx, &code)
+		j.activity(IssueDiscountCodeActivity, summary, req, &code)
 	} else {
-		ctx := workflow.WithLocalActivityOptions(j.ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout: 10 * time.Second,
-			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
-			Summary:             summary,
-		})
-		err = workflow.ExecuteLocalActivity(ctx, IssueDiscountCodeActivity, req).Get(ctx, &code)
-	}
-	if err != nil {
-		j.fail("discount-code", err)
+		j.localActivity(IssueDiscountCodeActivity, summary, req, &code)
 	}
 	return code
 }
@@ -238,6 +333,24 @@ func (j *Run) wait(d time.Duration, label string, done func() bool) {
 		j.fail("wait", err)
 	}
 	j.state.NextWakeUp = nil
+}
+
+// Until is the time left until offset after the journey started, for a
+// wait bounded by a day of the plan: j.WaitFor(EventOrderDelivered, j.Until(11*Day)).
+func (j *Run) Until(offset time.Duration) time.Duration {
+	return max(0, j.start.Add(offset).Sub(workflow.Now(j.ctx)))
+}
+
+// WaitAfter sleeps until d after event first arrived: three days after
+// delivery is WaitAfter(EventOrderDelivered, 3*Day).
+func (j *Run) WaitAfter(event string, d time.Duration) {
+	at, ok := j.received[event]
+	if !j.active() || !ok {
+		return
+	}
+	if wait := at.Add(d).Sub(workflow.Now(j.ctx)); wait > 0 {
+		j.wait(wait, fmt.Sprintf("until %s after %s", durationLabel(d), event), func() bool { return !j.active() })
+	}
 }
 
 // Received reports whether event has arrived since the journey started, and
@@ -318,6 +431,16 @@ func describe(ev Event) string {
 		return ev.Kind + " " + ev.Name
 	}
 	return ev.Kind
+}
+
+func durationLabel(d time.Duration) string {
+	if d%Day == 0 {
+		if d == Day {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", d/Day)
+	}
+	return offsetLabel(d)
 }
 
 func dayLabel(offset time.Duration) string {

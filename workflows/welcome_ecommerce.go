@@ -23,7 +23,7 @@ const welcomeDiscount = 10
 // week. A first order ends it.
 func WelcomeEcommerce(ctx workflow.Context, in JourneyInput) error {
 	j := Begin(ctx, in)
-	discount := []EmailOption{With("discount_code", j.DiscountCode(welcomeDiscount)), With("discount_percent", strconv.Itoa(welcomeDiscount))}
+	discount := []Option{With("discount_code", j.DiscountCode(welcomeDiscount)), With("discount_percent", strconv.Itoa(welcomeDiscount))}
 
 	// Right away: welcome, with a first-purchase code unique to them.
 	j.Email("welcome", discount...)

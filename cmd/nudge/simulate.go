@@ -61,5 +61,5 @@ Examples are in simulate/examples/.
 	if err != nil {
 		return err
 	}
-	return simulate.Run(ctx, script, acts, out)
+	return simulate.Run(ctx, script, acts, cfg.Router().Settings, out)
 }

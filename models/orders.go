@@ -1,0 +1,252 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Order events, as the Segment e-commerce spec names them.
+var orderStatus = map[string]string{
+	"Order Completed": "completed",
+	"Order Shipped":   "shipped",
+	"Order Delivered": "delivered",
+	"Order Refunded":  "refunded",
+	"Order Cancelled": "cancelled",
+}
+
+// DefaultAttributionWindow is how far back a click (or an abandoned cart)
+// may be and still earn an order (NUDGE_ATTRIBUTION_WINDOW).
+const DefaultAttributionWindow = 5 * 24 * time.Hour
+
+// How an order was attributed.
+const (
+	AttributedCart  = "cart"  // the abandoned cart of the same checkout
+	AttributedClick = "click" // the last email click in the window
+	AttributedRecentCart = "recent_cart" // the contact's latest abandoned cart in the window
+)
+
+// recordOrder keeps the orders table in step with order events: an Order
+// Completed creates the order, attributed to a journey; the others move its
+// status along.
+func (s *Store) recordOrder(tx *gorm.DB, ev *Event) error {
+	status, ok := orderStatus[ev.Name]
+	id := propString(ev.Properties, "order_id")
+	if !ok || ev.Kind != "track" || id == "" || ev.ContactID == "" {
+		return nil
+	}
+	if status != "completed" {
+		details := map[string]any{}
+		for _, k := range []string{"tracking_number", "carrier", "tracking_url", "reason"} {
+			if v := propString(ev.Properties, k); v != "" {
+				details[k] = v
+			}
+		}
+		change := &Order{Status: status}
+		update := tx.Model(&Order{}).Where("id = ?", id).Select("status")
+		if len(details) > 0 {
+			change.Details = details
+			update = update.Select("status", "details")
+		}
+		res := update.Updates(change)
+		if res.Error != nil || res.RowsAffected > 0 {
+			return res.Error
+		}
+		// News of an order we never saw completed: keep what we know.
+		return skipDuplicates(tx).Create(&Order{ID: id, ContactID: ev.ContactID, Status: status, Details: details, OrderedAt: ev.Timestamp}).Error
+	}
+	o := Order{
+		ID:         id,
+		ContactID:  ev.ContactID,
+		CheckoutID: firstProp(ev.Properties, "checkout_id", "cart_id"),
+		Currency:   propString(ev.Properties, "currency"),
+		Status:     status,
+		OrderedAt:  ev.Timestamp,
+	}
+	o.Products, _ = ev.Properties["products"].([]any)
+	for _, k := range []string{"total", "value", "revenue"} {
+		if v, ok := propNumber(ev.Properties, k); ok {
+			o.Total = v
+			break
+		}
+	}
+	if err := s.attribute(tx, &o); err != nil {
+		return err
+	}
+	return tx.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"contact_id", "checkout_id", "total", "currency", "products", "journey", "message_id", "attributed", "ordered_at", "updated_at"}),
+	}).Create(&o).Error
+}
+
+// attribute credits an order, in this order of preference, to:
+//  1. the abandoned cart of the same checkout: the abandoned-cart journey
+//     recovered it;
+//  2. the last email the contact clicked within the window;
+//  3. the contact's latest abandoned cart within the window.
+func (s *Store) attribute(tx *gorm.DB, o *Order) error {
+	since := o.OrderedAt.Add(-s.window())
+	var c Cart
+	if o.CheckoutID != "" {
+		err := tx.Where("checkout_id = ? AND contact_id = ?", o.CheckoutID, o.ContactID).Take(&c).Error
+		switch {
+		case err == nil:
+			return s.creditCart(tx, o, &c, AttributedCart)
+		case !errors.Is(err, gorm.ErrRecordNotFound):
+			return err
+		}
+	}
+	var click Event
+	err := tx.Where("contact_id = ? AND kind = ? AND name = ? AND timestamp > ? AND timestamp <= ?",
+		o.ContactID, "track", "Email Link Clicked", since, o.OrderedAt).
+		Order("timestamp DESC").Take(&click).Error
+	switch {
+	case err == nil:
+		o.Journey, o.Attributed = propString(click.Properties, "journey"), AttributedClick
+		if id, ok := propNumber(click.Properties, "message_id"); ok {
+			mid := uint64(id)
+			o.MessageID = &mid
+		}
+		return nil
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return err
+	}
+	err = tx.Where("contact_id = ? AND recovered_order_id = ? AND abandoned_at > ? AND abandoned_at <= ?",
+		o.ContactID, "", since, o.OrderedAt).Order("abandoned_at DESC").Take(&c).Error
+	switch {
+	case err == nil:
+		return s.creditCart(tx, o, &c, AttributedRecentCart)
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return nil
+	}
+	return err
+}
+
+// creditCart attributes the order to the cart's journey and its last
+// message, and marks the cart recovered.
+func (s *Store) creditCart(tx *gorm.DB, o *Order, c *Cart, how string) error {
+	o.Journey, o.Attributed = "abandoned_cart", how
+	var m Message
+	err := tx.Where("contact_id = ? AND journey = ? AND `key` LIKE ? AND status IN ?",
+		c.ContactID, "abandoned_cart", fmt.Sprintf("journey/abandoned_cart/%s/%s/%%", c.ContactID, c.CheckoutID),
+		[]string{"sent", "recorded"}).Order("at DESC").Take(&m).Error
+	switch {
+	case err == nil:
+		o.MessageID = &m.ID
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return err
+	}
+	if c.RecoveredOrderID != "" {
+		return nil
+	}
+	at := o.OrderedAt
+	return tx.Model(&Cart{}).Where("checkout_id = ?", c.CheckoutID).
+		Updates(map[string]any{"recovered_order_id": o.ID, "recovered_at": at}).Error
+}
+
+// SaveCart records a cart the abandoned-cart journey has begun to remind the
+// contact of. Saving it again updates its contents.
+func (s *Store) SaveCart(ctx context.Context, c *Cart) error {
+	return s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "checkout_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"value", "currency", "products", "updated_at"}),
+	}).Create(c).Error
+}
+
+// Order returns one order by ID, or ErrNotFound.
+func (s *Store) Order(ctx context.Context, id string) (*Order, error) {
+	var o Order
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&o).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	return &o, err
+}
+
+// JourneyRevenue is what one journey earned.
+type JourneyRevenue struct {
+	Journey string  `json:"journey"`
+	Orders  int64   `json:"orders"`
+	Revenue float64 `json:"revenue"`
+}
+
+// RevenueByJourney sums attributed orders, not refunded or cancelled, by
+// journey, since a moment.
+func (s *Store) RevenueByJourney(ctx context.Context, since time.Time) ([]JourneyRevenue, error) {
+	var out []JourneyRevenue
+	err := s.db.WithContext(ctx).Model(&Order{}).
+		Select("journey, COUNT(*) AS orders, COALESCE(SUM(total), 0) AS revenue").
+		Where("journey <> ? AND ordered_at >= ? AND status NOT IN ?", "", since.UTC(), []string{"refunded", "cancelled"}).
+		Group("journey").Order("journey").Scan(&out).Error
+	return out, err
+}
+
+// CartRecovery is how the abandoned-cart journey did.
+type CartRecovery struct {
+	Abandoned int64   `json:"abandoned"`
+	Recovered int64   `json:"recovered"`
+	Rate      float64 `json:"rate"`
+	Revenue   float64 `json:"revenue"`
+}
+
+// CartRecoveryRate counts carts abandoned since a moment and how many of
+// them became orders.
+func (s *Store) CartRecoveryRate(ctx context.Context, since time.Time) (CartRecovery, error) {
+	var r CartRecovery
+	db := s.db.WithContext(ctx)
+	if err := db.Model(&Cart{}).Where("abandoned_at >= ?", since.UTC()).Count(&r.Abandoned).Error; err != nil {
+		return r, err
+	}
+	if err := db.Model(&Cart{}).Where("abandoned_at >= ? AND recovered_order_id <> ?", since.UTC(), "").Count(&r.Recovered).Error; err != nil {
+		return r, err
+	}
+	err := db.Model(&Order{}).Select("COALESCE(SUM(total), 0)").
+		Where("id IN (?)", db.Model(&Cart{}).Select("recovered_order_id").Where("abandoned_at >= ? AND recovered_order_id <> ?", since.UTC(), "")).
+		Scan(&r.Revenue).Error
+	if r.Abandoned > 0 {
+		r.Rate = float64(r.Recovered) / float64(r.Abandoned)
+	}
+	return r, err
+}
+
+func (s *Store) window() time.Duration {
+	if s.AttributionWindow > 0 {
+		return s.AttributionWindow
+	}
+	return DefaultAttributionWindow
+}
+
+func propString(m map[string]any, key string) string {
+	switch v := m[key].(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return ""
+}
+
+func firstProp(m map[string]any, keys ...string) string {
+	for _, k := range keys {
+		if v := propString(m, k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func propNumber(m map[string]any, key string) (float64, bool) {
+	switch v := m[key].(type) {
+	case float64:
+		return v, true
+	case string:
+		f, err := strconv.ParseFloat(v, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
