@@ -1,13 +1,14 @@
-// Package activities holds Nudge's side effects: email over SMTP, discount
-// codes, and the database writes journeys need. Each activity is a method on
-// Activities, which holds the clients it uses; workflows call them by the
-// names in package workflows.
+// Package activities holds Nudge's side effects: email over SMTP, SMS
+// through Twilio, discount codes, and the database writes journeys need.
+// Each activity is a method on Activities, which holds the clients it uses;
+// workflows call them by the names in package workflows.
 package activities
 
 import (
 	"context"
 	"crypto/rand"
 	"net/mail"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
@@ -29,12 +30,29 @@ type Activities struct {
 	From     mail.Address // NUDGE_EMAIL_FROM
 	Owner    mail.Address // NUDGE_ACCOUNT_OWNER: the person B2B check-ins come from
 	Caps     config.Caps  // NUDGE_FREQUENCY_CAP_*: zero means no cap
+
+	// SMS delivers text messages; nil records them without delivering.
+	SMS SMSSender
+	// SMSTemplates are the SMS templates; nil means the embedded
+	// templates/sms.
+	SMSTemplates *SMSTemplates
+	// QuietHours is when no marketing SMS goes out, on the contact's clock
+	// (NUDGE_SMS_QUIET_HOURS); zero means none.
+	QuietHours config.QuietHours
+	// Timezone is the zone for contacts without a valid timezone trait
+	// (NUDGE_DEFAULT_TIMEZONE); nil means UTC.
+	Timezone *time.Location
+	// StatusCallbackURL is where Twilio reports delivery:
+	// NUDGE_PUBLIC_URL + "/webhooks/twilio/status". Empty asks for none.
+	StatusCallbackURL string
 }
 
 // Register adds every activity to a worker under the names workflows use.
 func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.SendEmail, activity.RegisterOptions{Name: workflows.SendEmailActivity})
 	r.RegisterActivityWithOptions(a.IssueDiscountCode, activity.RegisterOptions{Name: workflows.IssueDiscountCodeActivity})
+	r.RegisterActivityWithOptions(a.SendSMS, activity.RegisterOptions{Name: workflows.SendSMSActivity})
+	r.RegisterActivityWithOptions(a.SMSWindow, activity.RegisterOptions{Name: workflows.SMSWindowActivity})
 	r.RegisterActivityWithOptions(a.RecordCart, activity.RegisterOptions{Name: workflows.RecordCartActivity})
 }
 

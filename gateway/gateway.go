@@ -152,9 +152,12 @@ func (g *Gateway) Handler() http.Handler {
 	admin.GET("/contacts/:id", g.getContact)
 	admin.GET("/messages/:id", g.getMessage)
 	admin.GET("/messages/:id/html", g.getMessageHTML)
+	admin.GET("/reports/revenue", g.getRevenue)
 
 	r.GET("/unsubscribe/:token", g.unsubscribePage)
 	r.POST("/unsubscribe/:token", g.unsubscribe)
+	r.POST("/webhooks/shopify", g.shopifyWebhook)
+	g.twilioRoutes(r)
 	return r
 }
 

@@ -26,8 +26,8 @@ const DefaultAttributionWindow = 5 * 24 * time.Hour
 
 // How an order was attributed.
 const (
-	AttributedCart  = "cart"  // the abandoned cart of the same checkout
-	AttributedClick = "click" // the last email click in the window
+	AttributedCart       = "cart"        // the abandoned cart of the same checkout
+	AttributedClick      = "click"       // the last email click in the window
 	AttributedRecentCart = "recent_cart" // the contact's latest abandoned cart in the window
 )
 

@@ -53,3 +53,11 @@ func (s *Store) CountMarketing(ctx context.Context, contactID, channel string, s
 		Count(&n).Error
 	return n, err
 }
+
+// ContactIDsWithPhone lists the contacts with this phone number, such as
+// the sender of an inbound SMS.
+func (s *Store) ContactIDsWithPhone(ctx context.Context, phone string) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Contact{}).Where("phone = ?", phone).Order("id").Pluck("id", &ids).Error
+	return ids, err
+}

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+
 	"github.com/nudgehq/nudge/internal/smtptest"
 	"github.com/nudgehq/nudge/internal/stack"
 	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // startStack brings up a real Temporal dev server, a loopback SMTP server,
@@ -139,5 +142,58 @@ func getJSON(t *testing.T, s *stack.Stack, path string, into any) {
 	}
 	if err := json.Unmarshal(body, into); err != nil {
 		t.Fatalf("GET %s: %v in %s", path, err, body)
+	}
+}
+
+// A storefront posts Checkout Started, then the order for it: the
+// abandoned-cart journey ends at once, no reminder goes out, and the order's
+// post-purchase journey sends the confirmation.
+func TestCheckoutThenOrderEndsTheCart(t *testing.T) {
+	s := startStack(t)
+	post(t, s, "/v1/identify", `{"userId":"u-lena","traits":{"email":"lena@example.com","firstName":"Lena"}}`)
+	post(t, s, "/v1/track", `{"userId":"u-lena","event":"Checkout Started","properties":{"checkout_id":"ch-7","value":129,"currency":"USD","products":[{"product_id":"sku-tote","name":"Everyday tote","price":129,"quantity":1}]}}`)
+	c := s.Platform.Temporal
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitUntil(ctx, t, "the cart journey starts", func() bool {
+		_, err := c.DescribeWorkflowExecution(ctx, "journey/abandoned_cart/u-lena/ch-7", "")
+		return err == nil
+	})
+
+	post(t, s, "/v1/track", `{"userId":"u-lena","event":"Order Completed","properties":{"order_id":"5001","checkout_id":"ch-7","total":129,"currency":"USD"}}`)
+	waitForEmail(t, s, "lena@example.com", "Order 5001 confirmed: thank you, Lena")
+	waitUntil(ctx, t, "the cart journey ends", func() bool {
+		d, err := c.DescribeWorkflowExecution(ctx, "journey/abandoned_cart/u-lena/ch-7", "")
+		return err == nil && d.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_COMPLETED
+	})
+	v, err := c.QueryWorkflow(ctx, "journey/abandoned_cart/u-lena/ch-7", "", workflows.QueryState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.JourneyState
+	if err := v.Get(&st); err != nil || st.Step != "goal: Order Completed" {
+		t.Errorf("cart journey state = %+v, %v", st, err)
+	}
+	for _, m := range s.SMTP.Messages() {
+		if subject := m.Header.Get("Subject"); strings.Contains(subject, "left something behind") {
+			t.Errorf("a cart reminder went out after the order: %q", subject)
+		}
+	}
+	// Ordered within the hour: the cart never counted as abandoned, so the
+	// order is nobody's.
+	o, err := s.Platform.Store.Order(ctx, "5001")
+	if err != nil || o.Journey != "" || o.Total != 129 {
+		t.Errorf("order = %+v, %v", o, err)
+	}
+}
+
+func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: not before the deadline", what)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

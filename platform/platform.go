@@ -102,6 +102,17 @@ func (p *Platform) Activities() (*activities.Activities, error) {
 	if p.Config.SMTP != nil {
 		acts.Mailer = activities.NewSMTPMailer(p.Config.SMTP)
 	}
+	acts.QuietHours, acts.Timezone = p.Config.QuietHours, p.Config.Timezone
+	// Parse the SMS templates now, so a broken one stops the worker at start.
+	if acts.SMSTemplates, err = activities.NewSMSTemplates(); err != nil {
+		return nil, err
+	}
+	if p.Config.Twilio != nil {
+		if acts.SMS, err = activities.NewTwilioSender(p.Config.Twilio); err != nil {
+			return nil, fmt.Errorf("NUDGE_TWILIO_*: %w", err)
+		}
+		acts.StatusCallbackURL = p.Config.PublicURL + "/webhooks/twilio/status"
+	}
 	return acts, nil
 }
 

@@ -8,9 +8,12 @@
 // layout.html wrap every email and add the footer with the unsubscribe link
 // and postal address; partials.txt and partials.html hold pieces several
 // emails share, such as the list of products in a cart or an order.
+//
+// Each SMS is one file, sms/<journey>/<step>.txt: one text template whose
+// output is collapsed to a single line.
 package templates
 
 import "embed"
 
-//go:embed email content pages
+//go:embed email content pages sms
 var FS embed.FS

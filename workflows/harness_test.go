@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/nudgehq/nudge/activities"
+	"github.com/nudgehq/nudge/config"
 	"github.com/nudgehq/nudge/links"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/worker"
@@ -26,6 +27,7 @@ type harness struct {
 	t      *testing.T
 	env    *testsuite.TestWorkflowEnvironment
 	store  *models.Store
+	acts   *activities.Activities
 	start  time.Time
 	emails []email
 }
@@ -70,26 +72,35 @@ func newHarness(t *testing.T, contacts ...models.Contact) *harness {
 		Brand:    activities.Brand{Name: "Acme", Address: "Acme Inc., 1 Main St, Springfield", SiteURL: "https://acme.example.com"},
 		From:     mail.Address{Name: "Acme", Address: "hello@acme.example.com"},
 		Owner:    mail.Address{Name: "Sam Lee", Address: "sam@acme.example.com"},
+		// No marketing SMS from 21:00 to 08:00, in the contact's zone or else UTC.
+		QuietHours: config.QuietHours{Start: 21 * time.Hour, End: 8 * time.Hour},
+		Timezone:   time.UTC,
 	}
 
-	h := &harness{t: t, store: store, start: testStart}
+	h := &harness{t: t, store: store, acts: acts, start: testStart}
 	var suite testsuite.WorkflowTestSuite
 	h.env = suite.NewTestWorkflowEnvironment()
 	h.env.SetStartTime(testStart)
 	acts.Register(h.env)
 	worker.RegisterWorkflows(h.env, &workflows.Router{Enabled: workflows.JourneyNames(), Settings: workflows.DefaultSettings()})
 	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
-		if info.ActivityType.Name != workflows.SendEmailActivity {
-			return
+		switch info.ActivityType.Name {
+		case workflows.SendEmailActivity:
+			var req workflows.EmailRequest
+			if err := args.Get(&req); err != nil {
+				t.Error(err)
+			}
+			h.emails = append(h.emails, email{Offset: h.env.Now().Sub(h.start), Template: req.Template, Sender: req.Sender})
+		case workflows.SendSMSActivity:
+			var req workflows.SMSRequest
+			if err := args.Get(&req); err != nil {
+				t.Error(err)
+			}
+			h.emails = append(h.emails, email{Offset: h.env.Now().Sub(h.start), Template: "sms:" + req.Template})
 		}
-		var req workflows.EmailRequest
-		if err := args.Get(&req); err != nil {
-			t.Error(err)
-		}
-		h.emails = append(h.emails, email{Offset: h.env.Now().Sub(h.start), Template: req.Template, Sender: req.Sender})
 	})
 	h.env.SetOnActivityCompletedListener(func(info *activity.Info, result converter.EncodedValue, err error) {
-		if info.ActivityType.Name != workflows.SendEmailActivity || err != nil {
+		if (info.ActivityType.Name != workflows.SendEmailActivity && info.ActivityType.Name != workflows.SendSMSActivity) || err != nil {
 			return
 		}
 		var res workflows.SendResult
@@ -107,6 +118,16 @@ func (h *harness) at(offset time.Duration, fn func()) {
 	h.env.RegisterDelayedCallback(fn, offset)
 }
 
+// message returns the stored email for a journey step.
+func (h *harness) message(journey, step string) models.Message {
+	h.t.Helper()
+	var m models.Message
+	if err := h.store.DB().Where("journey = ? AND step = ? AND channel = ?", journey, step, "email").Take(&m).Error; err != nil {
+		h.t.Fatalf("no message for %s/%s: %v", journey, step, err)
+	}
+	return m
+}
+
 // signal sends a track event to the workflow under test at offset.
 func (h *harness) track(offset time.Duration, name string, props map[string]any) {
 	h.at(offset, func() {
@@ -118,14 +139,24 @@ func trackEvent(name string, props map[string]any, at time.Time) workflows.Event
 	return workflows.Event{MessageID: name + "@" + at.Format(time.RFC3339), Kind: workflows.KindTrack, Name: name, Properties: props, Timestamp: at}
 }
 
-// runJourney runs one journey for contactID, triggered by trigger, to its end.
+// runJourney runs one journey for contactID, triggered by trigger, to its
+// end, with the default settings.
 func (h *harness) runJourney(name, contactID string, trigger workflows.Event) workflows.JourneyState {
+	h.t.Helper()
+	return h.runJourneyWith(workflows.DefaultSettings(), name, contactID, trigger)
+}
+
+func (h *harness) runJourneyWith(settings workflows.Settings, name, contactID string, trigger workflows.Event) workflows.JourneyState {
 	h.t.Helper()
 	j, ok := workflows.Lookup(name)
 	if !ok {
 		h.t.Fatalf("no journey %q", name)
 	}
-	h.env.ExecuteWorkflow(j.Workflow, workflows.JourneyInput{ContactID: contactID, Trigger: trigger})
+	in := workflows.JourneyInput{ContactID: contactID, Trigger: trigger, Settings: settings}
+	if j.Key != nil {
+		in.Key = j.Key(trigger)
+	}
+	h.env.ExecuteWorkflow(j.Workflow, in)
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("journey did not complete")
 	}

@@ -30,7 +30,7 @@ type Run struct {
 	received map[string]time.Time
 	latest   map[string]Event
 	endedBy  string // the goal event that ended the run
-	err      error                // cancellation or a failed step: stops the run
+	err      error  // cancellation or a failed step: stops the run
 	state    JourneyState
 }
 
@@ -157,7 +157,7 @@ func (j *Run) Email(step string, opts ...Option) {
 	j.setStep(step, nil)
 	var res SendResult
 	if j.activity(SendEmailActivity, "email: "+req.Template, req, &res) {
-		j.logSend(step, res)
+		j.logSend("email", step, res)
 	}
 }
 
@@ -170,6 +170,7 @@ func (j *Run) SMS(step string, opts ...Option) {
 		return
 	}
 	m := j.message(step, opts)
+	m.key = j.id + "/" + j.runID + "/sms/" + step // apart from an email step of the same name
 	if m.marketing {
 		var window SMSWindow
 		if !j.localActivity(SMSWindowActivity, "SMS quiet hours", SMSWindowRequest{ContactID: j.in.ContactID, At: m.at}, &window) {
@@ -188,20 +189,31 @@ func (j *Run) SMS(step string, opts ...Option) {
 		Marketing: m.marketing, Data: m.data, At: m.at,
 	}
 	j.setStep("sms "+step, nil)
+	ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, "sms: "+req.Template))
 	var res SendResult
-	if j.activity(SendSMSActivity, "sms: "+req.Template, req, &res) {
-		j.logSend("sms "+step, res)
+	err := workflow.ExecuteActivity(ctx, SendSMSActivity, req).Get(ctx, &res)
+	switch {
+	case err == nil:
+		j.logSend("sms", step, res)
+	case temporal.IsCanceledError(err):
+		j.fail(step, err)
+	default:
+		// An SMS the provider refuses for good (a number that cannot take
+		// SMS, say) is one lost touch, not the end of the journey.
+		j.log("skip", step+" (sms)", "not sent: "+err.Error())
 	}
 }
 
-func (j *Run) logSend(step string, res SendResult) {
+func (j *Run) logSend(channel, step string, res SendResult) {
 	switch {
+	case res.Status == StatusSkipped && channel == "sms":
+		j.log("skip", step+" (sms)", res.Reason)
 	case res.Status == StatusSkipped:
 		j.log("skip", step, res.Reason)
-	case res.Subject != "":
-		j.log("email", step, fmt.Sprintf("%s to %s: %q", res.Status, res.To, res.Subject))
-	default:
+	case channel == "sms":
 		j.log("sms", step, fmt.Sprintf("%s to %s", res.Status, res.To))
+	default:
+		j.log("email", step, fmt.Sprintf("%s to %s: %q", res.Status, res.To, res.Subject))
 	}
 }
 

@@ -100,7 +100,7 @@ func runWorker(ctx context.Context, p *platform.Platform) error {
 		return err
 	}
 	defer w.Stop()
-	p.Log.Info("worker running", "task_queue", p.Config.TaskQueue, "journeys", p.Config.Journeys, "email", deliveryMode(p.Config))
+	p.Log.Info("worker running", "task_queue", p.Config.TaskQueue, "journeys", p.Config.Journeys, "email", emailMode(p.Config), "sms", smsMode(p.Config))
 	<-ctx.Done()
 	return nil
 }
@@ -114,7 +114,17 @@ func runGateway(ctx context.Context, p *platform.Platform) error {
 	return p.Serve(ctx, l)
 }
 
-func deliveryMode(cfg *config.Config) string {
+func smsMode(cfg *config.Config) string {
+	if cfg.Twilio == nil {
+		return "recorded, not delivered (set NUDGE_TWILIO_ACCOUNT_SID, _AUTH_TOKEN and _FROM to deliver)"
+	}
+	if cfg.Twilio.From != "" {
+		return "Twilio, from " + cfg.Twilio.From
+	}
+	return "Twilio, messaging service " + cfg.Twilio.MessagingServiceSID
+}
+
+func emailMode(cfg *config.Config) string {
 	if cfg.SMTP == nil {
 		return "recorded, not delivered (set NUDGE_SMTP_URL to deliver)"
 	}

@@ -1,0 +1,695 @@
+package gateway
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/workflows"
+)
+
+// Shopify webhooks (POST /webhooks/shopify) become Segment-spec calls: a
+// checkout is Checkout Started, an order Order Completed, a fulfilled order
+// Order Shipped, a new customer an identify and Signed Up. They go through
+// the same store → signal path as /v1/track.
+
+const (
+	// shopifyBodyLimit is generous: an order with many line items, each
+	// with its tax lines and discount allocations, runs to hundreds of KB.
+	shopifyBodyLimit = 1 << 20
+	// shopifyIDLimit leaves room for "shopify-" and a suffix in a messageId.
+	shopifyIDLimit = maxIDLength - len("shopify-") - len("-identify")
+
+	hdrShopifyHmac    = "X-Shopify-Hmac-Sha256"
+	hdrShopifyWebhook = "X-Shopify-Webhook-Id"
+	hdrShopifyTopic   = "X-Shopify-Topic"
+	hdrShopifyShop    = "X-Shopify-Shop-Domain"
+	hdrShopifyVersion = "X-Shopify-API-Version"
+)
+
+// shopifyTopics maps the webhook topics Nudge uses to what they become.
+// Any other topic is acknowledged and ignored: Shopify removes a webhook
+// subscription that keeps failing.
+var shopifyTopics = map[string]func(d *shopifyDelivery, body []byte) (calls []models.Incoming, ignored string, err *apiError){
+	"checkouts/create": shopifyCheckout,
+	"checkouts/update": shopifyCheckout,
+	"orders/create":    shopifyOrderCompleted,
+	"orders/fulfilled": shopifyOrderShipped,
+	"customers/create": shopifyCustomerCreated,
+}
+
+// shopifyWebhook handles POST /webhooks/shopify.
+func (g *Gateway) shopifyWebhook(c *gin.Context) {
+	secret := g.Config.ShopifyWebhookSecret
+	if secret == "" {
+		fail(c, http.StatusNotFound, "Shopify webhooks are not enabled: set NUDGE_SHOPIFY_WEBHOOK_SECRET to the webhook signing secret Shopify shows for your app or store")
+		return
+	}
+	// Check the header's shape before reading a body no one signed.
+	sig, problem := shopifySignature(c.GetHeader(hdrShopifyHmac))
+	if problem != "" {
+		fail(c, http.StatusUnauthorized, problem)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, shopifyBodyLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			(&apiError{
+				Status: http.StatusRequestEntityTooLarge,
+				Error:  fmt.Sprintf("the body is over the %d KB limit for a Shopify webhook", shopifyBodyLimit>>10),
+				Limit:  shopifyBodyLimit,
+			}).send(c)
+			return
+		}
+		fail(c, http.StatusBadRequest, "could not read the body: "+err.Error())
+		return
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	if !hmac.Equal(sig, mac.Sum(nil)) {
+		fail(c, http.StatusUnauthorized, hdrShopifyHmac+" does not match the body: the webhook was altered, or NUDGE_SHOPIFY_WEBHOOK_SECRET is not the secret Shopify signs with")
+		return
+	}
+
+	d := &shopifyDelivery{
+		ID:       strings.TrimSpace(c.GetHeader(hdrShopifyWebhook)),
+		Topic:    strings.TrimSpace(c.GetHeader(hdrShopifyTopic)),
+		Shop:     strings.TrimSpace(c.GetHeader(hdrShopifyShop)),
+		Version:  strings.TrimSpace(c.GetHeader(hdrShopifyVersion)),
+		Received: time.Now().UTC(),
+	}
+	// From here the webhook is signed by Shopify, so a request we cannot
+	// read is a bug on one side or the other: say so to Shopify (which
+	// shows failed deliveries to the shop) and in the log.
+	refuse := func(aerr *apiError) {
+		g.log().Warn("shopify webhook refused", "topic", d.Topic, "webhook_id", d.ID, "shop", d.Shop, "error", aerr.Error)
+		aerr.send(c)
+	}
+	switch {
+	case d.ID == "":
+		refuse(&apiError{Status: http.StatusBadRequest, Error: hdrShopifyWebhook + " header missing; it identifies the webhook so a redelivery is not processed twice"})
+		return
+	case len(d.ID) > shopifyIDLimit:
+		refuse(&apiError{Status: http.StatusBadRequest, Error: fmt.Sprintf("%s is %d characters long; the limit is %d", hdrShopifyWebhook, len(d.ID), shopifyIDLimit)})
+		return
+	case d.Topic == "":
+		refuse(&apiError{Status: http.StatusBadRequest, Error: hdrShopifyTopic + " header missing; it says what the webhook is about, such as orders/create"})
+		return
+	}
+	mapTopic, known := shopifyTopics[d.Topic]
+	if !known {
+		g.log().Debug("shopify webhook ignored: topic not used", "topic", d.Topic, "webhook_id", d.ID, "shop", d.Shop)
+		shopifyIgnored(c, fmt.Sprintf("topic %s is not used", d.Topic))
+		return
+	}
+	calls, ignored, aerr := mapTopic(d, body)
+	switch {
+	case aerr != nil:
+		refuse(aerr)
+	case ignored != "":
+		g.log().Info("shopify webhook ignored", "topic", d.Topic, "webhook_id", d.ID, "shop", d.Shop, "reason", ignored)
+		shopifyIgnored(c, ignored)
+	default:
+		g.ingest(c, calls)
+	}
+}
+
+// shopifyIgnored acknowledges a webhook Nudge does not act on: a failure
+// would only make Shopify retry it and, in the end, remove the subscription.
+func shopifyIgnored(c *gin.Context, why string) {
+	c.JSON(http.StatusOK, gin.H{"success": true, "ignored": why})
+}
+
+// shopifySignature decodes the signature header, or says what is wrong with it.
+func shopifySignature(header string) ([]byte, string) {
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return nil, hdrShopifyHmac + " header missing; Shopify signs every webhook with it"
+	}
+	sig, err := base64.StdEncoding.DecodeString(header)
+	if err != nil || len(sig) != sha256.Size {
+		return nil, hdrShopifyHmac + " is malformed: it must be the base64 of a 32-byte HMAC-SHA256"
+	}
+	return sig, ""
+}
+
+// shopifyDelivery is one webhook delivery, from its headers.
+type shopifyDelivery struct {
+	ID, Topic, Shop, Version string
+	Received                 time.Time
+}
+
+// calls builds what a webhook becomes: an identify first when there are
+// traits, then the track. Message IDs come from the webhook ID, so a
+// redelivery is recognised and dropped by the store.
+func (d *shopifyDelivery) calls(userID string, traits map[string]any, when shopifyTime, event string, properties map[string]any) []models.Incoming {
+	at := when.T
+	if at.IsZero() {
+		at = d.Received
+	}
+	base := "shopify-" + d.ID
+	callContext := map[string]any{"source": "shopify", "shopify": d.context()}
+	var out []models.Incoming
+	if len(traits) > 0 {
+		out = append(out, models.Incoming{
+			Event:  models.Event{MessageID: base + "-identify", Kind: workflows.KindIdentify, Traits: traits, Context: callContext, Timestamp: at},
+			UserID: userID,
+		})
+	}
+	track := models.Incoming{
+		Event:  models.Event{MessageID: base, Kind: workflows.KindTrack, Name: event, Properties: properties, Context: callContext, Timestamp: at},
+		UserID: userID,
+	}
+	if len(out) > 0 {
+		track.MessageID = base + "-track"
+	}
+	return append(out, track)
+}
+
+func (d *shopifyDelivery) context() map[string]any {
+	m := map[string]any{"topic": d.Topic, "webhook_id": d.ID}
+	if d.Shop != "" {
+		m["shop_domain"] = d.Shop
+	}
+	if d.Version != "" {
+		m["api_version"] = d.Version
+	}
+	return m
+}
+
+// The topics: each reads the payload and says what it becomes, or why it
+// is ignored.
+
+// shopifyCheckout: checkouts/create and checkouts/update → Checkout Started.
+func shopifyCheckout(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
+	var p shopifyPurchase
+	if aerr := decodeShopify(body, &p); aerr != nil {
+		return nil, "", aerr
+	}
+	if p.Token == "" {
+		return nil, "", shopifyRequired("token", "the checkout token, which identifies the checkout")
+	}
+	if !p.CompletedAt.T.IsZero() {
+		// Shopify sends a last checkouts/update when the order is placed;
+		// orders/create reports that, and a Checkout Started now could
+		// start a cart reminder for a cart already bought.
+		return nil, "checkout is completed; orders/create reports the order", nil
+	}
+	products, aerr := shopifyProducts(p.LineItems)
+	if aerr != nil {
+		return nil, "", aerr
+	}
+	userID, aerr := p.contactID(p.Email)
+	switch {
+	case aerr != nil:
+		return nil, "", aerr
+	case userID == "":
+		return nil, "checkout has no customer and no email, so no contact to follow up", nil
+	}
+	props := map[string]any{"checkout_id": p.Token}
+	setString(props, "cart_url", p.AbandonedCheckoutURL)
+	if p.TotalPrice.Set {
+		props["value"] = p.TotalPrice.Amount
+	}
+	setString(props, "currency", p.Currency)
+	if products != nil {
+		props["products"] = products
+	}
+	at := p.CreatedAt.or(p.UpdatedAt)
+	if d.Topic == "checkouts/update" {
+		at = p.UpdatedAt.or(p.CreatedAt)
+	}
+	return d.calls(userID, p.traits(p.Email), at, workflows.EventCheckoutStarted, props), "", nil
+}
+
+// shopifyOrderCompleted: orders/create → Order Completed.
+func shopifyOrderCompleted(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
+	var p shopifyPurchase
+	if aerr := decodeShopify(body, &p); aerr != nil {
+		return nil, "", aerr
+	}
+	if p.ID == "" {
+		return nil, "", shopifyRequired("id", "the order ID")
+	}
+	products, aerr := shopifyProducts(p.LineItems)
+	if aerr != nil {
+		return nil, "", aerr
+	}
+	email := firstNonEmpty(p.Email, p.ContactEmail)
+	userID, aerr := p.contactID(email)
+	switch {
+	case aerr != nil:
+		return nil, "", aerr
+	case userID == "":
+		return nil, "order has no customer and no email, so no contact to follow up", nil
+	}
+	props := map[string]any{"order_id": string(p.ID)}
+	setString(props, "checkout_id", p.CheckoutToken)
+	if p.TotalPrice.Set {
+		props["total"] = p.TotalPrice.Amount
+		props["value"] = p.TotalPrice.Amount
+	}
+	setString(props, "currency", p.Currency)
+	if products != nil {
+		props["products"] = products
+	}
+	return d.calls(userID, p.traits(email), p.CreatedAt.or(p.UpdatedAt), workflows.EventOrderCompleted, props), "", nil
+}
+
+// shopifyOrderShipped: orders/fulfilled → Order Shipped, with the tracking
+// of the first fulfillment that has any.
+func shopifyOrderShipped(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
+	var p shopifyPurchase
+	if aerr := decodeShopify(body, &p); aerr != nil {
+		return nil, "", aerr
+	}
+	if p.ID == "" {
+		return nil, "", shopifyRequired("id", "the order ID")
+	}
+	fulfillments, aerr := decodeShopifyList[shopifyFulfillment]("fulfillments", p.Fulfillments)
+	if aerr != nil {
+		return nil, "", aerr
+	}
+	userID, aerr := p.contactID(firstNonEmpty(p.Email, p.ContactEmail))
+	switch {
+	case aerr != nil:
+		return nil, "", aerr
+	case userID == "":
+		return nil, "order has no customer and no email, so no contact to follow up", nil
+	}
+	props := map[string]any{"order_id": string(p.ID)}
+	at := p.UpdatedAt.or(p.CreatedAt)
+	for _, f := range fulfillments {
+		switch f.Status {
+		case "cancelled", "error", "failure":
+			continue
+		}
+		number := firstNonEmpty(append([]string{f.TrackingNumber}, f.TrackingNumbers...)...)
+		url := firstNonEmpty(append([]string{f.TrackingURL}, f.TrackingURLs...)...)
+		if number == "" && url == "" {
+			continue
+		}
+		setString(props, "tracking_number", number)
+		setString(props, "carrier", f.TrackingCompany)
+		setString(props, "tracking_url", url)
+		at = f.CreatedAt.or(f.UpdatedAt).or(at)
+		break
+	}
+	return d.calls(userID, nil, at, workflows.EventOrderShipped, props), "", nil
+}
+
+// shopifyCustomerCreated: customers/create → identify, then Signed Up.
+func shopifyCustomerCreated(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
+	var cu shopifyCustomer
+	if aerr := decodeShopify(body, &cu); aerr != nil {
+		return nil, "", aerr
+	}
+	if cu.ID == "" {
+		return nil, "", shopifyRequired("id", "the customer ID")
+	}
+	userID, aerr := shopifyUserID("id", string(cu.ID))
+	if aerr != nil {
+		return nil, "", aerr
+	}
+	return d.calls(userID, cu.traits(), cu.CreatedAt.or(cu.UpdatedAt), workflows.EventSignedUp, map[string]any{"source": "shopify"}), "", nil
+}
+
+// shopifyPurchase holds what Nudge reads from a checkout or an order (they
+// share most fields). Every field's type is checked as it is decoded, so a
+// webhook of an unexpected shape is refused naming the field.
+type shopifyPurchase struct {
+	ID                   shopifyID         `json:"id"`
+	Token                string            `json:"token"`
+	CheckoutToken        string            `json:"checkout_token"`
+	AbandonedCheckoutURL string            `json:"abandoned_checkout_url"`
+	Email                string            `json:"email"`
+	ContactEmail         string            `json:"contact_email"`
+	Phone                string            `json:"phone"`
+	Currency             string            `json:"currency"`
+	TotalPrice           shopifyMoney      `json:"total_price"`
+	Customer             *shopifyCustomer  `json:"customer"`
+	BillingAddress       *shopifyAddress   `json:"billing_address"`
+	LineItems            []json.RawMessage `json:"line_items"`
+	Fulfillments         []json.RawMessage `json:"fulfillments"`
+	CompletedAt          shopifyTime       `json:"completed_at"`
+	CreatedAt            shopifyTime       `json:"created_at"`
+	UpdatedAt            shopifyTime       `json:"updated_at"`
+}
+
+// contactID is the contact a checkout or order belongs to: the Shopify
+// customer's ID, else the lower-cased email; "" when there is neither.
+func (p *shopifyPurchase) contactID(email string) (string, *apiError) {
+	if p.Customer != nil && p.Customer.ID != "" {
+		return shopifyUserID("customer.id", string(p.Customer.ID))
+	}
+	field := "email"
+	if email == "" && p.Customer != nil {
+		email, field = p.Customer.Email, "customer.email"
+	}
+	return shopifyUserID(field, strings.ToLower(strings.TrimSpace(email)))
+}
+
+// traits are the contact details a checkout or order carries: the
+// customer's own first, then the checkout's, then the billing name.
+func (p *shopifyPurchase) traits(email string) map[string]any {
+	t := map[string]any{}
+	if p.Customer != nil {
+		t = p.Customer.traits()
+	}
+	setMissing := func(key, v string) {
+		if _, ok := t[key]; !ok {
+			setString(t, key, v)
+		}
+	}
+	setMissing("email", email)
+	setMissing("phone", p.Phone)
+	if _, ok := t["firstName"]; !ok && p.BillingAddress != nil {
+		if _, ok := t["lastName"]; !ok {
+			setString(t, "firstName", p.BillingAddress.FirstName)
+			setString(t, "lastName", p.BillingAddress.LastName)
+		}
+	}
+	return t
+}
+
+type shopifyCustomer struct {
+	ID               shopifyID       `json:"id"`
+	Email            string          `json:"email"`
+	Phone            string          `json:"phone"`
+	FirstName        string          `json:"first_name"`
+	LastName         string          `json:"last_name"`
+	AcceptsMarketing *bool           `json:"accepts_marketing"`
+	EmailConsent     *shopifyConsent `json:"email_marketing_consent"`
+	SMSConsent       *shopifyConsent `json:"sms_marketing_consent"`
+	CreatedAt        shopifyTime     `json:"created_at"`
+	UpdatedAt        shopifyTime     `json:"updated_at"`
+}
+
+// traits maps a Shopify customer to identify traits. Consent is only set
+// when Shopify says what it is, so a payload without it changes nothing.
+func (c *shopifyCustomer) traits() map[string]any {
+	t := map[string]any{}
+	setString(t, "email", c.Email)
+	setString(t, "phone", c.Phone)
+	setString(t, "firstName", c.FirstName)
+	setString(t, "lastName", c.LastName)
+	if c.SMSConsent != nil && c.SMSConsent.State != "" {
+		t["sms_consent"] = c.SMSConsent.State == "subscribed"
+	}
+	switch {
+	case c.EmailConsent != nil && c.EmailConsent.State != "":
+		t["email_marketing"] = c.EmailConsent.State == "subscribed"
+	case c.AcceptsMarketing != nil:
+		t["email_marketing"] = *c.AcceptsMarketing
+	}
+	return t
+}
+
+// shopifyConsent is email_marketing_consent or sms_marketing_consent; state
+// is subscribed, not_subscribed, pending, unsubscribed or redacted.
+type shopifyConsent struct {
+	State string `json:"state"`
+}
+
+type shopifyAddress struct {
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+}
+
+type shopifyLineItem struct {
+	ProductID    shopifyID    `json:"product_id"`
+	VariantID    shopifyID    `json:"variant_id"`
+	SKU          string       `json:"sku"`
+	Title        string       `json:"title"`
+	VariantTitle string       `json:"variant_title"`
+	Vendor       string       `json:"vendor"`
+	Price        shopifyMoney `json:"price"`
+	Quantity     *int         `json:"quantity"`
+	ImageURL     string       `json:"image_url"`
+	URL          string       `json:"url"`
+}
+
+type shopifyFulfillment struct {
+	Status          string      `json:"status"`
+	TrackingCompany string      `json:"tracking_company"`
+	TrackingNumber  string      `json:"tracking_number"`
+	TrackingNumbers []string    `json:"tracking_numbers"`
+	TrackingURL     string      `json:"tracking_url"`
+	TrackingURLs    []string    `json:"tracking_urls"`
+	CreatedAt       shopifyTime `json:"created_at"`
+	UpdatedAt       shopifyTime `json:"updated_at"`
+}
+
+// shopifyProducts maps line items to Segment's products[].
+func shopifyProducts(raw []json.RawMessage) ([]any, *apiError) {
+	items, aerr := decodeShopifyList[shopifyLineItem]("line_items", raw)
+	if aerr != nil || len(items) == 0 {
+		return nil, aerr
+	}
+	products := make([]any, 0, len(items))
+	for _, li := range items {
+		p := map[string]any{}
+		setString(p, "product_id", string(li.ProductID))
+		setString(p, "variant_id", string(li.VariantID))
+		setString(p, "sku", li.SKU)
+		setString(p, "name", li.Title)
+		setString(p, "variant", li.VariantTitle)
+		setString(p, "brand", li.Vendor)
+		if li.Price.Set {
+			p["price"] = li.Price.Amount
+		}
+		if li.Quantity != nil {
+			p["quantity"] = float64(*li.Quantity) // as JSON gives it back, in the store and in workflows
+		}
+		setString(p, "image_url", li.ImageURL)
+		setString(p, "url", li.URL)
+		products = append(products, p)
+	}
+	return products, nil
+}
+
+// decodeShopify reads a webhook body into v, checking each field's type.
+func decodeShopify(body []byte, v any) *apiError {
+	if _, aerr := decodeObject(body); aerr != nil {
+		return aerr
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return shopifyShapeError("", err)
+	}
+	return nil
+}
+
+// decodeShopifyList decodes an array's items one by one, so an error names
+// the item: "line_items[2].price".
+func decodeShopifyList[T any](key string, raw []json.RawMessage) ([]T, *apiError) {
+	out := make([]T, 0, len(raw))
+	for i, item := range raw {
+		at := fmt.Sprintf("%s[%d]", key, i)
+		if t := jsonType(item); t != "an object" {
+			return nil, &apiError{Status: http.StatusBadRequest, Error: at + ": must be an object, got " + t, Field: at}
+		}
+		var v T
+		if err := json.Unmarshal(item, &v); err != nil {
+			return nil, shopifyShapeError(at, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// shopifyShapeError turns a decoding error into a 400 naming the field.
+func shopifyShapeError(prefix string, err error) *apiError {
+	field := prefix
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		if field == "" {
+			return &apiError{Status: http.StatusBadRequest, Error: "the body is not a webhook Nudge can read: " + err.Error()}
+		}
+		return &apiError{Status: http.StatusBadRequest, Error: field + ": " + err.Error(), Field: field}
+	}
+	switch {
+	case field == "":
+		field = te.Field
+	case te.Field != "":
+		field += "." + te.Field
+	}
+	got := te.Value
+	switch got {
+	case "number", "string", "array", "object":
+		got = map[string]string{"number": "a number", "string": "a string", "array": "an array", "object": "an object"}[got]
+	case "bool":
+		got = "a boolean"
+	}
+	return &apiError{
+		Status: http.StatusBadRequest,
+		Error:  fmt.Sprintf("%s: must be %s, got %s", field, shopifyWant(te.Type), got),
+		Field:  field,
+	}
+}
+
+// shopifyWant says what a field must be, for shopifyShapeError.
+func shopifyWant(t reflect.Type) string {
+	switch t {
+	case reflect.TypeFor[shopifyMoney]():
+		return `a decimal amount such as "129.00"`
+	case reflect.TypeFor[shopifyID]():
+		return "an ID (a whole number or a string)"
+	case reflect.TypeFor[shopifyTime]():
+		return `an ISO-8601 date-time such as "2024-05-01T12:30:00-04:00"`
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64:
+		return "a whole number"
+	case reflect.Slice:
+		return "an array"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	}
+	return t.String()
+}
+
+func shopifyRequired(field, what string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Error: field + ": required: " + what, Field: field}
+}
+
+// shopifyUserID checks that a contact ID fits the database column.
+func shopifyUserID(field, id string) (string, *apiError) {
+	if n := len([]rune(id)); n > maxIDLength {
+		return "", &apiError{Status: http.StatusBadRequest, Error: fmt.Sprintf("%s: is %d characters long; the limit for a contact ID is %d", field, n, maxIDLength), Field: field}
+	}
+	return id, nil
+}
+
+// shopifyID is a Shopify ID: a JSON number (kept digit for digit; they
+// exceed float64's precision) or, from some apps, a string.
+type shopifyID string
+
+func (id *shopifyID) UnmarshalJSON(b []byte) error {
+	switch jsonType(b) {
+	case "null":
+		return nil
+	case "a number":
+		s := strings.TrimSpace(string(b))
+		if strings.ContainsAny(s, ".eE-+") {
+			return shopifyTypeError(b, id)
+		}
+		*id = shopifyID(s)
+		return nil
+	case "a string":
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*id = shopifyID(strings.TrimSpace(s))
+		return nil
+	}
+	return shopifyTypeError(b, id)
+}
+
+// shopifyMoney is an amount: Shopify sends "129.00"; a plain number is
+// taken too. Set is false when the field is absent or null.
+type shopifyMoney struct {
+	Amount float64
+	Set    bool
+}
+
+func (m *shopifyMoney) UnmarshalJSON(b []byte) error {
+	var s string
+	switch jsonType(b) {
+	case "null":
+		return nil
+	case "a number":
+		s = string(b)
+	case "a string":
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if s = strings.TrimSpace(s); s == "" {
+			return nil
+		}
+	default:
+		return shopifyTypeError(b, m)
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return shopifyTypeError(b, m)
+	}
+	*m = shopifyMoney{Amount: f, Set: true}
+	return nil
+}
+
+// shopifyTime is a timestamp such as "2024-05-01T12:30:00-04:00".
+type shopifyTime struct{ T time.Time }
+
+func (t *shopifyTime) UnmarshalJSON(b []byte) error {
+	switch jsonType(b) {
+	case "null":
+		return nil
+	case "a string":
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if s = strings.TrimSpace(s); s == "" {
+			return nil
+		}
+		if at, ok := parseTime(s); ok {
+			t.T = at
+			return nil
+		}
+	}
+	return shopifyTypeError(b, t)
+}
+
+// or returns t, or other when t is not set.
+func (t shopifyTime) or(other shopifyTime) shopifyTime {
+	if t.T.IsZero() {
+		return other
+	}
+	return t
+}
+
+// shopifyTypeError reports a value of the wrong type (or a string that does
+// not parse); encoding/json adds the field's path to it.
+func shopifyTypeError(b []byte, v any) error {
+	got := jsonType(b)
+	if got == "a string" {
+		var s string
+		_ = json.Unmarshal(b, &s)
+		got = strconv.Quote(clip(s))
+	}
+	return &json.UnmarshalTypeError{Value: got, Type: reflect.TypeOf(v).Elem()}
+}
+
+func setString(m map[string]any, key, v string) {
+	if v = strings.TrimSpace(v); v != "" {
+		m[key] = v
+	}
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}

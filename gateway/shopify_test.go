@@ -1,0 +1,566 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/workflows"
+)
+
+const (
+	shopifySecret = "shpss_test_5f0c1e2d3b4a69788796a5b4c3d2e1f0"
+	shopifyShop   = "harbor-and-pine.myshopify.com"
+	webhookID     = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+	anaID         = "9065422389463117" // over 2^53: read digit for digit, not through a float64
+	checkoutToken = "c1f3e4b0a2d94e7f8b6a5d3c2e1f0a9b"
+)
+
+func shopifyEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	e.gw.Config.ShopifyWebhookSecret = shopifySecret
+	return e
+}
+
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "shopify", name))
+	require.NoError(t, err)
+	return string(b)
+}
+
+// edit changes a fixture as a JSON object and returns it re-encoded.
+func edit(t *testing.T, body string, change func(m map[string]any)) string {
+	t.Helper()
+	d := json.NewDecoder(strings.NewReader(body))
+	d.UseNumber() // keep the IDs exact
+	var m map[string]any
+	require.NoError(t, d.Decode(&m))
+	change(m)
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func shopifyHMAC(secret, body string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(body))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// shopifyHeaders are the headers Shopify sends with a webhook, signed with
+// the test secret; a later "Name: value" in extra replaces one ("Name: "
+// with no value removes it, as far as the handler can tell).
+func shopifyHeaders(topic, id, body string, extra ...string) []string {
+	return append([]string{
+		"Content-Type: application/json",
+		"X-Shopify-Topic: " + topic,
+		"X-Shopify-Webhook-Id: " + id,
+		"X-Shopify-Hmac-Sha256: " + shopifyHMAC(shopifySecret, body),
+		"X-Shopify-Shop-Domain: " + shopifyShop,
+		"X-Shopify-API-Version: 2024-04",
+		"X-Shopify-Triggered-At: 2024-05-01T14:21:31.123456789Z",
+	}, extra...)
+}
+
+func (e *env) shopify(topic, id, body string, extra ...string) *httptest.ResponseRecorder {
+	return e.do(http.MethodPost, "/webhooks/shopify", body, shopifyHeaders(topic, id, body, extra...)...)
+}
+
+// stored is what one stored and signalled event must be.
+type stored struct {
+	MessageID  string
+	Kind       string
+	Name       string
+	Properties map[string]any
+	Traits     map[string]any
+	Timestamp  time.Time
+}
+
+// requireStoredAndSignalled checks the events stored and the signals sent,
+// both exactly and in order, all for one contact.
+func requireStoredAndSignalled(t *testing.T, e *env, contactID string, want ...stored) {
+	t.Helper()
+	evs := e.events(t)
+	require.Len(t, evs, len(want))
+	for i, w := range want {
+		ev := evs[i]
+		assert.Equal(t, w.MessageID, ev.MessageID, "event %d", i)
+		assert.Equal(t, w.Kind, ev.Kind, w.MessageID)
+		assert.Equal(t, w.Name, ev.Name, w.MessageID)
+		assert.Equal(t, contactID, ev.ContactID, w.MessageID)
+		assert.Equal(t, w.Properties, ev.Properties, w.MessageID)
+		assert.Equal(t, w.Traits, ev.Traits, w.MessageID)
+		assert.True(t, w.Timestamp.Equal(ev.Timestamp), "%s: timestamp %s, want %s", w.MessageID, ev.Timestamp.UTC(), w.Timestamp)
+		assert.Equal(t, models.EventDelivered, ev.Status, w.MessageID)
+	}
+	calls := e.tc.calls()
+	require.Len(t, calls, len(want))
+	for i, w := range want {
+		call := calls[i]
+		assert.Equal(t, workflows.ContactWorkflowID(contactID), call.WorkflowID, w.MessageID)
+		assert.Equal(t, workflows.SignalEvent, call.Signal, w.MessageID)
+		assert.Equal(t, w.MessageID, call.Event.MessageID, "signal %d", i)
+		assert.Equal(t, w.Kind, call.Event.Kind, w.MessageID)
+		assert.Equal(t, w.Name, call.Event.Name, w.MessageID)
+		assert.Equal(t, w.Properties, call.Event.Properties, w.MessageID)
+		assert.Equal(t, w.Traits, call.Event.Traits, w.MessageID)
+		assert.True(t, w.Timestamp.Equal(call.Event.Timestamp), w.MessageID)
+	}
+}
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
+}
+
+// The products in the fixtures' checkout and order.
+var anaProducts = []any{
+	map[string]any{
+		"product_id": "7713449787575", "variant_id": "42871193092279", "sku": "LS-SAND-M",
+		"name": "Linen Shirt", "variant": "Sand / M", "brand": "Harbor & Pine", "price": 89.0, "quantity": 1.0,
+	},
+	map[string]any{
+		"product_id": "7713450147767", "variant_id": "42871194140855", "sku": "WS-OAT",
+		"name": "Wool Socks", "variant": "Oat", "brand": "Harbor & Pine", "price": 20.0, "quantity": 2.0,
+	},
+}
+
+func TestShopifyCheckoutBecomesIdentifyAndCheckoutStarted(t *testing.T) {
+	for _, tc := range []struct {
+		topic string
+		at    time.Time
+	}{
+		{"checkouts/create", utc("2024-05-01T14:15:00Z")}, // created_at
+		{"checkouts/update", utc("2024-05-01T14:21:30Z")}, // updated_at
+	} {
+		t.Run(tc.topic, func(t *testing.T) {
+			e := shopifyEnv(t)
+			requireJSON(t, e.shopify(tc.topic, webhookID, fixture(t, "checkouts_create.json")), http.StatusOK, okBody)
+
+			requireStoredAndSignalled(t, e, anaID,
+				stored{
+					MessageID: "shopify-" + webhookID + "-identify", Kind: workflows.KindIdentify,
+					Traits: map[string]any{
+						"email": "ana.lopez@example.com", "phone": "+15555550123", "firstName": "Ana", "lastName": "Lopez",
+						"sms_consent": false, "email_marketing": true,
+					},
+					Timestamp: tc.at,
+				},
+				stored{
+					MessageID: "shopify-" + webhookID + "-track", Kind: workflows.KindTrack, Name: workflows.EventCheckoutStarted,
+					Properties: map[string]any{
+						"checkout_id": checkoutToken,
+						"cart_url":    "https://harborandpine.example/58129231927/checkouts/ac/c1f3e4b0a2d94e7f8b6a5d3c2e1f0a9b/recover?key=8b8c5a0f2e1d4c3b",
+						"value":       129.0,
+						"currency":    "USD",
+						"products":    anaProducts,
+					},
+					Timestamp: tc.at,
+				})
+
+			c := e.contact(t, anaID)
+			assert.Equal(t, "ana.lopez@example.com", c.Email)
+			assert.Equal(t, "Ana Lopez", c.Name())
+			assert.Equal(t, "+15555550123", c.Phone)
+			assert.False(t, c.SMSConsent)
+			assert.Equal(t, true, c.Traits["email_marketing"])
+
+			ev := e.events(t)[1]
+			assert.Equal(t, map[string]any{"source": "shopify", "shopify": map[string]any{
+				"topic": tc.topic, "webhook_id": webhookID, "shop_domain": shopifyShop, "api_version": "2024-04",
+			}}, ev.Context)
+		})
+	}
+}
+
+func TestShopifyGuestCheckoutIsKeyedByEmail(t *testing.T) {
+	e := shopifyEnv(t)
+	body := edit(t, fixture(t, "checkouts_create.json"), func(m map[string]any) {
+		delete(m, "customer")
+		m["email"] = " Ana.Lopez@Example.COM "
+		m["phone"] = "+15555550199"
+		item := m["line_items"].([]any)[0].(map[string]any)
+		item["image_url"] = "https://cdn.shopify.com/s/files/1/0581/2923/1927/products/linen-shirt-sand.jpg"
+		item["url"] = "https://harborandpine.example/products/linen-shirt"
+		item["sku"] = nil
+		item["product_id"] = nil // a custom line item
+	})
+	requireJSON(t, e.shopify("checkouts/create", webhookID, body), http.StatusOK, okBody)
+
+	evs := e.events(t)
+	require.Len(t, evs, 2)
+	for _, ev := range evs {
+		assert.Equal(t, "ana.lopez@example.com", ev.ContactID, "no customer: the lower-cased email")
+	}
+	assert.Equal(t, map[string]any{
+		"email": "Ana.Lopez@Example.COM", "phone": "+15555550199", "firstName": "Ana", "lastName": "Lopez",
+	}, evs[0].Traits, "names from the billing address")
+	assert.Equal(t, map[string]any{
+		"variant_id": "42871193092279", "name": "Linen Shirt", "variant": "Sand / M", "brand": "Harbor & Pine",
+		"price": 89.0, "quantity": 1.0,
+		"image_url": "https://cdn.shopify.com/s/files/1/0581/2923/1927/products/linen-shirt-sand.jpg",
+		"url":       "https://harborandpine.example/products/linen-shirt",
+	}, evs[1].Properties["products"].([]any)[0])
+	assert.Equal(t, "Ana.Lopez@Example.COM", e.contact(t, "ana.lopez@example.com").Email, "the address as the shopper typed it")
+}
+
+func TestShopifyCheckoutWithNoContactIsIgnored(t *testing.T) {
+	e := shopifyEnv(t)
+	body := edit(t, fixture(t, "checkouts_create.json"), func(m map[string]any) {
+		delete(m, "customer")
+		m["email"] = nil
+	})
+	requireJSON(t, e.shopify("checkouts/create", webhookID, body), http.StatusOK,
+		`{"success":true,"ignored":"checkout has no customer and no email, so no contact to follow up"}`)
+	assert.Empty(t, e.events(t))
+	assert.Empty(t, e.tc.calls())
+	assert.Zero(t, e.countContacts(t))
+}
+
+func TestShopifyCompletedCheckoutIsIgnored(t *testing.T) {
+	e := shopifyEnv(t)
+	// The last checkouts/update, sent as the order is placed.
+	body := edit(t, fixture(t, "checkouts_create.json"), func(m map[string]any) {
+		m["completed_at"] = "2024-05-01T10:24:03-04:00"
+	})
+	requireJSON(t, e.shopify("checkouts/update", webhookID, body), http.StatusOK,
+		`{"success":true,"ignored":"checkout is completed; orders/create reports the order"}`)
+	assert.Empty(t, e.events(t))
+	assert.Empty(t, e.tc.calls())
+}
+
+func TestShopifyOrderCreateBecomesOrderCompleted(t *testing.T) {
+	e := shopifyEnv(t)
+	requireJSON(t, e.shopify("orders/create", webhookID, fixture(t, "orders_create.json")), http.StatusOK, okBody)
+	at := utc("2024-05-01T14:24:05Z")
+	requireStoredAndSignalled(t, e, anaID,
+		stored{
+			MessageID: "shopify-" + webhookID + "-identify", Kind: workflows.KindIdentify,
+			Traits: map[string]any{
+				"email": "ana.lopez@example.com", "phone": "+15555550123", "firstName": "Ana", "lastName": "Lopez",
+				"sms_consent": true, "email_marketing": true,
+			},
+			Timestamp: at,
+		},
+		stored{
+			MessageID: "shopify-" + webhookID + "-track", Kind: workflows.KindTrack, Name: workflows.EventOrderCompleted,
+			Properties: map[string]any{
+				"order_id":    "5612398723191",
+				"checkout_id": checkoutToken,
+				"total":       136.95,
+				"value":       136.95,
+				"currency":    "USD",
+				"products":    anaProducts,
+			},
+			Timestamp: at,
+		})
+	assert.True(t, e.contact(t, anaID).SMSConsent, "sms_marketing_consent.state is subscribed")
+}
+
+func TestShopifyOrderFulfilledBecomesOrderShipped(t *testing.T) {
+	e := shopifyEnv(t)
+	requireJSON(t, e.shopify("orders/fulfilled", webhookID, fixture(t, "orders_fulfilled.json")), http.StatusOK, okBody)
+	// The first fulfillment went without tracking; the second has it.
+	requireStoredAndSignalled(t, e, anaID, stored{
+		MessageID: "shopify-" + webhookID, Kind: workflows.KindTrack, Name: workflows.EventOrderShipped,
+		Properties: map[string]any{
+			"order_id":        "5612398723191",
+			"tracking_number": "1Z999AA10123456784",
+			"carrier":         "UPS",
+			"tracking_url":    "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums=1Z999AA10123456784",
+		},
+		Timestamp: utc("2024-05-03T18:40:10Z"),
+	})
+}
+
+func TestShopifyOrderFulfilledWithoutTracking(t *testing.T) {
+	e := shopifyEnv(t)
+	body := edit(t, fixture(t, "orders_fulfilled.json"), func(m map[string]any) {
+		m["fulfillments"] = m["fulfillments"].([]any)[:1]
+	})
+	requireJSON(t, e.shopify("orders/fulfilled", webhookID, body), http.StatusOK, okBody)
+	requireStoredAndSignalled(t, e, anaID, stored{
+		MessageID: "shopify-" + webhookID, Kind: workflows.KindTrack, Name: workflows.EventOrderShipped,
+		Properties: map[string]any{"order_id": "5612398723191"},
+		Timestamp:  utc("2024-05-03T18:40:12Z"), // the order's updated_at
+	})
+}
+
+func TestShopifyCustomerCreateBecomesIdentifyAndSignedUp(t *testing.T) {
+	e := shopifyEnv(t)
+	requireJSON(t, e.shopify("customers/create", webhookID, fixture(t, "customers_create.json")), http.StatusOK, okBody)
+	const id = "706405506930370084"
+	at := utc("2024-05-02T12:30:15Z")
+	requireStoredAndSignalled(t, e, id,
+		stored{
+			MessageID: "shopify-" + webhookID + "-identify", Kind: workflows.KindIdentify,
+			Traits: map[string]any{
+				"email": "Marta.Quinn@example.com", "phone": "+16135550135", "firstName": "Marta", "lastName": "Quinn",
+				"sms_consent":     true,
+				"email_marketing": true, // email_marketing_consent outranks the legacy accepts_marketing
+			},
+			Timestamp: at,
+		},
+		stored{
+			MessageID: "shopify-" + webhookID + "-track", Kind: workflows.KindTrack, Name: workflows.EventSignedUp,
+			Properties: map[string]any{"source": "shopify"},
+			Timestamp:  at,
+		})
+	c := e.contact(t, id)
+	assert.Equal(t, "Marta.Quinn@example.com", c.Email)
+	assert.Equal(t, "Marta Quinn", c.Name())
+	assert.Equal(t, "+16135550135", c.Phone)
+	assert.True(t, c.SMSConsent)
+}
+
+func TestShopifyCustomerLegacyAcceptsMarketing(t *testing.T) {
+	e := shopifyEnv(t)
+	body := edit(t, fixture(t, "customers_create.json"), func(m map[string]any) {
+		m["email_marketing_consent"] = nil
+		m["sms_marketing_consent"] = nil
+		m["accepts_marketing"] = true
+	})
+	requireJSON(t, e.shopify("customers/create", webhookID, body), http.StatusOK, okBody)
+	evs := e.events(t)
+	require.Len(t, evs, 2)
+	assert.Equal(t, true, evs[0].Traits["email_marketing"])
+	assert.NotContains(t, evs[0].Traits, "sms_consent", "no consent object: consent left as it is")
+}
+
+func TestShopifyStorySignalsOneContactInOrder(t *testing.T) {
+	e := shopifyEnv(t)
+	requireJSON(t, e.shopify("checkouts/create", "w1", fixture(t, "checkouts_create.json")), http.StatusOK, okBody)
+	requireJSON(t, e.shopify("orders/create", "w2", fixture(t, "orders_create.json")), http.StatusOK, okBody)
+	requireJSON(t, e.shopify("orders/fulfilled", "w3", fixture(t, "orders_fulfilled.json")), http.StatusOK, okBody)
+	var got []string
+	for _, c := range e.tc.calls() {
+		got = append(got, c.WorkflowID+" "+c.Event.MessageID+" "+c.Event.Name)
+	}
+	assert.Equal(t, []string{
+		"contact/" + anaID + " shopify-w1-identify ",
+		"contact/" + anaID + " shopify-w1-track Checkout Started",
+		"contact/" + anaID + " shopify-w2-identify ",
+		"contact/" + anaID + " shopify-w2-track Order Completed",
+		"contact/" + anaID + " shopify-w3 Order Shipped",
+	}, got)
+	// The order names the checkout it completes, which is what ends the
+	// abandoned-cart run for that checkout.
+	calls := e.tc.calls()
+	assert.Equal(t, calls[1].Event.Properties["checkout_id"], calls[3].Event.Properties["checkout_id"])
+}
+
+func TestShopifyRedeliveryIsAcknowledgedOnce(t *testing.T) {
+	t.Run("one call", func(t *testing.T) {
+		e := shopifyEnv(t)
+		body := fixture(t, "orders_fulfilled.json")
+		requireJSON(t, e.shopify("orders/fulfilled", webhookID, body), http.StatusOK, okBody)
+		requireJSON(t, e.shopify("orders/fulfilled", webhookID, body), http.StatusOK, okBody)
+		assert.Len(t, e.events(t), 1)
+		assert.Len(t, e.tc.calls(), 1)
+	})
+	t.Run("two calls", func(t *testing.T) {
+		e := shopifyEnv(t)
+		body := fixture(t, "checkouts_create.json")
+		for range 3 {
+			requireJSON(t, e.shopify("checkouts/create", webhookID, body), http.StatusOK, okBody)
+		}
+		assert.Len(t, e.events(t), 2)
+		assert.Len(t, e.tc.calls(), 2)
+	})
+}
+
+func TestShopifyRefusedWebhooks(t *testing.T) {
+	body := fixture(t, "orders_create.json")
+	tampered := strings.Replace(body, `"total_price": "136.95"`, `"total_price": "1.00"`, 1)
+	require.NotEqual(t, body, tampered)
+	const (
+		mismatch = `{"success":false,"error":"X-Shopify-Hmac-Sha256 does not match the body: the webhook was altered, or NUDGE_SHOPIFY_WEBHOOK_SECRET is not the secret Shopify signs with"}`
+		missing  = `{"success":false,"error":"X-Shopify-Hmac-Sha256 header missing; Shopify signs every webhook with it"}`
+		bad      = `{"success":false,"error":"X-Shopify-Hmac-Sha256 is malformed: it must be the base64 of a 32-byte HMAC-SHA256"}`
+	)
+	cases := []struct {
+		name, topic, body string
+		headers           []string
+		status            int
+		want              string
+	}{
+		{"tampered body", "orders/create", tampered,
+			shopifyHeaders("orders/create", webhookID, body), 401, mismatch},
+		{"unsigned", "orders/create", body,
+			shopifyHeaders("orders/create", webhookID, body, "X-Shopify-Hmac-Sha256: "), 401, missing},
+		{"wrong secret", "orders/create", body,
+			shopifyHeaders("orders/create", webhookID, body, "X-Shopify-Hmac-Sha256: "+shopifyHMAC("shpss_someone_else", body)), 401, mismatch},
+		{"signature not base64", "orders/create", body,
+			shopifyHeaders("orders/create", webhookID, body, "X-Shopify-Hmac-Sha256: not base64!"), 401, bad},
+		{"signature too short", "orders/create", body,
+			shopifyHeaders("orders/create", webhookID, body, "X-Shopify-Hmac-Sha256: "+base64.StdEncoding.EncodeToString([]byte("short"))), 401, bad},
+		{"unknown topic, bad signature", "products/create", tampered,
+			shopifyHeaders("products/create", webhookID, body), 401, mismatch},
+		{"no webhook id", "orders/create", body,
+			shopifyHeaders("orders/create", "", body), 400,
+			`{"success":false,"error":"X-Shopify-Webhook-Id header missing; it identifies the webhook so a redelivery is not processed twice"}`},
+		{"webhook id too long", "orders/create", body,
+			shopifyHeaders("orders/create", strings.Repeat("x", 175), body), 400,
+			`{"success":false,"error":"X-Shopify-Webhook-Id is 175 characters long; the limit is 174"}`},
+		{"no topic", "", body,
+			shopifyHeaders("", webhookID, body), 400,
+			`{"success":false,"error":"X-Shopify-Topic header missing; it says what the webhook is about, such as orders/create"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := shopifyEnv(t)
+			rec := e.do(http.MethodPost, "/webhooks/shopify", tc.body, tc.headers...)
+			requireJSON(t, rec, tc.status, tc.want)
+			assert.Empty(t, e.events(t), "nothing stored")
+			assert.Zero(t, e.countContacts(t), "no contact created")
+			assert.Empty(t, e.tc.calls(), "nothing signalled")
+		})
+	}
+}
+
+func TestShopifyNotConfigured(t *testing.T) {
+	e := newEnv(t) // no NUDGE_SHOPIFY_WEBHOOK_SECRET
+	body := fixture(t, "orders_create.json")
+	requireJSON(t, e.shopify("orders/create", webhookID, body), http.StatusNotFound,
+		`{"success":false,"error":"Shopify webhooks are not enabled: set NUDGE_SHOPIFY_WEBHOOK_SECRET to the webhook signing secret Shopify shows for your app or store"}`)
+	assert.Empty(t, e.events(t))
+	assert.Empty(t, e.tc.calls())
+}
+
+func TestShopifyUnknownTopicIsAcknowledgedAndIgnored(t *testing.T) {
+	e := shopifyEnv(t)
+	body := `{"id":7713449787575,"title":"Linen Shirt","created_at":"2024-05-01T10:15:00-04:00"}`
+	requireJSON(t, e.shopify("products/create", webhookID, body), http.StatusOK,
+		`{"success":true,"ignored":"topic products/create is not used"}`)
+	assert.Empty(t, e.events(t))
+	assert.Empty(t, e.tc.calls())
+	assert.Zero(t, e.countContacts(t))
+}
+
+func TestShopifyOversizeBodyIsRefused(t *testing.T) {
+	e := shopifyEnv(t)
+	body := edit(t, fixture(t, "orders_create.json"), func(m map[string]any) {
+		m["note"] = strings.Repeat("a", 1<<20)
+	})
+	requireJSON(t, e.shopify("orders/create", webhookID, body), http.StatusRequestEntityTooLarge,
+		`{"success":false,"error":"the body is over the 1024 KB limit for a Shopify webhook","limit":1048576}`)
+	assert.Empty(t, e.events(t))
+	assert.Empty(t, e.tc.calls())
+
+	// Just under the limit is fine.
+	body = edit(t, fixture(t, "orders_create.json"), func(m map[string]any) { m["note"] = "" })
+	body = edit(t, body, func(m map[string]any) { m["note"] = strings.Repeat("a", 1<<20-len(body)) })
+	require.Equal(t, 1<<20, len(body))
+	requireJSON(t, e.shopify("orders/create", webhookID, body), http.StatusOK, okBody)
+}
+
+func TestShopifyBrokenShapeIsRefusedNamingTheField(t *testing.T) {
+	set := func(path string, v any) func(map[string]any) {
+		return func(m map[string]any) {
+			keys := strings.Split(path, ".")
+			for _, k := range keys[:len(keys)-1] {
+				if i := strings.IndexByte(k, '['); i >= 0 {
+					m = m[k[:i]].([]any)[k[i+1]-'0'].(map[string]any)
+					continue
+				}
+				m = m[k].(map[string]any)
+			}
+			if v == nil {
+				delete(m, keys[len(keys)-1])
+				return
+			}
+			m[keys[len(keys)-1]] = v
+		}
+	}
+	cases := []struct {
+		name, topic, fixture string
+		change               func(map[string]any)
+		want                 string
+	}{
+		{"money not a string", "orders/create", "orders_create.json", set("total_price", map[string]any{"amount": "136.95"}),
+			`{"success":false,"error":"total_price: must be a decimal amount such as \"129.00\", got an object","field":"total_price"}`},
+		{"money not a number", "checkouts/create", "checkouts_create.json", set("line_items[1].price", "twenty"),
+			`{"success":false,"error":"line_items[1].price: must be a decimal amount such as \"129.00\", got \"twenty\"","field":"line_items[1].price"}`},
+		{"customer id", "orders/create", "orders_create.json", set("customer.id", true),
+			`{"success":false,"error":"customer.id: must be an ID (a whole number or a string), got a boolean","field":"customer.id"}`},
+		{"quantity", "orders/create", "orders_create.json", set("line_items[0].quantity", "1"),
+			`{"success":false,"error":"line_items[0].quantity: must be a whole number, got a string","field":"line_items[0].quantity"}`},
+		{"email", "checkouts/update", "checkouts_create.json", set("email", 42),
+			`{"success":false,"error":"email: must be a string, got a number","field":"email"}`},
+		{"line items", "checkouts/create", "checkouts_create.json", set("line_items", map[string]any{}),
+			`{"success":false,"error":"line_items: must be an array, got an object","field":"line_items"}`},
+		{"timestamp", "customers/create", "customers_create.json", set("created_at", "yesterday"),
+			`{"success":false,"error":"created_at: must be an ISO-8601 date-time such as \"2024-05-01T12:30:00-04:00\", got \"yesterday\"","field":"created_at"}`},
+		{"sms consent", "customers/create", "customers_create.json", set("sms_marketing_consent", "subscribed"),
+			`{"success":false,"error":"sms_marketing_consent: must be an object, got a string","field":"sms_marketing_consent"}`},
+		{"fulfillment", "orders/fulfilled", "orders_fulfilled.json", set("fulfillments", []any{"shipped"}),
+			`{"success":false,"error":"fulfillments[0]: must be an object, got a string","field":"fulfillments[0]"}`},
+		{"tracking company", "orders/fulfilled", "orders_fulfilled.json", set("fulfillments[1].tracking_company", []any{"UPS"}),
+			`{"success":false,"error":"fulfillments[1].tracking_company: must be a string, got an array","field":"fulfillments[1].tracking_company"}`},
+		{"email too long for a contact ID", "checkouts/create", "checkouts_create.json", func(m map[string]any) {
+			delete(m, "customer")
+			m["email"] = strings.Repeat("a", 180) + "@example.com"
+		}, `{"success":false,"error":"email: is 192 characters long; the limit for a contact ID is 191","field":"email"}`},
+		{"no checkout token", "checkouts/create", "checkouts_create.json", set("token", nil),
+			`{"success":false,"error":"token: required: the checkout token, which identifies the checkout","field":"token"}`},
+		{"no order id", "orders/create", "orders_create.json", set("id", nil),
+			`{"success":false,"error":"id: required: the order ID","field":"id"}`},
+		{"no customer id", "customers/create", "customers_create.json", set("id", nil),
+			`{"success":false,"error":"id: required: the customer ID","field":"id"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := shopifyEnv(t)
+			body := edit(t, fixture(t, tc.fixture), tc.change)
+			requireJSON(t, e.shopify(tc.topic, webhookID, body), http.StatusBadRequest, tc.want)
+			assert.Empty(t, e.events(t), "nothing stored")
+			assert.Zero(t, e.countContacts(t), "no contact created")
+			assert.Empty(t, e.tc.calls(), "nothing signalled")
+		})
+	}
+
+	t.Run("logged", func(t *testing.T) {
+		e := shopifyEnv(t)
+		var logs bytes.Buffer
+		e.gw.Log = slog.New(slog.NewTextHandler(&logs, nil))
+		body := edit(t, fixture(t, "orders_create.json"), set("total_price", false))
+		require.Equal(t, http.StatusBadRequest, e.shopify("orders/create", webhookID, body).Code)
+		assert.Contains(t, logs.String(), `level=WARN msg="shopify webhook refused" topic=orders/create webhook_id=`+webhookID+
+			` shop=`+shopifyShop+` error="total_price: must be a decimal amount such as \"129.00\", got a boolean"`)
+	})
+
+	t.Run("not JSON", func(t *testing.T) {
+		e := shopifyEnv(t)
+		requireJSON(t, e.shopify("orders/create", webhookID, `{"id": 1,`), http.StatusBadRequest,
+			`{"success":false,"error":"the body is not valid JSON: unexpected end of JSON input (at byte 9)"}`)
+		assert.Empty(t, e.events(t))
+	})
+}
+
+func TestShopifyMoneySentAsANumberIsRead(t *testing.T) {
+	e := shopifyEnv(t)
+	body := edit(t, fixture(t, "orders_create.json"), func(m map[string]any) {
+		m["total_price"] = json.Number("136.95")
+	})
+	requireJSON(t, e.shopify("orders/create", webhookID, body), http.StatusOK, okBody)
+	assert.Equal(t, 136.95, e.events(t)[1].Properties["total"])
+}
