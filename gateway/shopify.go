@@ -48,6 +48,7 @@ var shopifyTopics = map[string]func(d *shopifyDelivery, body []byte) (calls []mo
 	"checkouts/update": shopifyCheckout,
 	"orders/create":    shopifyOrderCompleted,
 	"orders/fulfilled": shopifyOrderShipped,
+	"orders/cancelled": shopifyOrderCancelled,
 	"customers/create": shopifyCustomerCreated,
 }
 
@@ -258,6 +259,7 @@ func shopifyOrderCompleted(d *shopifyDelivery, body []byte) ([]models.Incoming, 
 		return nil, "order has no customer and no email, so no contact to follow up", nil
 	}
 	props := map[string]any{"order_id": string(p.ID)}
+	setString(props, "order_number", p.Name)
 	setString(props, "checkout_id", p.CheckoutToken)
 	if p.TotalPrice.Set {
 		props["total"] = p.TotalPrice.Amount
@@ -312,6 +314,28 @@ func shopifyOrderShipped(d *shopifyDelivery, body []byte) ([]models.Incoming, st
 	return d.calls(userID, nil, at, workflows.EventOrderShipped, props), "", nil
 }
 
+// shopifyOrderCancelled: orders/cancelled → Order Cancelled, which ends the
+// order's post-purchase journey.
+func shopifyOrderCancelled(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
+	var p shopifyPurchase
+	if aerr := decodeShopify(body, &p); aerr != nil {
+		return nil, "", aerr
+	}
+	if p.ID == "" {
+		return nil, "", shopifyRequired("id", "the order ID")
+	}
+	userID, aerr := p.contactID(firstNonEmpty(p.Email, p.ContactEmail))
+	switch {
+	case aerr != nil:
+		return nil, "", aerr
+	case userID == "":
+		return nil, "order has no customer and no email, so no contact to follow up", nil
+	}
+	props := map[string]any{"order_id": string(p.ID)}
+	setString(props, "reason", p.CancelReason)
+	return d.calls(userID, nil, p.CancelledAt.or(p.UpdatedAt), workflows.EventOrderCancelled, props), "", nil
+}
+
 // shopifyCustomerCreated: customers/create → identify, then Signed Up.
 func shopifyCustomerCreated(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
 	var cu shopifyCustomer
@@ -333,6 +357,9 @@ func shopifyCustomerCreated(d *shopifyDelivery, body []byte) ([]models.Incoming,
 // webhook of an unexpected shape is refused naming the field.
 type shopifyPurchase struct {
 	ID                   shopifyID         `json:"id"`
+	Name                 string            `json:"name"` // the order number shoppers see, like #1001
+	CancelReason         string            `json:"cancel_reason"`
+	CancelledAt          shopifyTime       `json:"cancelled_at"`
 	Token                string            `json:"token"`
 	CheckoutToken        string            `json:"checkout_token"`
 	AbandonedCheckoutURL string            `json:"abandoned_checkout_url"`

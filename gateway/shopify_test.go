@@ -264,12 +264,13 @@ func TestShopifyOrderCreateBecomesOrderCompleted(t *testing.T) {
 		stored{
 			MessageID: "shopify-" + webhookID + "-track", Kind: workflows.KindTrack, Name: workflows.EventOrderCompleted,
 			Properties: map[string]any{
-				"order_id":    "5612398723191",
-				"checkout_id": checkoutToken,
-				"total":       136.95,
-				"value":       136.95,
-				"currency":    "USD",
-				"products":    anaProducts,
+				"order_id":     "5612398723191",
+				"order_number": "#1042",
+				"checkout_id":  checkoutToken,
+				"total":        136.95,
+				"value":        136.95,
+				"currency":     "USD",
+				"products":     anaProducts,
 			},
 			Timestamp: at,
 		})
@@ -289,6 +290,20 @@ func TestShopifyOrderFulfilledBecomesOrderShipped(t *testing.T) {
 			"tracking_url":    "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums=1Z999AA10123456784",
 		},
 		Timestamp: utc("2024-05-03T18:40:10Z"),
+	})
+}
+
+func TestShopifyOrderCancelledBecomesOrderCancelled(t *testing.T) {
+	e := shopifyEnv(t)
+	body := edit(t, fixture(t, "orders_create.json"), func(m map[string]any) {
+		m["cancelled_at"] = "2024-05-02T09:00:00-04:00"
+		m["cancel_reason"] = "customer"
+	})
+	requireJSON(t, e.shopify("orders/cancelled", webhookID, body), http.StatusOK, okBody)
+	requireStoredAndSignalled(t, e, anaID, stored{
+		MessageID: "shopify-" + webhookID, Kind: workflows.KindTrack, Name: workflows.EventOrderCancelled,
+		Properties: map[string]any{"order_id": "5612398723191", "reason": "customer"},
+		Timestamp:  utc("2024-05-02T13:00:00Z"),
 	})
 }
 

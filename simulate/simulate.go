@@ -111,11 +111,13 @@ func Run(ctx context.Context, s *Script, acts *activities.Activities, settings w
 
 	fmt.Fprintf(out, "Simulating %s for %s. Nothing is delivered.\n\n", journey.Name, describeContact(&contact))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	var sent, skipped int
+	var emails, sms, skipped int
 	for _, e := range timeline {
 		switch e.Kind {
 		case "email":
-			sent++
+			emails++
+		case "sms":
+			sms++
 		case "skip":
 			skipped++
 		}
@@ -127,7 +129,7 @@ func Run(ctx context.Context, s *Script, acts *activities.Activities, settings w
 	if err := env.GetWorkflowError(); err != nil {
 		result = "failed: " + err.Error()
 	}
-	fmt.Fprintf(out, "\n%s %s at %s: %d emails, %d skipped.\n", journey.Name, result, offsetLabel(end), sent, skipped)
+	fmt.Fprintf(out, "\n%s %s at %s: %d emails, %d SMS, %d skipped.\n", journey.Name, result, offsetLabel(end), emails, sms, skipped)
 	return env.GetWorkflowError()
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nudgehq/nudge/activities"
+	"github.com/nudgehq/nudge/config"
 	"github.com/nudgehq/nudge/workflows"
 )
 
@@ -22,10 +23,11 @@ func testActivities(t *testing.T) *activities.Activities {
 		t.Fatal(err)
 	}
 	return &activities.Activities{
-		Renderer: r,
-		Brand:    activities.Brand{Name: "Acme", Address: "1 Main St", SiteURL: "https://acme.example.com"},
-		From:     mail.Address{Name: "Acme", Address: "hello@acme.example.com"},
-		Owner:    mail.Address{Name: "Sam Lee", Address: "sam@acme.example.com"},
+		Renderer:   r,
+		QuietHours: config.QuietHours{Start: 21 * time.Hour, End: 8 * time.Hour},
+		Brand:      activities.Brand{Name: "Acme", Address: "1 Main St", SiteURL: "https://acme.example.com"},
+		From:       mail.Address{Name: "Acme", Address: "hello@acme.example.com"},
+		Owner:      mail.Address{Name: "Sam Lee", Address: "sam@acme.example.com"},
 	}
 }
 
@@ -61,7 +63,7 @@ func TestSimulateB2BSetupCompleted(t *testing.T) {
 		"+72h (day 3)  check                     Setup Completed received at +50h",
 		`+72h (day 3)  email  next_milestone     recorded to "Dana Kim" <dana@ledgerly.example>: "Setup done. Here is your next milestone, Dana"`,
 		`+240h (day 10)  email  case_study`,
-		"welcome_b2b completed at +336h (day 14): 6 emails, 0 skipped.",
+		"welcome_b2b completed at +336h (day 14): 6 emails, 0 SMS, 0 skipped.",
 	} {
 		if !strings.Contains(out, squeeze(want)) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -87,7 +89,7 @@ func TestSimulateEcommercePurchaseEndsIt(t *testing.T) {
 	for _, want := range []string{
 		"Product Viewed (not forwarded: welcome_ecommerce does not wait for it)",
 		"Order Completed arrived: goal reached, no further steps",
-		"welcome_ecommerce completed at +72h (day 3): 2 emails, 0 skipped.",
+		"welcome_ecommerce completed at +72h (day 3): 2 emails, 0 SMS, 0 skipped.",
 	} {
 		if !strings.Contains(out, squeeze(want)) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -95,6 +97,38 @@ func TestSimulateEcommercePurchaseEndsIt(t *testing.T) {
 	}
 	if strings.Contains(out, "still_thinking") {
 		t.Errorf("the day-5 reminder went out after the order:\n%s", out)
+	}
+}
+
+// The cart simulation shows the SMS after email 2 waiting out Chicago's
+// night, and the order ending the run before the incentive.
+func TestSimulateAbandonedCart(t *testing.T) {
+	out := simulateFile(t, "abandoned_cart.json")
+	for _, want := range []string{
+		`+1h email reminder recorded to "Sam" <sam@example.com>: "You left something behind, Sam"`,
+		"+24h (day 1) wait for quiet hours to end (08:00 CST)",
+		"+29h sms reminder recorded to +15125550100",
+		"+50h exit Order Completed arrived: goal reached, no further steps",
+		"abandoned_cart completed at +50h: 2 emails, 1 SMS, 0 skipped.",
+	} {
+		if !strings.Contains(out, squeeze(want)) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSimulatePostPurchase(t *testing.T) {
+	out := simulateFile(t, "post_purchase.json")
+	for _, want := range []string{
+		`"Order #1042 confirmed: thank you, Ana"`,
+		`+20h email shipping recorded to "Ana" <ana@example.com>: "Order #1042 has shipped"`,
+		"+144h (day 6) email review_request",
+		`"Wool wash goes well with your last order"`,
+		"post_purchase completed at +720h (day 30): 5 emails, 0 SMS, 0 skipped.",
+	} {
+		if !strings.Contains(out, squeeze(want)) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
 

@@ -64,8 +64,13 @@ func orderDetails(ev Event) []Option {
 	if currency == "" {
 		currency = "USD"
 	}
+	number := ev.Property("order_number") // what the shopper sees, like #1042
+	if number == "" {
+		number = orderID(ev)
+	}
 	return []Option{
 		With("order_id", orderID(ev)),
+		With("order_number", number),
 		With("products", ev.Products()),
 		With("total", total),
 		With("total_display", Money(total, currency)),
