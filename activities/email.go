@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -64,12 +63,9 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 		Key: req.Key, ContactID: req.ContactID, Journey: req.Journey, Step: req.Step, Channel: models.ChannelEmail,
 		Marketing: req.Marketing, At: req.At.UTC(), Template: req.Template,
 	}
-	contact, err := a.Store.Contact(ctx, req.ContactID)
-	if errors.Is(err, models.ErrNotFound) {
-		return a.skip(ctx, row, "contact not found")
-	}
-	if err != nil {
-		return workflows.SendResult{}, err
+	contact, res, done, err := a.recipient(ctx, row)
+	if done {
+		return res, err
 	}
 	row.To = contact.Email
 	switch {

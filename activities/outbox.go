@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,17 @@ import (
 //
 // A retry that finds a row still "sending" cannot know whether the provider
 // took the message, and does not send it again.
+
+// recipient loads the contact a message is for. When there is none, the
+// send is recorded as skipped and done is true, with res to return.
+func (a *Activities) recipient(ctx context.Context, row models.Message) (c *models.Contact, res workflows.SendResult, done bool, err error) {
+	c, err = a.Store.Contact(ctx, row.ContactID)
+	if errors.Is(err, models.ErrNotFound) {
+		res, err = a.skip(ctx, row, "contact not found")
+		return nil, res, true, err
+	}
+	return c, res, err != nil, err
+}
 
 // claim writes row before the provider call. done is true when the key is
 // already settled: then res is the earlier outcome and nothing must be sent.

@@ -239,13 +239,7 @@ func (r *Renderer) CrossSellFor(products []any) Recommendation {
 
 func productField(p any, key string) string {
 	m, _ := p.(map[string]any)
-	switch v := m[key].(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return ""
+	return models.PropString(m, key)
 }
 
 // Render fills in a template.

@@ -59,12 +59,9 @@ func (a *Activities) SendSMS(ctx context.Context, req workflows.SMSRequest) (wor
 		Key: req.Key, ContactID: req.ContactID, Journey: req.Journey, Step: req.Step, Channel: models.ChannelSMS,
 		Marketing: req.Marketing, At: req.At.UTC(), Template: req.Template,
 	}
-	contact, err := a.Store.Contact(ctx, req.ContactID)
-	if errors.Is(err, models.ErrNotFound) {
-		return a.skip(ctx, row, "contact not found")
-	}
-	if err != nil {
-		return workflows.SendResult{}, err
+	contact, res, done, err := a.recipient(ctx, row)
+	if done {
+		return res, err
 	}
 	row.To = contact.Phone
 	switch {

@@ -237,27 +237,32 @@ func shopifyCheckout(d *shopifyDelivery, body []byte) ([]models.Incoming, string
 	return d.calls(userID, p.traits(p.Email), at, workflows.EventCheckoutStarted, props), "", nil
 }
 
-// shopifyOrderCompleted: orders/create → Order Completed.
-func shopifyOrderCompleted(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
-	var p shopifyPurchase
-	if aerr := decodeShopify(body, &p); aerr != nil {
-		return nil, "", aerr
+// shopifyOrder reads an order payload and the contact it belongs to.
+// ignored is set (and the rest empty) when the order has no contact.
+func shopifyOrder(body []byte) (p shopifyPurchase, userID, ignored string, aerr *apiError) {
+	if aerr = decodeShopify(body, &p); aerr != nil {
+		return p, "", "", aerr
 	}
 	if p.ID == "" {
-		return nil, "", shopifyRequired("id", "the order ID")
+		return p, "", "", shopifyRequired("id", "the order ID")
+	}
+	if userID, aerr = p.contactID(firstNonEmpty(p.Email, p.ContactEmail)); aerr == nil && userID == "" {
+		ignored = "order has no customer and no email, so no contact to follow up"
+	}
+	return p, userID, ignored, aerr
+}
+
+// shopifyOrderCompleted: orders/create → Order Completed.
+func shopifyOrderCompleted(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
+	p, userID, ignored, aerr := shopifyOrder(body)
+	if aerr != nil || ignored != "" {
+		return nil, ignored, aerr
 	}
 	products, aerr := shopifyProducts(p.LineItems)
 	if aerr != nil {
 		return nil, "", aerr
 	}
 	email := firstNonEmpty(p.Email, p.ContactEmail)
-	userID, aerr := p.contactID(email)
-	switch {
-	case aerr != nil:
-		return nil, "", aerr
-	case userID == "":
-		return nil, "order has no customer and no email, so no contact to follow up", nil
-	}
 	props := map[string]any{"order_id": string(p.ID)}
 	setString(props, "order_number", p.Name)
 	setString(props, "checkout_id", p.CheckoutToken)
@@ -275,23 +280,13 @@ func shopifyOrderCompleted(d *shopifyDelivery, body []byte) ([]models.Incoming, 
 // shopifyOrderShipped: orders/fulfilled → Order Shipped, with the tracking
 // of the first fulfillment that has any.
 func shopifyOrderShipped(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
-	var p shopifyPurchase
-	if aerr := decodeShopify(body, &p); aerr != nil {
-		return nil, "", aerr
-	}
-	if p.ID == "" {
-		return nil, "", shopifyRequired("id", "the order ID")
+	p, userID, ignored, aerr := shopifyOrder(body)
+	if aerr != nil || ignored != "" {
+		return nil, ignored, aerr
 	}
 	fulfillments, aerr := decodeShopifyList[shopifyFulfillment]("fulfillments", p.Fulfillments)
 	if aerr != nil {
 		return nil, "", aerr
-	}
-	userID, aerr := p.contactID(firstNonEmpty(p.Email, p.ContactEmail))
-	switch {
-	case aerr != nil:
-		return nil, "", aerr
-	case userID == "":
-		return nil, "order has no customer and no email, so no contact to follow up", nil
 	}
 	props := map[string]any{"order_id": string(p.ID)}
 	at := p.UpdatedAt.or(p.CreatedAt)
@@ -317,19 +312,9 @@ func shopifyOrderShipped(d *shopifyDelivery, body []byte) ([]models.Incoming, st
 // shopifyOrderCancelled: orders/cancelled → Order Cancelled, which ends the
 // order's post-purchase journey.
 func shopifyOrderCancelled(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
-	var p shopifyPurchase
-	if aerr := decodeShopify(body, &p); aerr != nil {
-		return nil, "", aerr
-	}
-	if p.ID == "" {
-		return nil, "", shopifyRequired("id", "the order ID")
-	}
-	userID, aerr := p.contactID(firstNonEmpty(p.Email, p.ContactEmail))
-	switch {
-	case aerr != nil:
-		return nil, "", aerr
-	case userID == "":
-		return nil, "order has no customer and no email, so no contact to follow up", nil
+	p, userID, ignored, aerr := shopifyOrder(body)
+	if aerr != nil || ignored != "" {
+		return nil, ignored, aerr
 	}
 	props := map[string]any{"order_id": string(p.ID)}
 	setString(props, "reason", p.CancelReason)

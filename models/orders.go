@@ -36,14 +36,14 @@ const (
 // status along.
 func (s *Store) recordOrder(tx *gorm.DB, ev *Event) error {
 	status, ok := orderStatus[ev.Name]
-	id := propString(ev.Properties, "order_id")
+	id := PropString(ev.Properties, "order_id")
 	if !ok || ev.Kind != "track" || id == "" || ev.ContactID == "" {
 		return nil
 	}
 	if status != "completed" {
 		details := map[string]any{}
 		for _, k := range []string{"tracking_number", "carrier", "tracking_url", "reason"} {
-			if v := propString(ev.Properties, k); v != "" {
+			if v := PropString(ev.Properties, k); v != "" {
 				details[k] = v
 			}
 		}
@@ -64,7 +64,7 @@ func (s *Store) recordOrder(tx *gorm.DB, ev *Event) error {
 		ID:         id,
 		ContactID:  ev.ContactID,
 		CheckoutID: firstProp(ev.Properties, "checkout_id", "cart_id"),
-		Currency:   propString(ev.Properties, "currency"),
+		Currency:   PropString(ev.Properties, "currency"),
 		Status:     status,
 		OrderedAt:  ev.Timestamp,
 	}
@@ -107,7 +107,7 @@ func (s *Store) attribute(tx *gorm.DB, o *Order) error {
 		Order("timestamp DESC").Take(&click).Error
 	switch {
 	case err == nil:
-		o.Journey, o.Attributed = propString(click.Properties, "journey"), AttributedClick
+		o.Journey, o.Attributed = PropString(click.Properties, "journey"), AttributedClick
 		if id, ok := propNumber(click.Properties, "message_id"); ok {
 			mid := uint64(id)
 			o.MessageID = &mid
@@ -221,7 +221,9 @@ func (s *Store) window() time.Duration {
 	return DefaultAttributionWindow
 }
 
-func propString(m map[string]any, key string) string {
+// PropString reads a property as text: a string as is, a number in its
+// shortest form (IDs often arrive as numbers).
+func PropString(m map[string]any, key string) string {
 	switch v := m[key].(type) {
 	case string:
 		return v
@@ -233,7 +235,7 @@ func propString(m map[string]any, key string) string {
 
 func firstProp(m map[string]any, keys ...string) string {
 	for _, k := range keys {
-		if v := propString(m, k); v != "" {
+		if v := PropString(m, k); v != "" {
 			return v
 		}
 	}
