@@ -91,6 +91,7 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 		}
 		return nil
 	})
+	s.commitKnown(err == nil)
 	if err == nil || len(group) == 1 {
 		for _, r := range group {
 			if r.err = err; err != nil {
@@ -106,6 +107,7 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 			r.toSignal, err = s.accept(tx, r.calls, now)
 			return err
 		})
+		s.commitKnown(r.err == nil)
 		if r.err != nil {
 			r.toSignal = nil
 		}
@@ -121,7 +123,7 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal [
 		ev.ContactID = call.UserID
 
 		if ev.ContactID != "" && ev.AnonymousID != "" {
-			released, err := linkAnonymous(tx, ev.AnonymousID, ev.ContactID)
+			released, err := s.linkAnonymous(tx, ev.AnonymousID, ev.ContactID)
 			if err != nil {
 				return nil, err
 			}
@@ -154,7 +156,7 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal [
 			continue // a resent messageId
 		}
 		if ev.ContactID != "" {
-			if err := upsertContact(tx, ev.ContactID, ev.Traits, call.ContextTimezone); err != nil {
+			if err := s.upsertContact(tx, ev.ContactID, ev.Traits, call.ContextTimezone); err != nil {
 				return nil, err
 			}
 			if err := s.recordOrder(tx, &ev); err != nil {
@@ -167,9 +169,26 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal [
 	return toSignal, nil
 }
 
+// commitKnown adds the contacts a committed transaction made sure of to the
+// known set, forgetting them all now and then so the set stays small; after
+// a rollback it drops them.
+func (s *Store) commitKnown(committed bool) {
+	if committed {
+		for _, id := range s.created {
+			if s.known == nil || len(s.known) >= knownContacts {
+				s.known = map[string]bool{}
+			}
+			s.known[id] = true
+		}
+	}
+	s.created = s.created[:0]
+}
+
+const knownContacts = 100_000
+
 // linkAnonymous records that anonymousID is contactID and releases the events
 // held for it.
-func linkAnonymous(tx *gorm.DB, anonymousID, contactID string) ([]*Event, error) {
+func (s *Store) linkAnonymous(tx *gorm.DB, anonymousID, contactID string) ([]*Event, error) {
 	res := skipDuplicates(tx).Create(&Alias{AnonymousID: anonymousID, ContactID: contactID})
 	if res.Error != nil || res.RowsAffected == 0 {
 		return nil, res.Error // already linked (to this contact or an earlier one): the first link wins
@@ -181,7 +200,7 @@ func linkAnonymous(tx *gorm.DB, anonymousID, contactID string) ([]*Event, error)
 	if len(held) == 0 {
 		return nil, nil
 	}
-	if err := upsertContact(tx, contactID, nil, ""); err != nil {
+	if err := s.upsertContact(tx, contactID, nil, ""); err != nil {
 		return nil, err
 	}
 	ids := make([]uint64, len(held))
@@ -194,11 +213,19 @@ func linkAnonymous(tx *gorm.DB, anonymousID, contactID string) ([]*Event, error)
 	return held, err
 }
 
-func upsertContact(tx *gorm.DB, id string, traits map[string]any, contextTimezone string) error {
+func (s *Store) upsertContact(tx *gorm.DB, id string, traits map[string]any, contextTimezone string) error {
 	if len(traits) == 0 && contextTimezone == "" {
-		// The common case, a track call: make sure the contact exists, in one statement.
-		return skipDuplicates(tx).
-			Create(&Contact{ID: id, LifecycleStage: StageSubscriber, Traits: map[string]any{}}).Error
+		// The common case, a track call: make sure the contact exists, in
+		// one statement, or none when this store already wrote it. (The
+		// writer goroutine is the only caller, so the set needs no lock.)
+		if s.known[id] {
+			return nil
+		}
+		err := skipDuplicates(tx).Create(&Contact{ID: id, LifecycleStage: StageSubscriber, Traits: map[string]any{}}).Error
+		if err == nil {
+			s.created = append(s.created, id) // known once the transaction commits
+		}
+		return err
 	}
 	var c Contact
 	err := tx.Where("id = ?", id).Take(&c).Error

@@ -14,6 +14,7 @@ import (
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/gorm/callbacks"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 )
@@ -29,7 +30,10 @@ type Store struct {
 	// and still earn an order (NUDGE_ATTRIBUTION_WINDOW; default 5 days).
 	AttributionWindow time.Duration
 
-	// The group-commit writer behind Accept.
+	// The group-commit writer behind Accept, and the contacts it knows to
+	// exist.
+	known       map[string]bool
+	created     []string
 	accepts     chan *acceptRequest
 	startWriter sync.Once
 	closed      chan struct{}
@@ -71,6 +75,12 @@ func Open(url string) (*Store, error) {
 			// concurrent transactions from failing on lock upgrades.
 			sqlDB, _ := db.DB()
 			sqlDB.SetMaxOpenConns(1)
+			// Inserts without RETURNING: the driver re-prepares every
+			// statement that returns rows, which was a third of the cost
+			// of storing an event; plain inserts reuse prepared statements.
+			create := db.Callback().Create()
+			create.Clauses = []string{"INSERT", "VALUES", "ON CONFLICT"}
+			err = create.Replace("gorm:create", callbacks.Create(&callbacks.Config{LastInsertIDReversed: true}))
 		}
 	case "mysql":
 		// Without RETURNING, an insert that hits a duplicate key reports
