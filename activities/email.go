@@ -71,8 +71,13 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 	switch {
 	case contact.Email == "":
 		return a.skip(ctx, row, "no email address")
+	case contact.EmailSuppressedAt != nil:
+		// A hard bounce or a complaint: the address takes no more email.
+		return a.skip(ctx, row, "address suppressed: "+contact.SuppressionReason)
 	case req.Marketing && contact.UnsubscribedAt != nil:
 		return a.skip(ctx, row, "unsubscribed from marketing email")
+	case req.Marketing && contact.UnengagedAt != nil:
+		return a.skip(ctx, row, "unengaged: no response to the win-back emails")
 	}
 	to, err := mail.ParseAddress(contact.Email)
 	if err != nil {

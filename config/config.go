@@ -59,6 +59,25 @@ type Config struct {
 	SMSCap            string        `env:"FREQUENCY_CAP_SMS" envDefault:"1/24h"`
 	AttributionWindow time.Duration `env:"ATTRIBUTION_WINDOW" envDefault:"120h"`
 
+	// B2B: the ideal customer profile, scoring and the sales team.
+	ICPTitles       []string      `env:"ICP_TITLES" envDefault:"founder,ceo,cto,cmo,vp,head of,director"`
+	ICPCompanySize  string        `env:"ICP_COMPANY_SIZE" envDefault:"50-1000"`
+	ICPIndustries   []string      `env:"ICP_INDUSTRIES" envDefault:"software,fintech,saas"`
+	MQLThreshold    int64         `env:"MQL_THRESHOLD" envDefault:"80"`
+	ScoreDecayAfter time.Duration `env:"SCORE_DECAY_AFTER" envDefault:"720h"`
+	SalesRepsRaw    string        `env:"SALES_REPS"`
+
+	// Slack, for internal alerts; without a bot token they are recorded.
+	SlackBotToken      string `env:"SLACK_BOT_TOKEN"`
+	SlackAPIURL        string `env:"SLACK_API_URL"`
+	SlackSalesChannel  string `env:"SLACK_SALES_CHANNEL" envDefault:"#sales"`
+	SlackSigningSecret string `env:"SLACK_SIGNING_SECRET"`
+
+	// Nurture and win-back.
+	NurtureCadence     time.Duration `env:"NURTURE_CADENCE" envDefault:"96h"`
+	NurtureMaxUnopened int           `env:"NURTURE_MAX_UNOPENED" envDefault:"3"`
+	WinbackAfter       time.Duration `env:"WINBACK_AFTER" envDefault:"1440h"`
+
 	// Abandoned cart.
 	CartSMSThreshold    float64 `env:"CART_SMS_THRESHOLD" envDefault:"100"`
 	CartIncentive       string  `env:"CART_INCENTIVE" envDefault:"free_shipping"`
@@ -74,6 +93,38 @@ type Config struct {
 	QuietHours QuietHours     `env:"-"`
 	Timezone   *time.Location `env:"-"`
 	Caps       Caps           `env:"-"`
+	SalesReps  []SalesRep     `env:"-"`
+	ICPSize    [2]int         `env:"-"` // employees, min and max
+}
+
+// SalesRep is a person leads are handed to.
+type SalesRep struct {
+	Name    string `json:"name"`
+	Email   string `json:"email"`
+	SlackID string `json:"slack_id,omitempty"`
+}
+
+// ParseSalesReps reads "Sam Lee:sam@example.com:U024BE7LH,Ana Ruiz:ana@example.com".
+func ParseSalesReps(s string) ([]SalesRep, error) {
+	var reps []SalesRep
+	for _, item := range strings.Split(s, ",") {
+		if strings.TrimSpace(item) == "" {
+			continue
+		}
+		parts := strings.Split(item, ":")
+		if len(parts) < 2 || len(parts) > 3 {
+			return nil, fmt.Errorf("%q is not name:email or name:email:slack-user-id", strings.TrimSpace(item))
+		}
+		rep := SalesRep{Name: strings.TrimSpace(parts[0]), Email: strings.TrimSpace(parts[1])}
+		if len(parts) == 3 {
+			rep.SlackID = strings.TrimSpace(parts[2])
+		}
+		if _, err := mail.ParseAddress(rep.Email); err != nil || rep.Name == "" {
+			return nil, fmt.Errorf("%q needs a name and an email address", strings.TrimSpace(item))
+		}
+		reps = append(reps, rep)
+	}
+	return reps, nil
 }
 
 // Twilio is the account SMS go out through.
@@ -243,6 +294,40 @@ func (c *Config) validate() error {
 	if c.AttributionWindow <= 0 {
 		bad("ATTRIBUTION_WINDOW", "must be a positive duration like 120h")
 	}
+	if reps, err := ParseSalesReps(c.SalesRepsRaw); err != nil {
+		bad("SALES_REPS", "%v (use name:email:slack-user-id, comma-separated)", err)
+	} else {
+		c.SalesReps = reps
+	}
+	if lo, hi, ok := strings.Cut(c.ICPCompanySize, "-"); !ok {
+		bad("ICP_COMPANY_SIZE", "%q is not a range of employees like 50-1000", c.ICPCompanySize)
+	} else if a, err1 := strconv.Atoi(strings.TrimSpace(lo)); err1 != nil || a < 0 {
+		bad("ICP_COMPANY_SIZE", "%q is not a range of employees like 50-1000", c.ICPCompanySize)
+	} else if b, err2 := strconv.Atoi(strings.TrimSpace(hi)); err2 != nil || b < a {
+		bad("ICP_COMPANY_SIZE", "%q is not a range of employees like 50-1000", c.ICPCompanySize)
+	} else {
+		c.ICPSize = [2]int{a, b}
+	}
+	if c.MQLThreshold <= 0 {
+		bad("MQL_THRESHOLD", "must be a positive score")
+	}
+	if c.ScoreDecayAfter < 24*time.Hour {
+		bad("SCORE_DECAY_AFTER", "must be at least a day, like 720h")
+	}
+	if c.NurtureCadence < 3*24*time.Hour || c.NurtureCadence > 7*24*time.Hour {
+		bad("NURTURE_CADENCE", "%s is outside 3 to 7 days (72h to 168h)", c.NurtureCadence)
+	}
+	if c.NurtureMaxUnopened < 1 {
+		bad("NURTURE_MAX_UNOPENED", "must be at least 1")
+	}
+	if c.WinbackAfter < 7*24*time.Hour {
+		bad("WINBACK_AFTER", "must be at least a week, like 1440h (60 days)")
+	}
+	if c.SlackAPIURL != "" {
+		if u, err := url.Parse(c.SlackAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("SLACK_API_URL", "%q is not an absolute http(s) URL", c.SlackAPIURL)
+		}
+	}
 	if c.CartSMSThreshold < 0 {
 		bad("CART_SMS_THRESHOLD", "must not be negative")
 	}
@@ -263,6 +348,14 @@ func (c *Config) Router() *workflows.Router {
 		CartIncentive:       c.CartIncentive,
 		CartDiscountPercent: c.CartDiscountPercent,
 		CartEndsOnAnyOrder:  c.CartEndsOnAnyOrder,
+		ICP: workflows.ICP{
+			Titles: c.ICPTitles, MinEmployees: c.ICPSize[0], MaxEmployees: c.ICPSize[1], Industries: c.ICPIndustries,
+		},
+		MQLThreshold:       c.MQLThreshold,
+		ScoreDecayAfter:    c.ScoreDecayAfter,
+		NurtureCadence:     c.NurtureCadence,
+		NurtureMaxUnopened: c.NurtureMaxUnopened,
+		WinbackAfter:       c.WinbackAfter,
 	}}
 }
 

@@ -32,8 +32,19 @@ type Contact struct {
 	SMSConsent    bool       `json:"sms_consent"`
 	SMSConsentAt  *time.Time `json:"sms_consent_at,omitempty"`
 	SMSOptedOutAt *time.Time `json:"sms_opted_out_at,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	// Email deliverability: a hard bounce or spam complaint suppresses the
+	// address for marketing email; a win-back with no response marks the
+	// contact unengaged, which also stops marketing email.
+	EmailSuppressedAt *time.Time `json:"email_suppressed_at,omitempty"`
+	SuppressionReason string     `gorm:"size:191" json:"suppression_reason,omitempty"`
+	UnengagedAt       *time.Time `json:"unengaged_at,omitempty"`
+	// Lead scoring and ownership, kept by ContactWorkflow.
+	LeadScore    int64     `json:"lead_score"`
+	OwnerName    string    `gorm:"size:191" json:"owner_name,omitempty"`
+	OwnerEmail   string    `gorm:"size:320" json:"owner_email,omitempty"`
+	OwnerSlackID string    `gorm:"size:64" json:"owner_slack_id,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Name is how an email addresses the contact.
@@ -120,6 +131,9 @@ type Message struct {
 	Status   string    `gorm:"size:16;index;not null" json:"status"`
 	Reason   string    `gorm:"size:500" json:"reason,omitempty"`
 	Attempts int       `json:"attempts"`
+	// Content and Topic name the catalog piece a nurture email carried.
+	Content string `gorm:"size:64" json:"content,omitempty"`
+	Topic   string `gorm:"size:64" json:"topic,omitempty"`
 	// ProviderID is the provider's ID for the message (Twilio's SID), and
 	// DeliveryStatus what its status callbacks last said.
 	ProviderID     string     `gorm:"size:64;index" json:"provider_id,omitempty"`
@@ -170,5 +184,47 @@ type Cart struct {
 	UpdatedAt        time.Time  `json:"updated_at"`
 }
 
+// ScoreEntry is one line of a contact's score ledger.
+type ScoreEntry struct {
+	ID        uint64    `gorm:"primaryKey" json:"-"`
+	ContactID string    `gorm:"size:191;index:idx_score_contact,priority:1;not null" json:"-"`
+	Rule      string    `gorm:"size:64;not null" json:"rule"`
+	Points    int64     `json:"points"`
+	Reason    string    `gorm:"size:500" json:"reason"`
+	Score     int64     `json:"score"` // after this entry
+	At        time.Time `gorm:"index:idx_score_contact,priority:2" json:"at"`
+}
+
+// Task states.
+const (
+	TaskOpen     = "open"
+	TaskAccepted = "accepted" // the rep took the lead: SQL
+	TaskClosed   = "closed"
+)
+
+// Task is a CRM task for sales: follow up a lead that crossed the MQL
+// threshold.
+type Task struct {
+	ID           uint64         `gorm:"primaryKey" json:"id"`
+	ContactID    string         `gorm:"size:191;index;not null" json:"contact_id"`
+	Kind         string         `gorm:"size:32;not null" json:"kind"`
+	Title        string         `gorm:"size:500" json:"title"`
+	Details      map[string]any `gorm:"serializer:json;type:text" json:"details,omitempty"`
+	RepName      string         `gorm:"size:191" json:"rep_name"`
+	RepEmail     string         `gorm:"size:320;index" json:"rep_email"`
+	RepSlackID   string         `gorm:"size:64" json:"rep_slack_id,omitempty"`
+	Status       string         `gorm:"size:16;index;not null" json:"status"`
+	CreatedAt    time.Time      `json:"created_at"`
+	ClosedAt     *time.Time     `json:"closed_at,omitempty"`
+	ClosedReason string         `gorm:"size:191" json:"closed_reason,omitempty"`
+}
+
+// Counter is a named number the store increments atomically (the sales
+// rep round robin).
+type Counter struct {
+	Name  string `gorm:"primaryKey;size:64"`
+	Value int64
+}
+
 // all lists every table, in the order migrations create them.
-var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}}
+var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}}

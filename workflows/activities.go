@@ -11,6 +11,11 @@ const (
 	SMSWindowActivity         = "SMSWindow"
 	IssueDiscountCodeActivity = "IssueDiscountCode"
 	RecordCartActivity        = "RecordCart"
+	RecordScoreActivity       = "RecordScore"
+	HandOffLeadActivity       = "HandOffLead"
+	SendSlackActivity         = "SendSlack"
+	MarkUnengagedActivity     = "MarkUnengaged"
+	InSegmentActivity         = "InSegment"
 )
 
 // Senders an email can come from.
@@ -90,6 +95,70 @@ type SendResult struct {
 	Reason  string `json:",omitempty"`
 	To      string `json:",omitempty"`
 	Subject string `json:",omitempty"`
+	// Content is the catalog piece the email carried (nurture), and Topic
+	// its topic, so the journey knows what it has sent.
+	Content string `json:",omitempty"`
+	Topic   string `json:",omitempty"`
+}
+
+// ScoreUpdate records score changes and the contact's new score and stage.
+type ScoreUpdate struct {
+	ContactID string
+	Changes   []ScoreChange `json:",omitempty"`
+	Score     int64
+	Stage     string
+	At        time.Time
+}
+
+// ScoreChange is one line of the score ledger: which rule, how many points,
+// and why.
+type ScoreChange struct {
+	Rule   string
+	Points int64
+	Reason string
+}
+
+// HandoffRequest hands a lead that crossed the MQL threshold to sales: an
+// owner (the existing one, else the next rep in turn) and a task.
+type HandoffRequest struct {
+	ContactID    string
+	Score        int64
+	Breakdown    []ScoreChange // points by rule
+	RecentEvents []string
+	At           time.Time
+}
+
+// Handoff says who took the lead and which task tracks it.
+type Handoff struct {
+	RepName    string
+	RepEmail   string
+	RepSlackID string `json:",omitempty"`
+	TaskID     uint64
+}
+
+// Slack alert kinds.
+const (
+	SlackMQL     = "mql"     // to the assigned rep, with the task
+	SlackPricing = "pricing" // to the account owner: a lead is on the pricing page
+	SlackTrial   = "trial"   // to the sales channel: free went to trial
+)
+
+// SlackRequest asks for one internal alert. Key makes it idempotent like a
+// send; To is a Slack user ID or a channel ("" for the sales channel).
+type SlackRequest struct {
+	Key       string
+	ContactID string
+	Kind      string
+	To        string         `json:",omitempty"`
+	Data      map[string]any `json:",omitempty"`
+	At        time.Time
+}
+
+// SegmentRequest asks whether a contact is in a segment now.
+type SegmentRequest struct {
+	ContactID string
+	Segment   string
+	Params    map[string]string `json:",omitempty"`
 }
 
 // DiscountRequest asks for a contact's code in a campaign. Asking again returns

@@ -151,6 +151,23 @@ type Settings struct {
 	// CartEndsOnAnyOrder: any order ends a cart's reminders, not only an
 	// order of that checkout.
 	CartEndsOnAnyOrder bool
+
+	// Lead scoring and handoff.
+	ICP             ICP
+	MQLThreshold    int64
+	ScoreDecayAfter time.Duration // silence after which a lead loses points, again each time
+
+	// Nurture and win-back.
+	NurtureCadence     time.Duration
+	NurtureMaxUnopened int           // sends in a row without an open before nurture stops
+	WinbackAfter       time.Duration // silence that starts the win-back journey
+}
+
+// ICP is the ideal customer profile fit scoring compares contacts with.
+type ICP struct {
+	Titles                     []string // words a matching job title contains
+	MinEmployees, MaxEmployees int
+	Industries                 []string
 }
 
 // Cart incentives.
@@ -162,7 +179,19 @@ const (
 
 // DefaultSettings are the settings NUDGE_* defaults give.
 func DefaultSettings() Settings {
-	return Settings{CartSMSThreshold: 100, CartIncentive: IncentiveFreeShipping, CartDiscountPercent: 10}
+	return Settings{
+		CartSMSThreshold: 100, CartIncentive: IncentiveFreeShipping, CartDiscountPercent: 10,
+		ICP: ICP{
+			Titles:       []string{"founder", "ceo", "cto", "cmo", "vp", "head of", "director"},
+			MinEmployees: 50, MaxEmployees: 1000,
+			Industries: []string{"software", "fintech", "saas"},
+		},
+		MQLThreshold:       80,
+		ScoreDecayAfter:    30 * Day,
+		NurtureCadence:     4 * Day,
+		NurtureMaxUnopened: 3,
+		WinbackAfter:       60 * Day,
+	}
 }
 
 // Search attributes, so ops can find runs in the Temporal UI by contact,

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
@@ -250,7 +251,7 @@ func (c *contact) enabledJourneys(ctx workflow.Context) []Journey {
 func (c *contact) settings(ctx workflow.Context) Settings {
 	var s Settings
 	v := workflow.MutableSideEffect(ctx, "journey-settings", func(workflow.Context) any { return c.router.Settings }, func(a, b any) bool {
-		return a.(Settings) == b.(Settings)
+		return reflect.DeepEqual(a, b)
 	})
 	if err := v.Get(&s); err != nil {
 		return DefaultSettings()

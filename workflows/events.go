@@ -29,6 +29,32 @@ const (
 	EventOrderRefunded   = "Order Refunded"
 	EventOrderCancelled  = "Order Cancelled"
 	EventUnsubscribed    = "Unsubscribed"
+
+	// Engagement, recorded by Nudge's tracking links and provider webhooks.
+	EventEmailOpened  = "Email Opened"
+	EventEmailClicked = "Email Link Clicked"
+	EventEmailBounced = "Email Bounced"
+	EventEmailSpam    = "Email Marked as Spam"
+
+	// B2B funnel.
+	EventDemoRequested         = "Demo Requested"
+	EventContentDownloaded     = "Content Downloaded" // content_type "case_study", content_id
+	EventTrialStarted          = "Trial Started"
+	EventSubscriptionStarted   = "Subscription Started"
+	EventSubscriptionCancelled = "Subscription Cancelled"
+	EventFeatureUsed           = "Feature Used"
+	EventLeadAccepted          = "Lead Accepted" // a sales rep took the lead: SQL
+	EventSalesTaskClosed       = "Sales Task Closed"
+
+	// EventPageViewed is what journeys call a page call.
+	EventPageViewed = "Page Viewed"
+)
+
+// Events ContactWorkflow makes itself, to start and steer journeys.
+const (
+	EventBecameLead       = "Became Lead"       // a subscriber showed interest
+	EventHandedOff        = "Lead Handed Off"   // crossed the MQL threshold; a sales task is open
+	EventEngagementLapsed = "Engagement Lapsed" // no open, click or page view for the win-back window
 )
 
 // Event is something a contact did, as delivered to workflows.
@@ -43,6 +69,15 @@ type Event struct {
 
 // Is reports whether e is the track event called name.
 func (e Event) Is(name string) bool { return e.Kind == KindTrack && e.Name == name }
+
+// Action is the event's name as journeys and scoring see it: the event for
+// a track call, Page Viewed for a page.
+func (e Event) Action() string {
+	if e.Kind == KindPage {
+		return EventPageViewed
+	}
+	return e.Name
+}
 
 // Property returns a string property, or "" when it is absent or not a string.
 func (e Event) Property(key string) string {
