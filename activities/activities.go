@@ -30,6 +30,8 @@ type Activities struct {
 	From     mail.Address // NUDGE_EMAIL_FROM
 	Owner    mail.Address // NUDGE_ACCOUNT_OWNER: the person B2B check-ins come from
 	Caps     config.Caps  // NUDGE_FREQUENCY_CAP_*: zero means no cap
+	// SalesReps take MQLs in turn (NUDGE_SALES_REPS).
+	SalesReps []models.Rep
 
 	// SMS delivers text messages; nil records them without delivering.
 	SMS SMSSender
@@ -45,6 +47,17 @@ type Activities struct {
 	// StatusCallbackURL is where Twilio reports delivery:
 	// NUDGE_PUBLIC_URL + "/webhooks/twilio/status". Empty asks for none.
 	StatusCallbackURL string
+
+	// Slack posts internal alerts (slack.go); nil records them in messages
+	// (channel "slack") without posting.
+	Slack SlackPoster
+	// SalesChannel gets alerts with no person to go to
+	// (NUDGE_SLACK_SALES_CHANNEL).
+	SalesChannel string
+	// TemporalUIURL and Namespace link alerts to the contact's run
+	// (NUDGE_TEMPORAL_UI_URL, NUDGE_TEMPORAL_NAMESPACE; "" means "default").
+	TemporalUIURL string
+	Namespace     string
 }
 
 // Register adds every activity to a worker under the names workflows use.
@@ -54,6 +67,11 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.SendSMS, activity.RegisterOptions{Name: workflows.SendSMSActivity})
 	r.RegisterActivityWithOptions(a.SMSWindow, activity.RegisterOptions{Name: workflows.SMSWindowActivity})
 	r.RegisterActivityWithOptions(a.RecordCart, activity.RegisterOptions{Name: workflows.RecordCartActivity})
+	r.RegisterActivityWithOptions(a.InSegment, activity.RegisterOptions{Name: workflows.InSegmentActivity})
+	r.RegisterActivityWithOptions(a.RecordScore, activity.RegisterOptions{Name: workflows.RecordScoreActivity})
+	r.RegisterActivityWithOptions(a.HandOffLead, activity.RegisterOptions{Name: workflows.HandOffLeadActivity})
+	r.RegisterActivityWithOptions(a.MarkUnengaged, activity.RegisterOptions{Name: workflows.MarkUnengagedActivity})
+	r.RegisterActivityWithOptions(a.SendSlack, activity.RegisterOptions{Name: workflows.SendSlackActivity})
 }
 
 // IssueDiscountCode returns the contact's single-use code for a campaign,

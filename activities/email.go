@@ -85,7 +85,7 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 	}
 	to.Name = contact.Name()
 	if req.Marketing {
-		if reason, err := a.capReason(ctx, contact.ID, models.ChannelEmail, req.At); err != nil || reason != "" {
+		if reason, err := a.emailCapReason(ctx, contact, req.At); err != nil || reason != "" {
 			if err != nil {
 				return workflows.SendResult{}, err
 			}
@@ -106,6 +106,17 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 	}
 	if req.Marketing {
 		data.UnsubscribeURL = a.Links.UnsubscribeURL(contact.ID)
+		data.PreferencesURL = a.Links.PreferencesURL(contact.ID)
+		data.Featured = a.Renderer.Featured()
+	}
+	if stage, ok := req.Data["content_stage"].(string); ok {
+		// A nurture step: pick what it carries.
+		favorite, _ := req.Data["favorite_topic"].(string)
+		piece, found := a.Renderer.PickContent(stage, chosenTopics(contact), favorite, stringList(req.Data["sent_content"]))
+		if !found && stage != "case_study" {
+			return a.skip(ctx, row, "nothing left in the content catalog for "+stage)
+		}
+		data.Content, row.Content, row.Topic = piece, piece.ID, piece.Topic
 	}
 	email, err := a.Renderer.Render(req.Template, data)
 	if err != nil {
@@ -117,7 +128,8 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 	if prior, done, err := a.claim(ctx, &row); done || err != nil {
 		return prior, err
 	}
-	result := workflows.SendResult{Status: workflows.StatusRecorded, To: to.String(), Subject: email.Subject}
+	email.HTML = a.trackEmail(ctx, &row, email.HTML, data.UnsubscribeURL)
+	result := workflows.SendResult{Status: workflows.StatusRecorded, To: to.String(), Subject: email.Subject, Content: row.Content, Topic: row.Topic}
 	if a.Mailer != nil {
 		msg, err := a.compose(req, to, email, data.UnsubscribeURL)
 		if err == nil {
@@ -168,4 +180,48 @@ func domainOf(addr string) string {
 		return addr[i+1:]
 	}
 	return "nudge.localhost"
+}
+
+// chosenTopics are the topics the contact picked on the preference page.
+func chosenTopics(c *models.Contact) []string {
+	return stringList(c.Traits["topics"])
+}
+
+// stringList reads a list of strings that came through JSON.
+func stringList(v any) []string {
+	items, _ := v.([]any)
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if s, ok := it.(string); ok {
+			out = append(out, s)
+		}
+	}
+	if ss, ok := v.([]string); ok {
+		return ss
+	}
+	return out
+}
+
+// Email frequencies a contact can pick on the preference page, as caps that
+// apply on top of NUDGE_FREQUENCY_CAP_EMAIL.
+var frequencyCaps = map[string]config.Cap{
+	"weekly":  {Max: 1, Window: 7 * 24 * time.Hour},
+	"monthly": {Max: 1, Window: 30 * 24 * time.Hour},
+}
+
+// emailCapReason checks the global email cap and the contact's own choice.
+func (a *Activities) emailCapReason(ctx context.Context, c *models.Contact, at time.Time) (string, error) {
+	if reason, err := a.capReason(ctx, c.ID, models.ChannelEmail, at); err != nil || reason != "" {
+		return reason, err
+	}
+	freq, _ := c.Traits["email_frequency"].(string)
+	limit, ok := frequencyCaps[freq]
+	if !ok {
+		return "", nil
+	}
+	n, err := a.Store.CountMarketing(ctx, c.ID, models.ChannelEmail, at.Add(-limit.Window))
+	if err != nil || n < int64(limit.Max) {
+		return "", err
+	}
+	return fmt.Sprintf("the contact asked for email %s", freq), nil
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/mail"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	texttemplate "text/template"
@@ -56,6 +57,18 @@ type crossSellRule struct {
 	Recommend    Recommendation `json:"recommend"`
 }
 
+// ContentPiece is an article, guide or offer in the nurture catalog
+// (templates/content/nurture.json).
+type ContentPiece struct {
+	ID       string `json:"id"`
+	Stage    string `json:"stage"`
+	Topic    string `json:"topic"`
+	Title    string `json:"title"`
+	Summary  string `json:"summary"`
+	Path     string `json:"path"`
+	Featured bool   `json:"featured"`
+}
+
 // EmailData is what a template can use.
 type EmailData struct {
 	Contact   *models.Contact
@@ -67,10 +80,15 @@ type EmailData struct {
 	Store map[string]string
 	// Reviews of the products in .Data.products, and a product that goes
 	// with them.
-	Reviews        []Review
-	CrossSell      Recommendation
+	Reviews   []Review
+	CrossSell Recommendation
+	// Content is the catalog piece a nurture email carries; Featured the
+	// pieces marked featured, for "the best of recent content".
+	Content        ContentPiece
+	Featured       []ContentPiece
 	Data           map[string]any
 	UnsubscribeURL string // empty for transactional email
+	PreferencesURL string // where the contact picks frequency and topics
 }
 
 // Rendered is a finished email.
@@ -92,7 +110,10 @@ type Renderer struct {
 	caseStudies map[string]CaseStudy
 	store       map[string]string
 	reviews     map[string][]Review
-	crossSell   struct {
+	nurture     struct {
+		Pieces []ContentPiece `json:"pieces"`
+	}
+	crossSell struct {
 		Rules   []crossSellRule `json:"rules"`
 		Default Recommendation  `json:"default"`
 	}
@@ -139,6 +160,7 @@ func ParseTemplates(fsys fs.FS) (*Renderer, error) {
 		"content/store.json":        &r.store,
 		"content/reviews.json":      &r.reviews,
 		"content/cross_sell.json":   &r.crossSell,
+		"content/nurture.json":      &r.nurture,
 	} {
 		raw, err := fs.ReadFile(fsys, file)
 		if err != nil {
@@ -198,6 +220,40 @@ func (r *Renderer) CaseStudyFor(industry string) CaseStudy {
 		return cs
 	}
 	return r.caseStudies["default"]
+}
+
+// PickContent chooses the catalog piece for a nurture stage: not one sent
+// before, on a topic the contact chose if there is one, else on their
+// favourite topic, else the first in the catalog.
+func (r *Renderer) PickContent(stage string, chosen []string, favorite string, sent []string) (ContentPiece, bool) {
+	var candidates []ContentPiece
+	for _, p := range r.nurture.Pieces {
+		if p.Stage == stage && !slices.Contains(sent, p.ID) {
+			candidates = append(candidates, p)
+		}
+	}
+	for _, wanted := range append(slices.Clone(chosen), favorite) {
+		for _, p := range candidates {
+			if wanted != "" && p.Topic == wanted {
+				return p, true
+			}
+		}
+	}
+	if len(candidates) == 0 {
+		return ContentPiece{}, false
+	}
+	return candidates[0], true
+}
+
+// Featured lists the catalog pieces marked featured.
+func (r *Renderer) Featured() []ContentPiece {
+	var out []ContentPiece
+	for _, p := range r.nurture.Pieces {
+		if p.Featured {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Store is the shop's standing copy.

@@ -65,7 +65,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"owner":         {"NUDGE_ACCOUNT_OWNER", "sam@acme.example", `NUDGE_ACCOUNT_OWNER: "sam@acme.example" is not a person's name and address`},
 		"public url":    {"NUDGE_PUBLIC_URL", "nudge.example.com", `NUDGE_PUBLIC_URL: "nudge.example.com" is not an absolute http(s) URL`},
 		"secret":        {"NUDGE_SECRET", "short", "NUDGE_SECRET: is 5 characters; use at least 16"},
-		"journey":       {"NUDGE_JOURNEYS", "welcome_b2b,winback", `NUDGE_JOURNEYS: unknown journey "winback" (known: all, `},
+		"journey":       {"NUDGE_JOURNEYS", "welcome_b2b,recommendations", `NUDGE_JOURNEYS: unknown journey "recommendations" (known: all, `},
 		"log level":     {"NUDGE_LOG_LEVEL", "loud", `NUDGE_LOG_LEVEL: "loud" is not debug, info, warn or error`},
 		"key spaces":    {"NUDGE_WRITE_KEYS", "a, b", "NUDGE_WRITE_KEYS/NUDGE_ADMIN_KEYS: a key is empty or has spaces around it"},
 		"task queue":    {"NUDGE_TASK_QUEUE", "", ""},

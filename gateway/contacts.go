@@ -45,11 +45,26 @@ func (g *Gateway) getContact(c *gin.Context) {
 		msgs = []models.Message{}
 	}
 
+	breakdown, err := g.Store.ScoreBreakdown(ctx, id)
+	if err != nil {
+		g.serverError(c, "read score breakdown", err)
+		return
+	}
+	ledger, err := g.Store.ScoreLedger(ctx, id)
+	if err != nil {
+		g.serverError(c, "read score ledger", err)
+		return
+	}
+	if len(ledger) > recentMessages {
+		ledger = ledger[len(ledger)-recentMessages:]
+	}
+
 	wfID := workflows.ContactWorkflowID(id)
 	body := gin.H{
 		"contact":         contact,
 		"journeys":        nil,
-		"lead_score":      nil,
+		"lead_score":      contact.LeadScore,
+		"score":           gin.H{"value": contact.LeadScore, "breakdown": breakdown, "ledger": ledger},
 		"lifecycle_stage": contact.LifecycleStage,
 		"messages":        msgs,
 		"temporal_url":    g.temporalURL(wfID),

@@ -97,7 +97,9 @@ func TestGetContactWhenTheQueryFails(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
 	assert.Nil(t, got["journeys"])
 	assert.Equal(t, "query contact/u1: workflow not found for ID: contact/u1", got["journeys_error"])
-	assert.Nil(t, got["lead_score"])
+	// The stored score stands in when the workflow cannot answer.
+	assert.Equal(t, float64(0), got["lead_score"])
+	assert.Equal(t, map[string]any{"value": float64(0), "breakdown": map[string]any{}, "ledger": []any{}}, got["score"])
 	assert.Equal(t, models.StageSubscriber, got["lifecycle_stage"])
 	assert.Equal(t, []any{}, got["messages"])
 	assert.Equal(t, "u1", got["contact"].(map[string]any)["id"])

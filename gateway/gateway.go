@@ -153,11 +153,17 @@ func (g *Gateway) Handler() http.Handler {
 	admin.GET("/messages/:id", g.getMessage)
 	admin.GET("/messages/:id/html", g.getMessageHTML)
 	admin.GET("/reports/revenue", g.getRevenue)
+	g.taskRoutes(admin)
+	g.segmentationRoutes(admin)
 
 	r.GET("/unsubscribe/:token", g.unsubscribePage)
 	r.POST("/unsubscribe/:token", g.unsubscribe)
+	r.GET("/preferences/:token", g.preferencesPage)
+	r.POST("/preferences/:token", g.savePreferences)
 	r.POST("/webhooks/shopify", g.shopifyWebhook)
 	g.twilioRoutes(r)
+	g.slackRoutes(r)
+	g.trackingRoutes(r)
 	return r
 }
 

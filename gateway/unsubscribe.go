@@ -19,7 +19,7 @@ import (
 // unsubscribePage asks the person to confirm. Opening the link changes
 // nothing: mail scanners and link previews fetch it without anyone asking.
 func (g *Gateway) unsubscribePage(c *gin.Context) {
-	contact := g.tokenContact(c)
+	contact := g.tokenContact(c, g.Links.Unsubscribe)
 	if contact == nil {
 		return
 	}
@@ -34,7 +34,7 @@ func (g *Gateway) unsubscribePage(c *gin.Context) {
 // (body "List-Unsubscribe=One-Click"), which carry no cookie or CSRF token:
 // the signed token is the authorisation.
 func (g *Gateway) unsubscribe(c *gin.Context) {
-	contact := g.tokenContact(c)
+	contact := g.tokenContact(c, g.Links.Unsubscribe)
 	if contact == nil {
 		return
 	}
@@ -96,10 +96,10 @@ type unsubscribeData struct {
 // tokenContact checks the link's token and finds its contact. A forged,
 // altered or cut-short token, or one for a contact no longer stored, gets
 // the same "link not valid" page, so it reveals nothing.
-func (g *Gateway) tokenContact(c *gin.Context) *models.Contact {
+func (g *Gateway) tokenContact(c *gin.Context, verify func(token string) (string, error)) *models.Contact {
 	c.Header("Cache-Control", "no-store")
 	c.Header("X-Robots-Tag", "noindex")
-	id, err := g.Links.Unsubscribe(c.Param("token"))
+	id, err := verify(c.Param("token"))
 	if err != nil {
 		g.page(c, http.StatusNotFound, "invalid_link.html", map[string]string{"Brand": g.Config.BrandName})
 		return nil
@@ -110,7 +110,7 @@ func (g *Gateway) tokenContact(c *gin.Context) *models.Contact {
 		g.page(c, http.StatusNotFound, "invalid_link.html", map[string]string{"Brand": g.Config.BrandName})
 		return nil
 	case err != nil:
-		g.log().Error("could not read contact for unsubscribe", "contact", id, "error", err)
+		g.log().Error("could not read the contact of a signed link", "contact", id, "error", err)
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8",
 			[]byte("Sorry, something went wrong on our side. Please use the link again in a minute."))
 		return nil

@@ -26,7 +26,20 @@ func NewSigner(secret, baseURL string) *Signer {
 }
 
 // purpose keeps a token made for one use from being replayed for another.
-const purposeUnsubscribe = "unsubscribe"
+const (
+	purposeUnsubscribe = "unsubscribe"
+	purposePreferences = "preferences"
+)
+
+// PreferencesURL is the contact's preference page: how often, which topics.
+func (s *Signer) PreferencesURL(contactID string) string {
+	return s.baseURL + "/preferences/" + s.token(purposePreferences, contactID)
+}
+
+// Preferences returns the contact a preferences token was made for.
+func (s *Signer) Preferences(token string) (contactID string, err error) {
+	return s.verify(purposePreferences, token)
+}
 
 // UnsubscribeURL is the contact's one-click unsubscribe link.
 func (s *Signer) UnsubscribeURL(contactID string) string {

@@ -9,6 +9,10 @@ import (
 	"gorm.io/gorm/clause"
 )
 
+// ErrNoSalesReps is returned when a lead needs an owner and no reps are
+// configured.
+var ErrNoSalesReps = errors.New("no sales reps to hand the lead to: set NUDGE_SALES_REPS")
+
 // ScoreChange is one change to record in the ledger.
 type ScoreChange struct {
 	Rule   string
@@ -76,7 +80,7 @@ func (s *Store) AssignOwner(ctx context.Context, contactID string, reps []Rep) (
 			return nil
 		}
 		if len(reps) == 0 {
-			return errors.New("no sales reps: set NUDGE_SALES_REPS")
+			return ErrNoSalesReps
 		}
 		n, err := s.next(tx, "sales_rep_round_robin")
 		if err != nil {

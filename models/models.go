@@ -78,16 +78,18 @@ const (
 
 // Event is one Segment call (track, identify, page) as received.
 type Event struct {
-	ID          uint64         `gorm:"primaryKey;index:idx_events_status_id,priority:2" json:"-"`
-	MessageID   string         `gorm:"size:191;uniqueIndex;not null" json:"message_id"`
-	ContactID   string         `gorm:"size:191;index" json:"contact_id,omitempty"`
+	ID        uint64 `gorm:"primaryKey;index:idx_events_status_id,priority:2" json:"-"`
+	MessageID string `gorm:"size:191;uniqueIndex;not null" json:"message_id"`
+	// (contact, kind, name, timestamp) serves segments and attribution:
+	// "has this contact done X, and when".
+	ContactID   string         `gorm:"size:191;index;index:idx_events_contact_kind_name_ts,priority:1" json:"contact_id,omitempty"`
 	AnonymousID string         `gorm:"size:191;index" json:"anonymous_id,omitempty"`
-	Kind        string         `gorm:"size:16;not null" json:"kind"`
-	Name        string         `gorm:"size:191" json:"name,omitempty"`
+	Kind        string         `gorm:"size:16;not null;index:idx_events_contact_kind_name_ts,priority:2" json:"kind"`
+	Name        string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:3" json:"name,omitempty"`
 	Properties  map[string]any `gorm:"serializer:json;type:text" json:"properties,omitempty"`
 	Traits      map[string]any `gorm:"serializer:json;type:text" json:"traits,omitempty"`
 	Context     map[string]any `gorm:"serializer:json;type:text" json:"context,omitempty"`
-	Timestamp   time.Time      `json:"timestamp"`
+	Timestamp   time.Time      `gorm:"index:idx_events_contact_kind_name_ts,priority:4" json:"timestamp"`
 	ReceivedAt  time.Time      `json:"received_at"`
 	Status      string         `gorm:"size:16;index:idx_events_status_id,priority:1;not null" json:"status"`
 	Attempts    int            `json:"attempts,omitempty"`

@@ -286,3 +286,21 @@ func (s *Store) RetryMessage(ctx context.Context, key string) (bool, error) {
 		Updates(map[string]any{"status": MessageSending, "attempts": gorm.Expr("attempts + 1")})
 	return res.RowsAffected == 1, res.Error
 }
+
+// SetTraits merges traits into a contact's stored traits (the preference
+// page's choices, say).
+func (s *Store) SetTraits(ctx context.Context, contactID string, traits map[string]any) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var c Contact
+		if err := tx.Where("id = ?", contactID).Take(&c).Error; err != nil {
+			return err
+		}
+		if c.Traits == nil {
+			c.Traits = map[string]any{}
+		}
+		for k, v := range traits {
+			c.Traits[k] = v
+		}
+		return tx.Model(&Contact{}).Where("id = ?", contactID).Select("traits").Updates(&Contact{Traits: c.Traits}).Error
+	})
+}

@@ -113,6 +113,18 @@ func (p *Platform) Activities() (*activities.Activities, error) {
 		}
 		acts.StatusCallbackURL = p.Config.PublicURL + "/webhooks/twilio/status"
 	}
+	acts.SalesChannel = p.Config.SlackSalesChannel
+	acts.TemporalUIURL, acts.Namespace = p.Config.TemporalUIURL, p.Config.TemporalNamespace
+	for _, r := range p.Config.SalesReps {
+		acts.SalesReps = append(acts.SalesReps, models.Rep{Name: r.Name, Email: r.Email, SlackID: r.SlackID})
+	}
+	if p.Config.SlackBotToken != "" {
+		client, err := activities.NewSlackClient(p.Config.SlackBotToken, p.Config.SlackAPIURL)
+		if err != nil {
+			return nil, fmt.Errorf("NUDGE_SLACK_*: %w", err)
+		}
+		acts.Slack = client // only on success: a nil *SlackClient in the interface would not be nil
+	}
 	return acts, nil
 }
 

@@ -102,16 +102,44 @@ func TestRecordHistories(t *testing.T) {
 	must(s.Post("/v1/track", `{"userId":"lena","event":"Order Refunded","properties":{"order_id":"2001"}}`))
 	waitClosed(ctx, t, c, "journey/post_purchase/lena/2001")
 
+	// A B2B lead who fits the profile requests a demo: scored past the MQL
+	// threshold and handed to sales; the demo ends nurture.
+	must(s.Post("/v1/identify", `{"userId":"kai","traits":{"email":"kai@brightpath.example","firstName":"Kai","title":"CTO","company":{"name":"Brightpath","industry":"software","employee_count":120}}}`))
+	must(s.Post("/v1/track", `{"userId":"kai","event":"Signed Up","properties":{"plan":"b2b"}}`))
+	waitFor(ctx, t, func() bool {
+		_, err := c.DescribeWorkflowExecution(ctx, "journey/nurture/kai", "")
+		return err == nil
+	})
+	must(s.Post("/v1/track", `{"userId":"kai","event":"Demo Requested"}`))
+	waitClosed(ctx, t, c, "journey/nurture/kai")
+	waitFor(ctx, t, func() bool {
+		var st workflows.ContactState
+		v, err := c.QueryWorkflow(ctx, "contact/kai", "", workflows.QueryState)
+		return err == nil && v.Get(&st) == nil && st.TaskID != 0
+	})
+
+	// Win-back, started the way the engagement clock would, answered by an open.
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "journey/winback/kai", TaskQueue: s.Platform.Config.TaskQueue},
+		"winback", workflows.JourneyInput{ContactID: "kai", Trigger: workflows.Event{Kind: workflows.KindTrack, Name: workflows.EventEngagementLapsed}, Settings: workflows.DefaultSettings()})
+	must(err)
+	_, err = s.WaitForEmail(ctx, "kai@brightpath.example", "We miss you, Kai")
+	must(err)
+	must(c.SignalWorkflow(ctx, "journey/winback/kai", "", workflows.SignalEvent, workflows.Event{Kind: workflows.KindTrack, Name: workflows.EventEmailOpened}))
+	waitClosed(ctx, t, c, "journey/winback/kai")
+
 	for name, id := range map[string]string{
-		"abandoned_cart_ordered.json":       "journey/abandoned_cart/lena/ch-1",
-		"post_purchase_refunded.json":       "journey/post_purchase/lena/2001",
-		"contact_cart_and_order.json":       "contact/lena",
-		"welcome_ecommerce_goal.json":       "journey/welcome_ecommerce/maya",
-		"welcome_b2b_setup_signal.json":     "journey/welcome_b2b/dana",
-		"welcome_b2b_cancelled.json":        "journey/welcome_b2b/omar",
-		"contact_b2b.json":                  "contact/dana",
-		"contact_continued_as_new.json":     "contact/maya",
-		"contact_signup_without_email.json": "contact/omar",
+		"contact_scored_and_handed_off.json": "contact/kai",
+		"nurture_demo_requested.json":        "journey/nurture/kai",
+		"winback_engaged.json":               "journey/winback/kai",
+		"abandoned_cart_ordered.json":        "journey/abandoned_cart/lena/ch-1",
+		"post_purchase_refunded.json":        "journey/post_purchase/lena/2001",
+		"contact_cart_and_order.json":        "contact/lena",
+		"welcome_ecommerce_goal.json":        "journey/welcome_ecommerce/maya",
+		"welcome_b2b_setup_signal.json":      "journey/welcome_b2b/dana",
+		"welcome_b2b_cancelled.json":         "journey/welcome_b2b/omar",
+		"contact_b2b.json":                   "contact/dana",
+		"contact_continued_as_new.json":      "contact/maya",
+		"contact_signup_without_email.json":  "contact/omar",
 	} {
 		saveFirstRun(ctx, t, c, id, filepath.Join("testdata", "histories", name))
 	}

@@ -34,7 +34,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		replayed[filepath.Base(f)] = true
 	}
 	// Every journey, and the contact workflow, has at least one history.
-	for _, want := range []string{"welcome_b2b_", "welcome_ecommerce_", "abandoned_cart_", "post_purchase_", "contact_"} {
+	for _, want := range []string{"welcome_b2b_", "welcome_ecommerce_", "abandoned_cart_", "post_purchase_", "nurture_", "winback_", "contact_"} {
 		found := false
 		for f := range replayed {
 			if len(f) >= len(want) && f[:len(want)] == want {

@@ -154,11 +154,19 @@ type SlackRequest struct {
 	At        time.Time
 }
 
-// SegmentRequest asks whether a contact is in a segment now.
+// ContactRequest names a contact, at a moment on the journey's clock.
+type ContactRequest struct {
+	ContactID string
+	At        time.Time
+}
+
+// SegmentRequest asks whether a contact is in a segment at At, the
+// journey's time (so replay and time skipping hold).
 type SegmentRequest struct {
 	ContactID string
 	Segment   string
 	Params    map[string]string `json:",omitempty"`
+	At        time.Time
 }
 
 // DiscountRequest asks for a contact's code in a campaign. Asking again returns

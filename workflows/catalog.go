@@ -32,6 +32,9 @@ type Journey struct {
 	Waits []string
 	// KeyName says what the key is ("checkout", "order"), for timelines.
 	KeyName string
+	// ForStages, when set, limits the journey to contacts in these
+	// lifecycle stages when it would start.
+	ForStages []string
 	// AnyKeyGoal, for a keyed journey, lets a goal for another key end the
 	// run too (any order ends an abandoned cart, say), when settings ask.
 	AnyKeyGoal func(Settings) bool
@@ -68,7 +71,8 @@ func (r Reentry) allows(last, now time.Time) bool {
 // ListensTo reports whether a running journey wants an event forwarded: its
 // goals, the events it waits for, and Unsubscribed.
 func (j *Journey) ListensTo(ev Event) bool {
-	return ev.Kind == KindTrack && (slices.Contains(j.Goals, ev.Name) || slices.Contains(j.Waits, ev.Name) || ev.Name == EventUnsubscribed)
+	name := ev.Action()
+	return ev.Kind != KindIdentify && (slices.Contains(j.Goals, name) || slices.Contains(j.Waits, name) || name == EventUnsubscribed)
 }
 
 // concerns reports whether an event is about the run with this key: for a

@@ -36,6 +36,23 @@ type ContactState struct {
 	Events       int
 	LastEventAt  time.Time `json:",omitempty"`
 	Unsubscribed bool      `json:",omitempty"`
+
+	// Lead scoring (scoring.go, lifecycle.go).
+	Breakdown []ScoreChange     `json:",omitempty"` // points by rule
+	Scored    map[string]bool   `json:",omitempty"` // fit rules already counted
+	ScoredOn  map[string]string `json:",omitempty"` // daily rules: the day last counted
+	AlertedOn map[string]string `json:",omitempty"` // daily alerts: the day last sent
+	Session   Session           `json:",omitempty"`
+	MQLAt     *time.Time        `json:",omitempty"`
+	Owner     string            `json:",omitempty"`
+	TaskID    uint64            `json:",omitempty"`
+	// RecentNames are the last events, for the sales handoff's context.
+	RecentNames []string `json:",omitempty"`
+	// The engagement clock: the last open, click or page view, the
+	// inactivity penalties taken since, and whether win-back has started.
+	LastEngagedAt time.Time `json:",omitempty"`
+	Decays        int       `json:",omitempty"`
+	Lapsed        bool      `json:",omitempty"`
 }
 
 // RunningJourney is a journey run the contact is in.
@@ -47,7 +64,10 @@ type RunningJourney struct {
 	Settings   *Settings `json:",omitempty"` // as the run got them
 }
 
-const recentEvents = 256
+const (
+	recentEvents = 256 // message IDs kept for deduplication
+	recentNames  = 10  // events kept for the sales handoff
+)
 
 // Router runs ContactWorkflow with the journeys this deployment enables
 // (NUDGE_JOURNEYS) and the settings new runs get.
@@ -63,7 +83,7 @@ type Router struct {
 // it, after handling every signal it has received.
 func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 	if st.Stage == "" {
-		st.Stage = "subscriber"
+		st.Stage = StageSubscriber
 	}
 	if st.Traits == nil {
 		st.Traits = map[string]any{}
@@ -71,7 +91,19 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 	if st.Entered == nil {
 		st.Entered = map[string]time.Time{}
 	}
+	for _, m := range []*map[string]string{&st.ScoredOn, &st.AlertedOn} {
+		if *m == nil {
+			*m = map[string]string{}
+		}
+	}
+	if st.Scored == nil {
+		st.Scored = map[string]bool{}
+	}
 	c := &contact{ContactState: st, router: r}
+	// Version 1 scores leads, moves them through the funnel, hands MQLs to
+	// sales and runs the engagement clock. Runs started before it go on
+	// without until they continue as new.
+	c.scoring = workflow.GetVersion(ctx, "lead-scoring", workflow.DefaultVersion, 1) == 1
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ContactState, error) { return c.ContactState, nil }); err != nil {
 		return err
 	}
@@ -96,6 +128,9 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 
 	for {
+		if c.scoring {
+			c.armClock(ctx, sel)
+		}
 		sel.Select(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -116,7 +151,9 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 
 type contact struct {
 	ContactState
-	router *Router
+	router     *Router
+	scoring    bool
+	clockArmed bool
 }
 
 func (c *contact) handle(ctx workflow.Context, ev Event, sel workflow.Selector) {
@@ -139,9 +176,24 @@ func (c *contact) handle(ctx workflow.Context, ev Event, sel workflow.Selector) 
 	if ev.Is(EventUnsubscribed) {
 		c.Unsubscribed = true
 	}
+	var made []Event
+	if c.scoring {
+		c.RecentNames = append(c.RecentNames, describe(ev))
+		if len(c.RecentNames) > recentNames {
+			c.RecentNames = slices.Delete(c.RecentNames, 0, len(c.RecentNames)-recentNames)
+		}
+		made = c.lifecycle(ctx, ev, c.settings(ctx))
+	}
+	c.route(ctx, ev, sel)
+	for _, m := range made {
+		c.route(ctx, m, sel)
+	}
+}
 
-	// Running journeys hear the event first, so a goal ends a journey
-	// before the same event can start another.
+// route passes an event to the running journeys that listen for it, then
+// starts the journeys it triggers. Running journeys hear it first, so a goal
+// ends a journey before the same event can start another.
+func (c *contact) route(ctx workflow.Context, ev Event, sel workflow.Selector) {
 	for _, run := range slices.Clone(c.Running) {
 		j, ok := Lookup(run.Journey)
 		if !ok || !j.ListensTo(ev) {
@@ -151,15 +203,42 @@ func (c *contact) handle(ctx workflow.Context, ev Event, sel workflow.Selector) 
 		if run.Settings != nil {
 			settings = *run.Settings
 		}
-		if j.concerns(run.Key, ev, slices.Contains(j.Goals, ev.Name), settings) {
+		if j.concerns(run.Key, ev, slices.Contains(j.Goals, ev.Action()), settings) {
 			c.forward(ctx, run, ev)
 		}
 	}
 	for _, j := range c.enabledJourneys(ctx) {
-		if j.Starts != nil && j.Starts(ev, c.Traits) {
+		if j.Starts != nil && j.Starts(ev, c.Traits) && c.eligible(j) {
 			c.start(ctx, j, ev, sel)
 		}
 	}
+}
+
+// eligible keeps journeys away from contacts they are not for: nurture is
+// for leads who are not customers.
+func (c *contact) eligible(j Journey) bool {
+	return j.ForStages == nil || slices.Contains(j.ForStages, c.Stage)
+}
+
+// armClock sets the engagement clock's timer, unless one is set. When it
+// fires, the silence may have been broken meanwhile: then it only re-arms.
+func (c *contact) armClock(ctx workflow.Context, sel workflow.Selector) {
+	if c.clockArmed {
+		return
+	}
+	s := c.settings(ctx)
+	d := max(c.nextClock(s).Sub(workflow.Now(ctx)), time.Second)
+	c.clockArmed = true
+	timer := workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: "engagement clock"})
+	sel.AddFuture(timer, func(f workflow.Future) {
+		c.clockArmed = false
+		if f.Get(ctx, nil) != nil || workflow.Now(ctx).Before(c.nextClock(s)) {
+			return
+		}
+		for _, ev := range c.tick(ctx, s) {
+			c.route(ctx, ev, sel)
+		}
+	})
 }
 
 // forward signals a running journey; a journey that has closed in the

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
 
@@ -57,12 +58,17 @@ func (r *contactRun) run(contactID string, until time.Duration) {
 	}
 }
 
+// welcomeHarness routes into the welcomes and post-purchase only.
+func welcomeHarness(t *testing.T, contacts ...models.Contact) *harness {
+	return newHarnessFor(t, []string{"welcome_b2b", "welcome_ecommerce", "post_purchase"}, contacts...)
+}
+
 func identify(traits map[string]any, at time.Time) workflows.Event {
 	return workflows.Event{MessageID: "identify@" + at.Format(time.RFC3339), Kind: workflows.KindIdentify, Traits: traits, Timestamp: at}
 }
 
 func TestContactRoutesB2BSignUp(t *testing.T) {
-	r := newContactRun(t, newHarness(t, dana))
+	r := newContactRun(t, welcomeHarness(t, dana))
 	r.send(0, identify(map[string]any{"account_type": "b2b", "email": dana.Email}, testStart))
 	r.send(time.Second, trackEvent(workflows.EventSignedUp, nil, testStart))
 	r.queryAt(time.Hour)
@@ -87,7 +93,7 @@ func TestContactRoutesB2BSignUp(t *testing.T) {
 }
 
 func TestContactRoutesShopperAndForwardsGoal(t *testing.T) {
-	r := newContactRun(t, newHarness(t, maya))
+	r := newContactRun(t, welcomeHarness(t, maya))
 	r.send(0, trackEvent(workflows.EventSignedUp, map[string]any{"plan": "free"}, testStart))
 	r.send(30*hour, trackEvent(workflows.EventOrderCompleted, map[string]any{"order_id": "o-1"}, testStart.Add(30*hour)))
 	r.queryAt(31 * hour)
@@ -111,7 +117,7 @@ func TestContactRoutesShopperAndForwardsGoal(t *testing.T) {
 
 // The welcome runs once per contact: a second Signed Up, during or after it, starts nothing.
 func TestContactWelcomeOnlyOnce(t *testing.T) {
-	r := newContactRun(t, newHarness(t, maya))
+	r := newContactRun(t, welcomeHarness(t, maya))
 	r.send(0, trackEvent(workflows.EventSignedUp, nil, testStart))
 	r.send(hour, trackEvent(workflows.EventSignedUp, nil, testStart.Add(hour)))
 	r.send(20*24*hour, trackEvent(workflows.EventSignedUp, nil, testStart.Add(20*24*hour)))
@@ -127,7 +133,7 @@ func TestContactWelcomeOnlyOnce(t *testing.T) {
 
 // An event delivered twice (the relay retrying) is handled once.
 func TestContactDropsDuplicateEvents(t *testing.T) {
-	r := newContactRun(t, newHarness(t, maya))
+	r := newContactRun(t, welcomeHarness(t, maya))
 	ev := trackEvent("Product Viewed", nil, testStart)
 	r.send(0, ev)
 	r.send(time.Minute, ev)
@@ -155,7 +161,7 @@ func TestContactOnlyStartsEnabledJourneys(t *testing.T) {
 // When Temporal suggests it, the workflow continues as new, carrying its
 // state, after handling what it had received.
 func TestContactContinuesAsNew(t *testing.T) {
-	h := newHarness(t, maya)
+	h := welcomeHarness(t, maya)
 	h.env.SetContinueAsNewSuggested(true)
 	r := newContactRun(t, h)
 	r.send(0, trackEvent(workflows.EventSignedUp, nil, testStart))

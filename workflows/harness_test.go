@@ -47,6 +47,13 @@ var testStart = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 func newHarness(t *testing.T, contacts ...models.Contact) *harness {
 	t.Helper()
+	return newHarnessFor(t, workflows.JourneyNames(), contacts...)
+}
+
+// newHarnessFor lets only the named journeys start from ContactWorkflow,
+// so a routing test sees only the journeys it is about.
+func newHarnessFor(t *testing.T, enabled []string, contacts ...models.Contact) *harness {
+	t.Helper()
 	store, err := models.Open("sqlite://" + filepath.Join(t.TempDir(), "nudge.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -66,12 +73,17 @@ func newHarness(t *testing.T, contacts ...models.Contact) *harness {
 		t.Fatal(err)
 	}
 	acts := &activities.Activities{
-		Store:    store,
-		Renderer: renderer,
-		Links:    links.NewSigner("test-secret-0123456789", "https://nudge.example.com"),
-		Brand:    activities.Brand{Name: "Acme", Address: "Acme Inc., 1 Main St, Springfield", SiteURL: "https://acme.example.com"},
-		From:     mail.Address{Name: "Acme", Address: "hello@acme.example.com"},
-		Owner:    mail.Address{Name: "Sam Lee", Address: "sam@acme.example.com"},
+		Store:        store,
+		Renderer:     renderer,
+		Links:        links.NewSigner("test-secret-0123456789", "https://nudge.example.com"),
+		Brand:        activities.Brand{Name: "Acme", Address: "Acme Inc., 1 Main St, Springfield", SiteURL: "https://acme.example.com"},
+		From:         mail.Address{Name: "Acme", Address: "hello@acme.example.com"},
+		Owner:        mail.Address{Name: "Sam Lee", Address: "sam@acme.example.com"},
+		SalesChannel: "#sales",
+		SalesReps: []models.Rep{
+			{Name: "Sam Lee", Email: "sam@acme.example.com", SlackID: "U0SAM"},
+			{Name: "Ana Ruiz", Email: "ana@acme.example.com", SlackID: "U0ANA"},
+		},
 		// No marketing SMS from 21:00 to 08:00, in the contact's zone or else UTC.
 		QuietHours: config.QuietHours{Start: 21 * time.Hour, End: 8 * time.Hour},
 		Timezone:   time.UTC,
@@ -82,7 +94,7 @@ func newHarness(t *testing.T, contacts ...models.Contact) *harness {
 	h.env = suite.NewTestWorkflowEnvironment()
 	h.env.SetStartTime(testStart)
 	acts.Register(h.env)
-	worker.RegisterWorkflows(h.env, &workflows.Router{Enabled: workflows.JourneyNames(), Settings: workflows.DefaultSettings()})
+	worker.RegisterWorkflows(h.env, &workflows.Router{Enabled: enabled, Settings: workflows.DefaultSettings()})
 	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		switch info.ActivityType.Name {
 		case workflows.SendEmailActivity:

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -29,8 +30,10 @@ type Run struct {
 	// arrived, and the latest of each (the trigger counts as arrived).
 	received map[string]time.Time
 	latest   map[string]Event
-	endedBy  string // the goal event that ended the run
-	err      error  // cancellation or a failed step: stops the run
+	count    map[string]int
+	events   []Event // every event forwarded to the run, in order
+	endedBy  string  // the goal event that ended the run
+	err      error   // cancellation or a failed step: stops the run
 	state    JourneyState
 }
 
@@ -74,6 +77,7 @@ func Begin(ctx workflow.Context, in JourneyInput) *Run {
 		runID:    info.WorkflowExecution.RunID,
 		received: map[string]time.Time{},
 		latest:   map[string]Event{in.Trigger.Name: in.Trigger},
+		count:    map[string]int{},
 		state:    JourneyState{Journey: journey.Name, ContactID: in.ContactID, Key: in.Key, StartedAt: now, Step: "start"},
 	}
 	j.ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -103,18 +107,21 @@ func Begin(ctx workflow.Context, in JourneyInput) *Run {
 }
 
 func (j *Run) onEvent(ev Event) {
-	goal := slices.Contains(j.journey.Goals, ev.Name)
+	name := ev.Action()
+	goal := slices.Contains(j.journey.Goals, name)
 	if !j.journey.concerns(j.in.Key, ev, goal, j.in.Settings) {
 		j.log("event", "", describe(ev)+" for another "+j.journey.keyName()+": ignored")
 		return
 	}
-	if _, seen := j.received[ev.Name]; !seen {
-		j.received[ev.Name] = workflow.Now(j.ctx)
+	if _, seen := j.received[name]; !seen {
+		j.received[name] = workflow.Now(j.ctx)
 	}
-	j.latest[ev.Name] = ev
+	j.latest[name] = ev
+	j.count[name]++
+	j.events = append(j.events, ev)
 	if j.endedBy == "" && goal {
-		j.endedBy = ev.Name
-		j.log("exit", "", ev.Name+" arrived: goal reached, no further steps")
+		j.endedBy = name
+		j.log("exit", "", name+" arrived: goal reached, no further steps")
 		return
 	}
 	j.log("event", "", describe(ev))
@@ -125,6 +132,32 @@ func (j *Run) onEvent(ev Event) {
 func (j *Run) Latest(name string) (ev Event, ok bool) {
 	ev, ok = j.latest[name]
 	return ev, ok
+}
+
+// Events are the events forwarded to the run so far, oldest first.
+func (j *Run) Events() []Event { return j.events }
+
+// Count is how many events of that name the run has heard.
+func (j *Run) Count(name string) int { return j.count[name] }
+
+// Wait sleeps for d. A goal reached meanwhile ends the wait at once.
+func (j *Run) Wait(d time.Duration, label string) {
+	if j.active() && d > 0 {
+		j.wait(d, label, func() bool { return !j.active() })
+	}
+}
+
+// Hold waits, with no time limit, until release says so or the run ends:
+// for a human, say, however long they take.
+func (j *Run) Hold(label string, release func() bool) {
+	if !j.active() || release() {
+		return
+	}
+	j.setStep("hold "+label, nil)
+	j.log("wait", "", label)
+	if err := workflow.Await(j.ctx, func() bool { return release() || !j.active() }); err != nil {
+		j.fail("hold", err)
+	}
 }
 
 // Input is what the run was started with: the contact, the key, the
@@ -145,9 +178,9 @@ func (j *Run) active() bool { return j.endedBy == "" && j.err == nil }
 // Email sends the journey's email template named step to the contact:
 // templates/email/<journey>/<step>.{txt,html}. It is a marketing email unless
 // Transactional is given.
-func (j *Run) Email(step string, opts ...Option) {
+func (j *Run) Email(step string, opts ...Option) SendResult {
 	if !j.active() {
-		return
+		return SendResult{}
 	}
 	m := j.message(step, opts)
 	req := EmailRequest{
@@ -159,6 +192,7 @@ func (j *Run) Email(step string, opts ...Option) {
 	if j.activity(SendEmailActivity, "email: "+req.Template, req, &res) {
 		j.logSend("email", step, res)
 	}
+	return res
 }
 
 // SMS sends the journey's SMS template named step (templates/sms/<journey>/
@@ -249,6 +283,12 @@ func With(key string, value any) Option {
 		}
 		m.data[key] = value
 	}
+}
+
+// Template sends the journey's template called name instead of the one
+// named like the step, for steps that repeat a template.
+func Template(name string) Option {
+	return func(m *message) { m.template = strings.SplitN(m.template, "/", 2)[0] + "/" + name }
 }
 
 // FromOwner sends the email from the contact's account owner, a real person

@@ -42,11 +42,14 @@ func WelcomeB2B(ctx workflow.Context, in JourneyInput) error {
 	j.Email("case_study")
 
 	// Day 14: a check-in from their account owner, inviting questions.
-	j.WaitUntil(14 * Day)
+	j.WaitUntil(welcomeLength)
 	j.Email("check_in", FromOwner())
 
 	return j.End()
 }
+
+// welcomeLength is how long the B2B welcome runs; nurture waits it out.
+const welcomeLength = 14 * Day
 
 // isB2B tells the B2B sign-ups from the shoppers: the Signed Up event's plan,
 // or the account_type trait, says "b2b".

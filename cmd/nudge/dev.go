@@ -82,6 +82,7 @@ Nudge is running.
   Journeys     %v
   Email        %s
   SMS          %s
+  Slack        %s
 
 Try it:
   curl -u %s: %s/v1/identify -H 'Content-Type: application/json' \
@@ -90,7 +91,7 @@ Try it:
     -d '{"userId":"u1","event":"Signed Up"}'
   curl -H 'Authorization: Bearer %s' %s/v1/contacts/u1
 
-`, cfg.PublicURL, cfg.TemporalUIURL, cfg.WriteKeys[0], cfg.AdminKeys[0], cfg.Journeys, emailMode(cfg), smsMode(cfg),
+`, cfg.PublicURL, cfg.TemporalUIURL, cfg.WriteKeys[0], cfg.AdminKeys[0], cfg.Journeys, emailMode(cfg), smsMode(cfg), slackMode(cfg),
 		cfg.WriteKeys[0], cfg.PublicURL, cfg.WriteKeys[0], cfg.PublicURL, cfg.AdminKeys[0], cfg.PublicURL)
 	return p.Serve(ctx, l)
 }

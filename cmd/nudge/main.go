@@ -100,7 +100,7 @@ func runWorker(ctx context.Context, p *platform.Platform) error {
 		return err
 	}
 	defer w.Stop()
-	p.Log.Info("worker running", "task_queue", p.Config.TaskQueue, "journeys", p.Config.Journeys, "email", emailMode(p.Config), "sms", smsMode(p.Config))
+	p.Log.Info("worker running", "task_queue", p.Config.TaskQueue, "journeys", p.Config.Journeys, "email", emailMode(p.Config), "sms", smsMode(p.Config), "slack", slackMode(p.Config))
 	<-ctx.Done()
 	return nil
 }
@@ -112,6 +112,13 @@ func runGateway(ctx context.Context, p *platform.Platform) error {
 	}
 	p.Log.Info("gateway listening", "addr", l.Addr().String(), "public_url", p.Config.PublicURL)
 	return p.Serve(ctx, l)
+}
+
+func slackMode(cfg *config.Config) string {
+	if cfg.SlackBotToken == "" {
+		return "recorded, not delivered (set NUDGE_SLACK_BOT_TOKEN to deliver)"
+	}
+	return "bot token set; sales channel " + cfg.SlackSalesChannel
 }
 
 func smsMode(cfg *config.Config) string {

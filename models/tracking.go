@@ -1,0 +1,38 @@
+package models
+
+import (
+	"context"
+	"errors"
+
+	"gorm.io/gorm"
+)
+
+// MessageIDByKey returns the ID of the message claimed under key.
+func (s *Store) MessageIDByKey(ctx context.Context, key string) (uint64, error) {
+	var m Message
+	err := s.db.WithContext(ctx).Select("id").Where("`key` = ?", key).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, ErrNotFound
+	}
+	return m.ID, err
+}
+
+// SetMessageHTML replaces a message's HTML body: the email as sent, with
+// its tracking links.
+func (s *Store) SetMessageHTML(ctx context.Context, id uint64, html string) error {
+	return s.db.WithContext(ctx).Model(&Message{}).Where("id = ?", id).Update("html", html).Error
+}
+
+// SetEmailDeliveryStatus records what the email provider last said about a
+// message (delivered, bounced, complained). An unknown ID changes nothing.
+func (s *Store) SetEmailDeliveryStatus(ctx context.Context, id uint64, status string) error {
+	return s.db.WithContext(ctx).Model(&Message{}).Where("id = ? AND channel = ?", id, ChannelEmail).
+		Update("delivery_status", status).Error
+}
+
+// ContactIDsWithEmail returns the contacts with this address, in any case.
+func (s *Store) ContactIDsWithEmail(ctx context.Context, email string) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Contact{}).Where("LOWER(email) = LOWER(?)", email).Order("id").Pluck("id", &ids).Error
+	return ids, err
+}
