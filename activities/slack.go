@@ -37,14 +37,6 @@ import (
 //     Temporal UI (NUDGE_TEMPORAL_UI_URL, NUDGE_TEMPORAL_NAMESPACE); without
 //     a UI URL the alerts carry no link.
 
-// ChannelSlack is the messages.channel of an internal Slack alert.
-const ChannelSlack = "slack"
-
-// ActionAcceptLead is the action_id of the Accept lead button on an MQL
-// alert; its value is the task ID. The gateway's Slack interactivity
-// endpoint accepts the task when a rep clicks it.
-const ActionAcceptLead = "accept_lead"
-
 // SlackPoster posts one Block Kit message to a channel (an ID or #name) or
 // to a user ID (a direct message from the app), with fallback as the text
 // notifications and screen readers use. It returns Slack's timestamp for
@@ -80,7 +72,7 @@ func (a *Activities) SendSlack(ctx context.Context, req workflows.SlackRequest) 
 		return workflows.SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "SlackAlertKind", err)
 	}
 	row := models.Message{
-		Key: req.Key, ContactID: req.ContactID, Step: req.Kind, Channel: ChannelSlack,
+		Key: req.Key, ContactID: req.ContactID, Step: req.Kind, Channel: models.ChannelSlack,
 		At: req.At.UTC(), Template: "slack/" + req.Kind,
 	}
 	contact, res, done, err := a.recipient(ctx, row)
@@ -274,7 +266,7 @@ func slackMQLAlert(f slackFacts) slackAlert {
 	}
 	var buttons []slack.BlockElement
 	if f.taskID != "" {
-		buttons = append(buttons, slack.NewButtonBlockElement(ActionAcceptLead, f.taskID, slackPlain("Accept lead")).WithStyle(slack.StylePrimary))
+		buttons = append(buttons, slack.NewButtonBlockElement(workflows.SlackActionAcceptLead, f.taskID, slackPlain("Accept lead")).WithStyle(slack.StylePrimary))
 	}
 	if f.runURL != "" {
 		buttons = append(buttons, slack.NewButtonBlockElement("open_run", "", slackPlain("Open in Temporal")).WithURL(f.runURL))

@@ -15,6 +15,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/slack-go/slack"
 
+	"github.com/nudgehq/nudge/workflows"
+
 	"github.com/nudgehq/nudge/models"
 )
 
@@ -30,10 +32,6 @@ import (
 // Slack user's name as the rep. Every other interaction is acknowledged and
 // ignored. Slack wants an answer within 3 seconds; the answer is an empty
 // 200.
-
-// ActionAcceptLead is the action_id of the Accept lead button (the same as
-// activities.ActionAcceptLead, which the gateway does not import).
-const ActionAcceptLead = "accept_lead"
 
 const (
 	slackBodyLimit = 1 << 20
@@ -77,7 +75,7 @@ func (g *Gateway) slackInteractive(c *gin.Context) {
 		return
 	}
 	for _, action := range cb.ActionCallback.BlockActions {
-		if action == nil || action.ActionID != ActionAcceptLead {
+		if action == nil || action.ActionID != workflows.SlackActionAcceptLead {
 			continue
 		}
 		g.slackAccept(c, action.Value, cb.User)

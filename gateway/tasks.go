@@ -61,11 +61,11 @@ func (g *Gateway) listTasks(c *gin.Context) {
 			Error: fmt.Sprintf("status: %q is not a task status; use open, accepted or closed", clip(status))}).send(c)
 		return
 	}
-	limit, ok := taskQueryInt(c, "limit", DefaultTaskLimit, 1, MaxTaskLimit)
+	limit, ok := boundedQueryInt(c, "limit", DefaultTaskLimit, 1, MaxTaskLimit)
 	if !ok {
 		return
 	}
-	offset, ok := taskQueryInt(c, "offset", 0, 0, -1)
+	offset, ok := boundedQueryInt(c, "offset", 0, 0, -1)
 	if !ok {
 		return
 	}
@@ -78,25 +78,6 @@ func (g *Gateway) listTasks(c *gin.Context) {
 		tasks = []models.Task{}
 	}
 	c.JSON(http.StatusOK, gin.H{"tasks": tasks, "limit": limit, "offset": offset})
-}
-
-// taskQueryInt reads a whole-number query parameter in [lo, hi] (hi < 0:
-// no upper bound), or def when it is absent; ok is false once a 400 is sent.
-func taskQueryInt(c *gin.Context, key string, def, lo, hi int) (int, bool) {
-	s := c.Query(key)
-	if s == "" {
-		return def, true
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < lo || (hi >= 0 && n > hi) {
-		want := fmt.Sprintf("a whole number from %d to %d", lo, hi)
-		if hi < 0 {
-			want = fmt.Sprintf("a whole number, %d or more", lo)
-		}
-		(&apiError{Status: http.StatusBadRequest, Field: key, Error: fmt.Sprintf("%s: must be %s, got %q", key, want, clip(s))}).send(c)
-		return 0, false
-	}
-	return n, true
 }
 
 func (g *Gateway) acceptTaskAPI(c *gin.Context) {

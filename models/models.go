@@ -110,6 +110,7 @@ const (
 const (
 	ChannelEmail = "email"
 	ChannelSMS   = "sms"
+	ChannelSlack = "slack" // internal alerts
 )
 
 // Message is one email or SMS a journey sent, recorded or skipped, keyed so

@@ -143,6 +143,11 @@ const (
 	SlackTrial   = "trial"   // to the sales channel: free went to trial
 )
 
+// SlackActionAcceptLead is the action_id of the Accept lead button on an MQL
+// alert; its value is the task ID. The gateway accepts the task when a rep
+// clicks it.
+const SlackActionAcceptLead = "accept_lead"
+
 // SlackRequest asks for one internal alert. Key makes it idempotent like a
 // send; To is a Slack user ID or a channel ("" for the sales channel).
 type SlackRequest struct {
