@@ -15,9 +15,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/slack-go/slack"
 
-	"github.com/nudgehq/nudge/workflows"
-
 	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // Slack interactivity: POST /webhooks/slack/interactive is the app's
