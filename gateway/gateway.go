@@ -172,6 +172,9 @@ func (g *Gateway) Handler() http.Handler {
 func (g *Gateway) requestLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	if !g.log().Enabled(c.Request.Context(), slog.LevelDebug) {
+		return // the attributes below cost more than the check
+	}
 	route := c.FullPath()
 	if route == "" {
 		route = c.Request.URL.Path

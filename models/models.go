@@ -82,7 +82,7 @@ type Event struct {
 	MessageID string `gorm:"size:191;uniqueIndex;not null" json:"message_id"`
 	// (contact, kind, name, timestamp) serves segments and attribution:
 	// "has this contact done X, and when".
-	ContactID   string         `gorm:"size:191;index;index:idx_events_contact_kind_name_ts,priority:1" json:"contact_id,omitempty"`
+	ContactID   string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:1" json:"contact_id,omitempty"`
 	AnonymousID string         `gorm:"size:191;index" json:"anonymous_id,omitempty"`
 	Kind        string         `gorm:"size:16;not null;index:idx_events_contact_kind_name_ts,priority:2" json:"kind"`
 	Name        string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:3" json:"name,omitempty"`
