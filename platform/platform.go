@@ -118,6 +118,15 @@ func (p *Platform) Activities() (*activities.Activities, error) {
 	for _, r := range p.Config.SalesReps {
 		acts.SalesReps = append(acts.SalesReps, models.Rep{Name: r.Name, Email: r.Email, SlackID: r.SlackID})
 	}
+	if len(acts.SalesReps) == 0 {
+		// Someone must own an MQL: without a sales team, the account owner.
+		owner := p.Config.Owner
+		if owner.Name == "" {
+			owner.Name = owner.Address
+		}
+		acts.SalesReps = []models.Rep{{Name: owner.Name, Email: owner.Address}}
+		p.Log.Warn("NUDGE_SALES_REPS is empty: MQLs go to the account owner", "owner", owner.String())
+	}
 	if p.Config.SlackBotToken != "" {
 		client, err := activities.NewSlackClient(p.Config.SlackBotToken, p.Config.SlackAPIURL)
 		if err != nil {
