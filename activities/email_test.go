@@ -3,12 +3,9 @@ package activities_test
 import (
 	"context"
 	"net/mail"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/nudgehq/nudge/activities"
 	"github.com/nudgehq/nudge/config"
@@ -19,22 +16,12 @@ import (
 )
 
 type fixture struct {
-	acts  *activities.Activities
-	store *models.Store
-	smtp  *smtptest.Server
-	env   *testsuite.TestActivityEnvironment
+	testbed
+	smtp *smtptest.Server
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	store, err := models.Open("sqlite://" + filepath.Join(t.TempDir(), "nudge.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	srv, err := smtptest.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -48,38 +35,22 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acts := &activities.Activities{
-		Store: store, Renderer: r, Mailer: activities.NewSMTPMailer(smtpCfg),
+	f := &fixture{smtp: srv, testbed: newTestbed(t, &activities.Activities{
+		Renderer: r, Mailer: activities.NewSMTPMailer(smtpCfg),
 		Links: links.NewSigner("test-secret-0123456789", "https://nudge.example.com"),
 		Brand: activities.Brand{Name: "Acme", Address: "1 Main St, Springfield", SiteURL: "https://acme.example.com"},
 		From:  mail.Address{Name: "Acme", Address: "hello@acme.example.com"},
 		Owner: mail.Address{Name: "Sam Lee", Address: "sam@acme.example.com"},
-	}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	acts.Register(env)
-	f := &fixture{acts: acts, store: store, smtp: srv, env: env}
+	})}
 	f.addContact(t, models.Contact{ID: "u1", Email: "dana@example.com", FirstName: "Dana", LastName: "Kim", Company: "Ledgerly"})
 	return f
 }
 
-func (f *fixture) addContact(t *testing.T, c models.Contact) {
-	if err := f.store.SaveContact(context.Background(), &c); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func (f *fixture) send(t *testing.T, req workflows.EmailRequest) (workflows.SendResult, error) {
 	t.Helper()
-	v, err := f.env.ExecuteActivity(workflows.SendEmailActivity, req)
-	if err != nil {
-		return workflows.SendResult{}, err
-	}
 	var res workflows.SendResult
-	if err := v.Get(&res); err != nil {
-		t.Fatal(err)
-	}
-	return res, nil
+	err := f.run(t, workflows.SendEmailActivity, req, &res)
+	return res, err
 }
 
 func welcome(key string) workflows.EmailRequest {

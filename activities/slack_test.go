@@ -8,14 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/nudgehq/nudge/activities"
 	"github.com/nudgehq/nudge/models"
@@ -86,38 +84,24 @@ func (f *fakeSlack) requests() []slackRequest {
 }
 
 type slackFixture struct {
-	acts  *activities.Activities
-	store *models.Store
+	testbed
 	slack *fakeSlack
-	env   *testsuite.TestActivityEnvironment
 }
 
 // newSlackFixture has Dana, a VP at Ledgerly owned by Sam, and the real
 // slack-go client talking to a fake Slack API.
 func newSlackFixture(t *testing.T) *slackFixture {
 	t.Helper()
-	store, err := models.Open("sqlite://" + filepath.Join(t.TempDir(), "nudge.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	fake := newFakeSlack(t)
 	client, err := activities.NewSlackClient(slackToken, fake.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acts := &activities.Activities{
-		Store: store, Slack: client, SalesChannel: "#sales",
+	f := &slackFixture{slack: fake, testbed: newTestbed(t, &activities.Activities{
+		Slack: client, SalesChannel: "#sales",
 		TemporalUIURL: "http://temporal-ui.test/", Namespace: "prod",
-	}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	acts.Register(env)
-	f := &slackFixture{acts: acts, store: store, slack: fake, env: env}
-	if err := store.SaveContact(context.Background(), &models.Contact{
+	})}
+	if err := f.store.SaveContact(context.Background(), &models.Contact{
 		ID: "dana", Email: "dana@ledgerly.example", FirstName: "Dana", LastName: "Kim", Title: "VP Finance",
 		Company: "Ledgerly", Industry: "fintech", EmployeeCount: 120, LeadScore: 75,
 		OwnerName: "Sam Rep", OwnerEmail: "sam@nudge.example", OwnerSlackID: "U0SAM",
@@ -129,24 +113,9 @@ func newSlackFixture(t *testing.T) *slackFixture {
 
 func (f *slackFixture) send(t *testing.T, req workflows.SlackRequest) (workflows.SendResult, error) {
 	t.Helper()
-	v, err := f.env.ExecuteActivity(workflows.SendSlackActivity, req)
-	if err != nil {
-		return workflows.SendResult{}, err
-	}
 	var res workflows.SendResult
-	if err := v.Get(&res); err != nil {
-		t.Fatal(err)
-	}
-	return res, nil
-}
-
-func (f *slackFixture) row(t *testing.T, key string) models.Message {
-	t.Helper()
-	var m models.Message
-	if err := f.store.DB().Where("`key` = ?", key).Take(&m).Error; err != nil {
-		t.Fatalf("message %s: %v", key, err)
-	}
-	return m
+	err := f.run(t, workflows.SendSlackActivity, req, &res)
+	return res, err
 }
 
 var slackAt = time.Date(2025, 6, 3, 17, 0, 0, 0, time.UTC)

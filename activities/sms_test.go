@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/nudgehq/nudge/activities"
 	"github.com/nudgehq/nudge/config"
@@ -113,72 +111,35 @@ func hangUp(w http.ResponseWriter) {
 }
 
 type smsFixture struct {
-	acts   *activities.Activities
-	store  *models.Store
+	testbed
 	twilio *fakeTwilio
-	env    *testsuite.TestActivityEnvironment
 }
 
 // newSMSFixture has Dana, who consented to SMS, and a Twilio sender that
 // talks to a fake Twilio API through the real twilio-go client.
 func newSMSFixture(t *testing.T) *smsFixture {
 	t.Helper()
-	store, err := models.Open("sqlite://" + filepath.Join(t.TempDir(), "nudge.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	fake := newFakeTwilio(t)
 	sender, err := activities.NewTwilioSender(&config.Twilio{AccountSID: testSID, AuthToken: testToken, From: testFrom, APIURL: fake.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	acts := &activities.Activities{
-		Store:             store,
+	f := &smsFixture{twilio: fake, testbed: newTestbed(t, &activities.Activities{
 		Brand:             activities.Brand{Name: "Acme", Address: "1 Main St, Springfield", SiteURL: "https://acme.example.com"},
 		SMS:               sender,
 		StatusCallbackURL: testCallback,
 		QuietHours:        config.QuietHours{Start: 21 * time.Hour, End: 8 * time.Hour},
-	}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	acts.Register(env)
-	f := &smsFixture{acts: acts, store: store, twilio: fake, env: env}
+	})}
 	consent := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.addContact(t, models.Contact{ID: "u1", Phone: danaPhone, FirstName: "Dana", SMSConsent: true, SMSConsentAt: &consent})
 	return f
 }
 
-func (f *smsFixture) addContact(t *testing.T, c models.Contact) {
-	t.Helper()
-	if err := f.store.SaveContact(context.Background(), &c); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func (f *smsFixture) send(t *testing.T, req workflows.SMSRequest) (workflows.SendResult, error) {
 	t.Helper()
-	v, err := f.env.ExecuteActivity(workflows.SendSMSActivity, req)
-	if err != nil {
-		return workflows.SendResult{}, err
-	}
 	var res workflows.SendResult
-	if err := v.Get(&res); err != nil {
-		t.Fatal(err)
-	}
-	return res, nil
-}
-
-func (f *smsFixture) row(t *testing.T, key string) models.Message {
-	t.Helper()
-	var m models.Message
-	if err := f.store.DB().Where("`key` = ?", key).Take(&m).Error; err != nil {
-		t.Fatalf("message %s: %v", key, err)
-	}
-	return m
+	err := f.run(t, workflows.SendSMSActivity, req, &res)
+	return res, err
 }
 
 var sendAt = time.Date(2025, 6, 3, 17, 0, 0, 0, time.UTC)
