@@ -155,12 +155,11 @@ func (s *Store) CloseTask(ctx context.Context, id uint64, status, reason string,
 // SuppressEmail stops marketing email to every contact with this address
 // (a hard bounce or a complaint). It returns the contacts changed.
 func (s *Store) SuppressEmail(ctx context.Context, email, reason string, at time.Time) ([]string, error) {
-	var ids []string
-	db := s.db.WithContext(ctx)
-	if err := db.Model(&Contact{}).Where("LOWER(email) = LOWER(?)", email).Order("id").Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+	ids, err := s.ContactIDsWithEmail(ctx, email)
+	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	return ids, db.Model(&Contact{}).Where("id IN ? AND email_suppressed_at IS NULL", ids).
+	return ids, s.db.WithContext(ctx).Model(&Contact{}).Where("id IN ? AND email_suppressed_at IS NULL", ids).
 		Updates(map[string]any{"email_suppressed_at": at.UTC(), "suppression_reason": reason}).Error
 }
 
@@ -169,9 +168,4 @@ func (s *Store) SuppressEmail(ctx context.Context, email, reason string, at time
 func (s *Store) MarkUnengaged(ctx context.Context, contactID string, at time.Time) error {
 	return s.db.WithContext(ctx).Model(&Contact{}).Where("id = ? AND unengaged_at IS NULL", contactID).
 		Update("unengaged_at", at.UTC()).Error
-}
-
-// ClearUnengaged lets a contact who engaged again back into marketing.
-func (s *Store) ClearUnengaged(ctx context.Context, contactID string) error {
-	return s.db.WithContext(ctx).Model(&Contact{}).Where("id = ?", contactID).Update("unengaged_at", nil).Error
 }

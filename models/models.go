@@ -4,12 +4,20 @@ package models
 
 import (
 	"time"
+
+	"github.com/nudgehq/nudge/workflows"
 )
 
-// Lifecycle stages a contact moves through.
+// Lifecycle stages, as ContactWorkflow moves contacts through them
+// (workflows/lifecycle.go); the store keeps the current one.
 const (
-	StageSubscriber = "subscriber"
-	StageLead       = "lead"
+	StageSubscriber = workflows.StageSubscriber
+	StageLead       = workflows.StageLead
+	StageMQL        = workflows.StageMQL
+	StageSQL        = workflows.StageSQL
+	StageTrial      = workflows.StageTrial
+	StageCustomer   = workflows.StageCustomer
+	StageChurned    = workflows.StageChurned
 )
 
 // Contact is one person Nudge talks to, keyed by the source's userId.

@@ -10,16 +10,6 @@ import (
 	"gorm.io/gorm"
 )
 
-// Lifecycle stages beyond subscriber and lead (models.go), as ContactWorkflow
-// moves contacts through them.
-const (
-	StageMQL      = "mql"
-	StageSQL      = "sql"
-	StageTrial    = "trial"
-	StageCustomer = "customer"
-	StageChurned  = "churned"
-)
-
 // Engagement windows. A contact's last engagement is its latest Email
 // Opened or Email Link Clicked track event, or page event, at or before the
 // moment a segment is evaluated (now):

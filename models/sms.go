@@ -18,8 +18,7 @@ func (s *Store) OptInSMS(ctx context.Context, phone string, at time.Time) ([]str
 }
 
 func (s *Store) setSMSConsent(ctx context.Context, phone string, change map[string]any) ([]string, error) {
-	var ids []string
-	err := s.db.WithContext(ctx).Model(&Contact{}).Where("phone = ?", phone).Order("id").Pluck("id", &ids).Error
+	ids, err := s.ContactIDsWithPhone(ctx, phone)
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}

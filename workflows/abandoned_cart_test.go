@@ -167,7 +167,6 @@ func TestAbandonedCartFrequencyCap(t *testing.T) {
 	if !hasEntry(st, "skip", "frequency cap: 1 marketing email already in the last 24h") {
 		t.Errorf("timeline:\n%v", st.Timeline)
 	}
-	_ = context.Background()
 }
 
 // A big cart gets an SMS right after the second email, but not at night:

@@ -26,14 +26,12 @@ type Run struct {
 	id      string
 	runID   string
 
-	// Events by name, looked up and never ranged over: when each first
-	// arrived, and the latest of each (the trigger counts as arrived).
+	// received maps event names to when each first arrived (looked up,
+	// never ranged over); events are all the run has heard, in order.
 	received map[string]time.Time
-	latest   map[string]Event
-	count    map[string]int
-	events   []Event // every event forwarded to the run, in order
-	endedBy  string  // the goal event that ended the run
-	err      error   // cancellation or a failed step: stops the run
+	events   []Event
+	endedBy  string // the goal event that ended the run
+	err      error  // cancellation or a failed step: stops the run
 	state    JourneyState
 }
 
@@ -76,8 +74,6 @@ func Begin(ctx workflow.Context, in JourneyInput) *Run {
 		id:       info.WorkflowExecution.ID,
 		runID:    info.WorkflowExecution.RunID,
 		received: map[string]time.Time{},
-		latest:   map[string]Event{in.Trigger.Name: in.Trigger},
-		count:    map[string]int{},
 		state:    JourneyState{Journey: journey.Name, ContactID: in.ContactID, Key: in.Key, StartedAt: now, Step: "start"},
 	}
 	j.ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -116,8 +112,6 @@ func (j *Run) onEvent(ev Event) {
 	if _, seen := j.received[name]; !seen {
 		j.received[name] = workflow.Now(j.ctx)
 	}
-	j.latest[name] = ev
-	j.count[name]++
 	j.events = append(j.events, ev)
 	if j.endedBy == "" && goal {
 		j.endedBy = name
@@ -129,16 +123,28 @@ func (j *Run) onEvent(ev Event) {
 
 // Latest is the most recent event of that name the run has seen, the
 // trigger included; ok is false when there is none.
-func (j *Run) Latest(name string) (ev Event, ok bool) {
-	ev, ok = j.latest[name]
-	return ev, ok
+func (j *Run) Latest(name string) (Event, bool) {
+	for i := len(j.events) - 1; i >= 0; i-- {
+		if j.events[i].Action() == name {
+			return j.events[i], true
+		}
+	}
+	return j.in.Trigger, j.in.Trigger.Action() == name
 }
 
 // Events are the events forwarded to the run so far, oldest first.
 func (j *Run) Events() []Event { return j.events }
 
 // Count is how many events of that name the run has heard.
-func (j *Run) Count(name string) int { return j.count[name] }
+func (j *Run) Count(name string) int {
+	n := 0
+	for _, ev := range j.events {
+		if ev.Action() == name {
+			n++
+		}
+	}
+	return n
+}
 
 // Wait sleeps for d. A goal reached meanwhile ends the wait at once.
 func (j *Run) Wait(d time.Duration, label string) {
@@ -436,9 +442,6 @@ func (j *Run) End() error {
 	}
 	return j.err
 }
-
-// State is the run's state, as the `state` query returns it.
-func (j *Run) State() JourneyState { return j.state }
 
 func (j *Run) fail(step string, err error) {
 	if temporal.IsCanceledError(err) {
