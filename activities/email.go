@@ -189,15 +189,15 @@ func chosenTopics(c *models.Contact) []string {
 
 // stringList reads a list of strings that came through JSON.
 func stringList(v any) []string {
+	if ss, ok := v.([]string); ok {
+		return ss
+	}
 	items, _ := v.([]any)
 	out := make([]string, 0, len(items))
 	for _, it := range items {
 		if s, ok := it.(string); ok {
 			out = append(out, s)
 		}
-	}
-	if ss, ok := v.([]string); ok {
-		return ss
 	}
 	return out
 }

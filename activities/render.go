@@ -113,6 +113,7 @@ type Renderer struct {
 	nurture     struct {
 		Pieces []ContentPiece `json:"pieces"`
 	}
+	featured  []ContentPiece // the nurture pieces marked featured, picked once
 	crossSell struct {
 		Rules   []crossSellRule `json:"rules"`
 		Default Recommendation  `json:"default"`
@@ -174,6 +175,11 @@ func ParseTemplates(fsys fs.FS) (*Renderer, error) {
 	}
 	if _, ok := r.caseStudies["default"]; !ok {
 		return nil, fmt.Errorf("content/case_studies.json: needs a \"default\" entry")
+	}
+	for _, p := range r.nurture.Pieces {
+		if p.Featured {
+			r.featured = append(r.featured, p)
+		}
 	}
 	if _, ok := r.reviews["default"]; !ok {
 		return nil, fmt.Errorf("content/reviews.json: needs a \"default\" entry")
@@ -246,15 +252,7 @@ func (r *Renderer) PickContent(stage string, chosen []string, favorite string, s
 }
 
 // Featured lists the catalog pieces marked featured.
-func (r *Renderer) Featured() []ContentPiece {
-	var out []ContentPiece
-	for _, p := range r.nurture.Pieces {
-		if p.Featured {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func (r *Renderer) Featured() []ContentPiece { return r.featured }
 
 // Store is the shop's standing copy.
 func (r *Renderer) Store() map[string]string { return r.store }
