@@ -6,12 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // maxIDLength is the longest ID or event name the database columns hold.
-const maxIDLength = 191
+const maxIDLength = workflows.MaxIDLength
 
 // parser reads one JSON object field by field, checking each field's JSON
 // type itself so an error names the field as the client spelled it. The
@@ -59,11 +63,17 @@ func (p *parser) str(key string) string {
 	return s
 }
 
-// id reads an optional string field that is stored in an indexed column.
+// id reads an optional ID field (userId, messageId, an event's name): text
+// that is stored in an indexed column and may become part of a workflow ID.
+// "" means absent; anything else must pass workflows.CheckID.
 func (p *parser) id(key string) string {
 	s := p.str(key)
-	if utf8.RuneCountInString(s) > maxIDLength {
-		p.fail(key, "is %d characters long; the limit is %d", utf8.RuneCountInString(s), maxIDLength)
+	if s == "" {
+		return ""
+	}
+	if err := workflows.CheckID(s); err != nil {
+		p.fail(key, "%v", err)
+		return ""
 	}
 	return s
 }
@@ -170,11 +180,146 @@ func decodeObject(body []byte) (map[string]json.RawMessage, *apiError) {
 	if t := jsonType(body); t != "an object" {
 		return nil, bad("the body must be a JSON object, got " + t)
 	}
+	if path, index, found := badText(body); found {
+		// encoding/json would quietly turn the bad bytes into U+FFFD.
+		field := path
+		if index != nil {
+			field = path[strings.IndexByte(path, ']')+1:]
+			field = strings.TrimPrefix(field, ".")
+		}
+		return nil, &apiError{Status: http.StatusBadRequest, Field: field, Index: index,
+			Error: path + ": is not valid UTF-8 text (or holds a lone surrogate escape); send text as UTF-8"}
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
 		return nil, bad("the body is not valid JSON: " + err.Error())
 	}
 	return fields, nil
+}
+
+// badText finds the first string in a JSON document (a key or a value)
+// that is not valid UTF-8 or escapes half a surrogate pair, and returns its
+// path, like "batch[3].properties.name", with the batch index when the
+// string is inside the top-level "batch" array. body must be valid JSON.
+func badText(body []byte) (path string, batchIndex *int, found bool) {
+	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u`)) {
+		return "", nil, false // the common case: nothing to look for
+	}
+	type level struct {
+		object bool
+		key    string // the current key, in an object
+		index  int    // the next index, in an array
+		onKey  bool   // in an object: the next string is a key
+	}
+	var stack []level
+	// where writes the path of the levels in stack.
+	where := func(stack []level) string {
+		var b strings.Builder
+		for _, l := range stack {
+			switch {
+			case !l.object:
+				fmt.Fprintf(&b, "[%d]", l.index-1)
+			case b.Len() > 0:
+				b.WriteString("." + l.key)
+			default:
+				b.WriteString(l.key)
+			}
+		}
+		return b.String()
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var offset int64
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", nil, false
+		}
+		raw := body[offset:dec.InputOffset()]
+		offset = dec.InputOffset()
+		var top *level
+		if len(stack) > 0 {
+			top = &stack[len(stack)-1]
+		}
+		isKey := top != nil && top.object && top.onKey
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && stack[len(stack)-1].object {
+				stack[len(stack)-1].onKey = true
+			}
+			continue
+		}
+		if top != nil && !top.object {
+			top.index++
+		}
+		if s, ok := tok.(string); ok {
+			if !validJSONString(raw) {
+				path = where(stack)
+				if isKey {
+					path = "a top-level key"
+					if parent := where(stack[:len(stack)-1]); parent != "" {
+						path = parent + " (a key in it)"
+					}
+				}
+				if len(stack) > 1 && stack[0].object && stack[0].key == "batch" && !stack[1].object {
+					i := stack[1].index - 1
+					batchIndex = &i
+				}
+				return path, batchIndex, true
+			}
+			if isKey {
+				top.key, top.onKey = s, false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.onKey = true
+		}
+		if d, ok := tok.(json.Delim); ok {
+			stack = append(stack, level{object: d == '{', onKey: d == '{'})
+		}
+	}
+}
+
+// validJSONString checks a string token as it appears in the document
+// (from somewhere before its opening quote to its closing quote): valid
+// UTF-8, and every \u escape of a surrogate paired.
+func validJSONString(raw []byte) bool {
+	raw = raw[bytes.IndexByte(raw, '"'):]
+	if !utf8.Valid(raw) {
+		return false
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+1 < len(raw) && raw[i+1] != 'u' {
+			i++
+			continue
+		}
+		if i+6 > len(raw) {
+			return false
+		}
+		r, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 32)
+		if err != nil {
+			return false
+		}
+		i += 5
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return false // the second half alone
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+7 > len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+				return false
+			}
+			lo, err := strconv.ParseUint(string(raw[i+3:i+7]), 16, 32)
+			if err != nil || lo < 0xDC00 || lo > 0xDFFF {
+				return false
+			}
+			i += 6
+		}
+	}
+	return true
 }
 
 // clip shortens a value quoted back in an error message.

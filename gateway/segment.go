@@ -170,14 +170,15 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 	var name string
 	switch kind {
 	case workflows.KindTrack:
-		name = p.id("event")
-		if p.err == nil && strings.TrimSpace(name) == "" {
+		if name = p.str("event"); strings.TrimSpace(name) == "" {
 			p.fail("event", "required for a track call")
 		}
+		name = p.id("event")
 	case workflows.KindPage:
 		name = p.id("name")
 	}
 	properties := p.obj("properties")
+	p.keyProperties(properties)
 	traits := p.obj("traits")
 	callContext := p.obj("context")
 	timestamp, hasTimestamp := p.time("timestamp")
@@ -255,6 +256,21 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 		},
 		UserID:          userID,
 		ContextTimezone: timezone,
+	}
+}
+
+// keyProperties are the properties keyed journeys take their key from (a
+// run per checkout, a run per order): the key becomes part of a workflow ID,
+// so it is held to the rules of an ID.
+var keyProperties = []string{"checkout_id", "cart_id", "order_id"}
+
+func (p *parser) keyProperties(properties map[string]any) {
+	for _, k := range keyProperties {
+		if s, ok := properties[k].(string); ok && s != "" {
+			if err := workflows.CheckID(s); err != nil {
+				p.fail("properties."+k, "%v", err)
+			}
+		}
 	}
 }
 

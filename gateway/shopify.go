@@ -582,10 +582,14 @@ func shopifyRequired(field, what string) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Error: field + ": required: " + what, Field: field}
 }
 
-// shopifyUserID checks that a contact ID fits the database column.
+// shopifyUserID checks that a contact ID keeps the rules of an ID (a guest's
+// email address is one, accents and all); "" means there is none.
 func shopifyUserID(field, id string) (string, *apiError) {
-	if n := len([]rune(id)); n > maxIDLength {
-		return "", &apiError{Status: http.StatusBadRequest, Error: fmt.Sprintf("%s: is %d characters long; the limit for a contact ID is %d", field, n, maxIDLength), Field: field}
+	if id == "" {
+		return "", nil
+	}
+	if err := workflows.CheckID(id); err != nil {
+		return "", &apiError{Status: http.StatusBadRequest, Error: fmt.Sprintf("%s: as a contact ID, %v", field, err), Field: field}
 	}
 	return id, nil
 }

@@ -534,7 +534,7 @@ func TestShopifyBrokenShapeIsRefusedNamingTheField(t *testing.T) {
 		{"email too long for a contact ID", "checkouts/create", "checkouts_create.json", func(m map[string]any) {
 			delete(m, "customer")
 			m["email"] = strings.Repeat("a", 180) + "@example.com"
-		}, `{"success":false,"error":"email: is 192 characters long; the limit for a contact ID is 191","field":"email"}`},
+		}, `{"success":false,"error":"email: as a contact ID, is 192 characters long; the limit is 191","field":"email"}`},
 		{"no checkout token", "checkouts/create", "checkouts_create.json", set("token", nil),
 			`{"success":false,"error":"token: required: the checkout token, which identifies the checkout","field":"token"}`},
 		{"no order id", "orders/create", "orders_create.json", set("id", nil),

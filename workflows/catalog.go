@@ -94,12 +94,13 @@ func (j *Journey) keyName() string {
 	return j.KeyName
 }
 
-// WorkflowID is the readable ID of a contact's run of the journey.
+// WorkflowID is the readable ID of a contact's run of the journey, with the
+// contact ID and key encoded as EncodeID says.
 func (j *Journey) WorkflowID(contactID, key string) string {
 	if key == "" {
-		return fmt.Sprintf("journey/%s/%s", j.Name, contactID)
+		return fmt.Sprintf("journey/%s/%s", j.Name, EncodeID(contactID))
 	}
-	return fmt.Sprintf("journey/%s/%s/%s", j.Name, contactID, key)
+	return fmt.Sprintf("journey/%s/%s/%s", j.Name, EncodeID(contactID), EncodeID(key))
 }
 
 var catalog []Journey

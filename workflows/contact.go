@@ -15,8 +15,9 @@ import (
 // contact, with ID ContactWorkflowID(contact).
 const ContactWorkflowName = "ContactWorkflow"
 
-// ContactWorkflowID is the readable workflow ID of a contact's workflow.
-func ContactWorkflowID(contactID string) string { return "contact/" + contactID }
+// ContactWorkflowID is the readable workflow ID of a contact's workflow,
+// with the contact ID encoded as EncodeID says.
+func ContactWorkflowID(contactID string) string { return "contact/" + EncodeID(contactID) }
 
 // ContactState is everything ContactWorkflow remembers about a contact. It is
 // the workflow's input, so it carries over when the workflow continues as new.
@@ -256,6 +257,12 @@ func (c *contact) start(ctx workflow.Context, j Journey, ev Event, sel workflow.
 	if j.Key != nil {
 		if key = j.Key(ev); key == "" {
 			return // a keyed journey needs its key
+		}
+		if err := CheckID(key); err != nil {
+			// The gateway checks the keys it knows of; this guards the rest,
+			// since a workflow ID Temporal refuses would fail this task forever.
+			workflow.GetLogger(ctx).Warn("journey not started: its key cannot be part of a workflow ID", "journey", j.Name, "error", err)
+			return
 		}
 	}
 	id := j.WorkflowID(c.ContactID, key)
