@@ -11,8 +11,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -36,15 +34,6 @@ type Temporal interface {
 
 var _ Temporal = client.Client(nil)
 
-// Defaults for the tunables on Gateway, used when a field is zero.
-const (
-	DefaultRelayInterval   = time.Second
-	DefaultRelayGrace      = 3 * time.Second
-	DefaultRelayMaxBackoff = 30 * time.Second
-	DefaultRelayBatch      = 500
-	DefaultSignalTimeout   = 5 * time.Second
-)
-
 // Gateway serves the HTTP API. Build it with New.
 type Gateway struct {
 	Config   *config.Config
@@ -53,36 +42,26 @@ type Gateway struct {
 	Links    *links.Signer
 	Log      *slog.Logger
 
-	// RelayInterval is how often the relay looks for pending events.
+	// RelayInterval is how often the relay looks for pending events it
+	// did not store itself.
 	RelayInterval time.Duration
-	// RelayGrace leaves events this young to the request that stored them,
-	// so the relay does not signal an event that is being signalled.
-	RelayGrace time.Duration
-	// RelayMaxBackoff caps the wait between rounds while Temporal fails.
+	// RelayMaxBackoff caps the wait between probes while Temporal is down.
 	RelayMaxBackoff time.Duration
-	// RelayBatch is how many pending events one relay round takes.
+	// RelayBatch is how many contacts one claim of pending events takes.
 	RelayBatch int
-	// SignalTimeout bounds one SignalWithStartWorkflow call, so a request
-	// does not hang while Temporal is unreachable.
+	// RelayWorkers is how many contacts are signalled at once.
+	RelayWorkers int
+	// RetryBackoff is how long an event Temporal refused waits before its
+	// next try, after its nth refusal; nil means models.RetryBackoff.
+	RetryBackoff func(attempt int) time.Duration
+	// SignalTimeout bounds one SignalWithStartWorkflow call, so a relay
+	// worker does not hang while Temporal is unreachable.
 	SignalTimeout time.Duration
 
 	pages *template.Template
 
-	// relaying is set while RunRelay runs. backlog is set when a delivery
-	// failed (or at relay start-up) and cleared once the relay has caught
-	// up; while both are set, requests store events and leave them to the
-	// relay, so a contact's events reach its workflow in the order stored.
-	relaying atomic.Bool
-	backlog  atomic.Bool
-
-	// marks carries the IDs of events requests have signalled, for RunRelay
-	// to record as delivered in batches: one write per batch instead of one
-	// per event. An ID lost to a crash only means the relay signals that
-	// event again, and the contact's workflow drops the duplicate.
-	marks chan uint64
-	// inflight holds the IDs of events a request is signalling right now,
-	// so the relay never signals the same event at the same time.
-	inflight sync.Map
+	relay    *relay
+	backlogs backlogCache
 }
 
 // New builds a Gateway and parses its pages.
@@ -97,7 +76,9 @@ func New(cfg *config.Config, store *models.Store, tc Temporal, signer *links.Sig
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{Config: cfg, Store: store, Temporal: tc, Links: signer, Log: log, pages: pages, marks: make(chan uint64, markQueue)}, nil
+	g := &Gateway{Config: cfg, Store: store, Temporal: tc, Links: signer, Log: log, pages: pages}
+	g.relay = newRelay(g)
+	return g, nil
 }
 
 func parsePages() (*template.Template, error) {
@@ -126,6 +107,9 @@ func (g *Gateway) Handler() http.Handler {
 		}
 		g.pages = pages
 	}
+	if g.relay == nil {
+		g.relay = newRelay(g)
+	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -135,7 +119,7 @@ func (g *Gateway) Handler() http.Handler {
 	r.UnescapePathValues = true
 	// The client address is only logged; do not let X-Forwarded-For forge it.
 	_ = r.SetTrustedProxies(nil)
-	r.Use(g.requestLog, gin.CustomRecoveryWithWriter(nil, g.recovered))
+	r.Use(g.requestLog, g.countEvents, gin.CustomRecoveryWithWriter(nil, g.recovered))
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -154,6 +138,7 @@ func (g *Gateway) Handler() http.Handler {
 	admin.GET("/messages/:id/html", g.getMessageHTML)
 	admin.GET("/reports/revenue", g.getRevenue)
 	g.taskRoutes(admin)
+	g.eventRoutes(admin)
 	g.segmentationRoutes(admin)
 
 	r.GET("/unsubscribe/:token", g.unsubscribePage)

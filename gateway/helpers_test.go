@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -27,40 +27,79 @@ const (
 	adminKey = "ak_test_admin"
 )
 
-// signalCall is one SignalWithStartWorkflow the fake received.
+// signalCall is one SignalWithStartWorkflow the fake received: Events are
+// the events it carried (one for the "event" signal, several folded into
+// "events"), Event the first of them.
 type signalCall struct {
 	WorkflowID string
 	Signal     string
 	Event      workflows.Event
+	Events     []workflows.Event
 	Options    client.StartWorkflowOptions
 	Workflow   any
 	Args       []any
 }
 
 // fakeTemporal records signals and answers queries; setting failWith makes
-// it act unreachable.
+// it act unreachable, and refuse refuses the signals to one workflow ID.
 type fakeTemporal struct {
-	mu        sync.Mutex
-	signals   []signalCall
-	failWith  error
-	state     *workflows.ContactState
-	queryErr  error
-	healthErr error
-	queried   []string
+	mu       sync.Mutex
+	signals  []signalCall
+	failWith error
+	refuse   map[string]error
+	// refuseFold, when set, refuses the signals it says (as too large).
+	refuseFold func([]workflows.Event) bool
+	attempts   map[string]int
+	state      *workflows.ContactState
+	queryErr   error
+	healthErr  error
+	queried    []string
 }
 
 func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, workflowID, signalName string, signalArg any,
 	options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.attempts == nil {
+		f.attempts = map[string]int{}
+	}
+	f.attempts[workflowID]++
 	if f.failWith != nil {
 		return nil, f.failWith
 	}
+	if err := f.refuse[workflowID]; err != nil {
+		return nil, err
+	}
+	var evs []workflows.Event
+	switch arg := signalArg.(type) {
+	case workflows.Event:
+		evs = []workflows.Event{arg}
+	case []workflows.Event:
+		evs = arg
+	}
+	if f.refuseFold != nil && f.refuseFold(evs) {
+		return nil, serviceerror.NewInvalidArgument("Blob data size exceeds limit.")
+	}
 	f.signals = append(f.signals, signalCall{
-		WorkflowID: workflowID, Signal: signalName, Event: signalArg.(workflows.Event),
+		WorkflowID: workflowID, Signal: signalName, Event: evs[0], Events: evs,
 		Options: options, Workflow: workflow, Args: workflowArgs,
 	})
 	return nil, nil
+}
+
+func (f *fakeTemporal) setRefuse(workflowID string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse == nil {
+		f.refuse = map[string]error{}
+	}
+	f.refuse[workflowID] = err
+}
+
+func (f *fakeTemporal) attemptsFor(workflowID string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.attempts[workflowID]
 }
 
 func (f *fakeTemporal) QueryWorkflow(_ context.Context, workflowID, _ string, queryType string, _ ...any) (converter.EncodedValue, error) {
@@ -88,7 +127,21 @@ func (f *fakeTemporal) setFail(err error) {
 	f.failWith = err
 }
 
+// calls lists the events signalled, one entry per event, in the order
+// signalled; signals lists the signals as sent (folded).
 func (f *fakeTemporal) calls() []signalCall {
+	var out []signalCall
+	for _, c := range f.signalsSent() {
+		for _, ev := range c.Events {
+			one := c
+			one.Event, one.Events = ev, []workflows.Event{ev}
+			out = append(out, one)
+		}
+	}
+	return out
+}
+
+func (f *fakeTemporal) signalsSent() []signalCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]signalCall(nil), f.signals...)
@@ -107,7 +160,8 @@ func (j jsonValue) Get(ptr any) error {
 	return json.Unmarshal(b, ptr)
 }
 
-var errUnreachable = errors.New("connection refused: temporal is down")
+// errUnreachable is how the SDK reports a server it cannot reach.
+var errUnreachable = serviceerror.NewUnavailable("connection refused: temporal is down")
 
 type env struct {
 	gw    *Gateway

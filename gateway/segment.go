@@ -158,7 +158,7 @@ func (g *Gateway) batch(c *gin.Context) {
 		}
 		calls = append(calls, in)
 	}
-	g.ingest(c, calls)
+	g.ingestBatch(c, calls)
 }
 
 // call reads one Segment call. batchSentAt and batchContext are the batch's
@@ -350,11 +350,20 @@ func readBody(c *gin.Context, limit int64, what string) ([]byte, *apiError) {
 	return body, nil
 }
 
-// ingest stores and signals the calls (see accept).
+// ingest stores the calls and waits for the relay to signal them (see
+// accept); ingestBatch only stores them, so a large batch is answered at once.
 func (g *Gateway) ingest(c *gin.Context, calls []models.Incoming) {
-	if err := g.accept(c.Request.Context(), calls); err != nil {
+	g.respond(c, calls, g.accept(c.Request.Context(), calls))
+}
+
+func (g *Gateway) ingestBatch(c *gin.Context, calls []models.Incoming) {
+	g.respond(c, calls, g.acceptAsync(c.Request.Context(), calls))
+}
+
+func (g *Gateway) respond(c *gin.Context, calls []models.Incoming, err error) {
+	if err != nil {
 		g.log().Error("could not store events", "calls", len(calls), "error", err)
-		fail(c, http.StatusInternalServerError, "could not store the events, so none were accepted; send them again")
+		fail(c, http.StatusServiceUnavailable, "could not store the events, so none were accepted; send them again")
 		return
 	}
 	ok200(c)

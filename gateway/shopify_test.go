@@ -109,12 +109,17 @@ func requireStoredAndSignalled(t *testing.T, e *env, contactID string, want ...s
 		assert.True(t, w.Timestamp.Equal(ev.Timestamp), "%s: timestamp %s, want %s", w.MessageID, ev.Timestamp.UTC(), w.Timestamp)
 		assert.Equal(t, models.EventDelivered, ev.Status, w.MessageID)
 	}
+	// One webhook's events (an identify and its track) go in one signal.
+	sent := e.tc.signalsSent()
+	require.Len(t, sent, 1)
+	if len(want) > 1 {
+		assert.Equal(t, workflows.SignalEvents, sent[0].Signal)
+	}
 	calls := e.tc.calls()
 	require.Len(t, calls, len(want))
 	for i, w := range want {
 		call := calls[i]
 		assert.Equal(t, workflows.ContactWorkflowID(contactID), call.WorkflowID, w.MessageID)
-		assert.Equal(t, workflows.SignalEvent, call.Signal, w.MessageID)
 		assert.Equal(t, w.MessageID, call.Event.MessageID, "signal %d", i)
 		assert.Equal(t, w.Kind, call.Event.Kind, w.MessageID)
 		assert.Equal(t, w.Name, call.Event.Name, w.MessageID)

@@ -15,8 +15,18 @@ type Incoming struct {
 	ContextTimezone string
 }
 
-// Accept stores a batch of calls and returns the events to signal now, in
-// order. For each call:
+// Lease is what a gateway asks for when it stores events it means to
+// signal itself: each ready event gets this owner and expiry, unless an
+// earlier pending event of its contact is not the owner's (then it is left
+// unleased, for a relay to claim in order). The zero Lease leases nothing.
+type Lease struct {
+	Owner string
+	Until time.Time
+}
+
+// Accept stores a batch of calls and returns the events that are now
+// pending for a contact, in order; those lease could take carry LeaseOwner.
+// For each call:
 //   - a messageId seen before is a duplicate: acknowledged, not stored again;
 //   - a call with a userId names its contact (created if new); with an
 //     anonymousId too, the two are linked, and events held for that
@@ -29,8 +39,8 @@ type Incoming struct {
 // takes every request waiting and commits them together; if that fails, it
 // commits them one by one, so only a request at fault sees an error. When
 // Accept returns without error, the calls are committed.
-func (s *Store) Accept(ctx context.Context, calls []Incoming) ([]*Event, error) {
-	req := &acceptRequest{calls: calls, done: make(chan struct{})}
+func (s *Store) Accept(ctx context.Context, calls []Incoming, lease Lease) ([]*Event, error) {
+	req := &acceptRequest{calls: calls, lease: lease, done: make(chan struct{})}
 	s.startWriter.Do(func() { go s.acceptWriter() })
 	select {
 	case s.accepts <- req:
@@ -45,6 +55,7 @@ func (s *Store) Accept(ctx context.Context, calls []Incoming) ([]*Event, error) 
 
 type acceptRequest struct {
 	calls    []Incoming
+	lease    Lease
 	toSignal []*Event
 	err      error
 	done     chan struct{}
@@ -83,9 +94,10 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 	}()
 	now := time.Now().UTC()
 	err := s.db.Transaction(func(tx *gorm.DB) error {
+		blocked := map[string]bool{}
 		for _, r := range group {
 			var err error
-			if r.toSignal, err = s.accept(tx, r.calls, now); err != nil {
+			if r.toSignal, err = s.accept(tx, r.calls, r.lease, blocked, now); err != nil {
 				return err
 			}
 		}
@@ -104,7 +116,7 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 	// the one at fault sees its error.
 	for _, r := range group {
 		r.err = s.db.Transaction(func(tx *gorm.DB) (err error) {
-			r.toSignal, err = s.accept(tx, r.calls, now)
+			r.toSignal, err = s.accept(tx, r.calls, r.lease, map[string]bool{}, now)
 			return err
 		})
 		s.commitKnown(r.err == nil)
@@ -114,8 +126,32 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 	}
 }
 
-// accept stores one request's calls inside tx.
-func (s *Store) accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal []*Event, err error) {
+// accept stores one request's calls inside tx. blocked caches, for the
+// transaction, whether a contact has pending events the lease's owner may
+// not go ahead of.
+func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[string]bool, now time.Time) (toSignal []*Event, err error) {
+	// leaseFor decides an event's lease before it is written.
+	leaseFor := func(ev *Event) error {
+		ev.LeaseOwner, ev.LeaseUntil = "", nil
+		if ev.ContactID == "" || ev.Status != EventPending {
+			return nil
+		}
+		b, known := blocked[ev.ContactID]
+		if !known && lease.Owner != "" {
+			var err error
+			if b, err = s.hasOthersPending(tx, ev.ContactID, lease.Owner, now); err != nil {
+				return err
+			}
+		}
+		if lease.Owner == "" || b {
+			blocked[ev.ContactID] = true // and every later event of this contact waits too
+			return nil
+		}
+		blocked[ev.ContactID] = false
+		until := lease.Until.UTC()
+		ev.LeaseOwner, ev.LeaseUntil = lease.Owner, &until
+		return nil
+	}
 	for i := range calls {
 		call := &calls[i]
 		ev := call.Event
@@ -123,7 +159,7 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal [
 		ev.ContactID = call.UserID
 
 		if ev.ContactID != "" && ev.AnonymousID != "" {
-			released, err := s.linkAnonymous(tx, ev.AnonymousID, ev.ContactID)
+			released, err := s.linkAnonymous(tx, ev.AnonymousID, ev.ContactID, leaseFor)
 			if err != nil {
 				return nil, err
 			}
@@ -147,6 +183,9 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, now time.Time) (toSignal [
 		ev.Status = EventPending
 		if ev.ContactID == "" {
 			ev.Status = EventHeld
+		}
+		if err := leaseFor(&ev); err != nil {
+			return nil, err
 		}
 		res := skipDuplicates(tx).Create(&ev)
 		if res.Error != nil {
@@ -187,8 +226,8 @@ func (s *Store) commitKnown(committed bool) {
 const knownContacts = 100_000
 
 // linkAnonymous records that anonymousID is contactID and releases the events
-// held for it.
-func (s *Store) linkAnonymous(tx *gorm.DB, anonymousID, contactID string) ([]*Event, error) {
+// held for it, leased as leaseFor says.
+func (s *Store) linkAnonymous(tx *gorm.DB, anonymousID, contactID string, leaseFor func(*Event) error) ([]*Event, error) {
 	res := skipDuplicates(tx).Create(&Alias{AnonymousID: anonymousID, ContactID: contactID})
 	if res.Error != nil || res.RowsAffected == 0 {
 		return nil, res.Error // already linked (to this contact or an earlier one): the first link wins
@@ -207,10 +246,24 @@ func (s *Store) linkAnonymous(tx *gorm.DB, anonymousID, contactID string) ([]*Ev
 	for i, e := range held {
 		ids[i] = e.ID
 		e.ContactID, e.Status = contactID, EventPending
+		if err := leaseFor(e); err != nil {
+			return nil, err
+		}
 	}
+	// They share one lease decision: the first settles it for the contact.
 	err := tx.Model(&Event{}).Where("id IN ?", ids).
-		Updates(map[string]any{"contact_id": contactID, "status": EventPending}).Error
+		Updates(map[string]any{"contact_id": contactID, "status": EventPending, "lease_owner": held[0].LeaseOwner, "lease_until": held[0].LeaseUntil}).Error
 	return held, err
+}
+
+// hasOthersPending reports whether the contact has a pending event that is
+// not leased to owner: one waiting for a retry, leased to another gateway,
+// or left for the relay. A new event of the contact must then wait its turn.
+func (s *Store) hasOthersPending(tx *gorm.DB, contactID, owner string, now time.Time) (bool, error) {
+	var ids []uint64
+	err := tx.Model(&Event{}).Where("status = ? AND contact_id = ? AND (lease_owner <> ? OR lease_until IS NULL OR lease_until < ?)",
+		EventPending, contactID, owner, now).Limit(1).Pluck("id", &ids).Error
+	return len(ids) > 0, err
 }
 
 func (s *Store) upsertContact(tx *gorm.DB, id string, traits map[string]any, contextTimezone string) error {
@@ -243,16 +296,6 @@ func (s *Store) upsertContact(tx *gorm.DB, id string, traits map[string]any, con
 	return tx.Save(&c).Error
 }
 
-// PendingEvents returns up to limit events stored before `before` and not yet
-// delivered, oldest first.
-func (s *Store) PendingEvents(ctx context.Context, before time.Time, limit int) ([]*Event, error) {
-	var evs []*Event
-	err := s.db.WithContext(ctx).
-		Where("status = ? AND received_at < ?", EventPending, before.UTC()).
-		Order("id").Limit(limit).Find(&evs).Error
-	return evs, err
-}
-
 // MarkDelivered records that Temporal took these events.
 func (s *Store) MarkDelivered(ctx context.Context, ids ...uint64) error {
 	if len(ids) == 0 {
@@ -260,12 +303,6 @@ func (s *Store) MarkDelivered(ctx context.Context, ids ...uint64) error {
 	}
 	return s.db.WithContext(ctx).Model(&Event{}).Where("id IN ?", ids).
 		Updates(map[string]any{"status": EventDelivered, "delivered_at": time.Now().UTC()}).Error
-}
-
-// MarkAttempt records a failed delivery attempt; the event stays pending.
-func (s *Store) MarkAttempt(ctx context.Context, id uint64, cause error) error {
-	return s.db.WithContext(ctx).Model(&Event{}).Where("id = ?", id).
-		Updates(map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_error": cause.Error()}).Error
 }
 
 // CountEvents counts stored events in a state, for readiness and tests.

@@ -82,27 +82,43 @@ const (
 	EventPending = "pending"
 	// EventDelivered: signalled to the contact's workflow.
 	EventDelivered = "delivered"
+	// EventDead: refused by Temporal for reasons of its own, MaxEventAttempts
+	// times; it waits for an operator (GET /v1/events/dead, POST
+	// /v1/events/:id/retry) and no longer holds back the contact's later
+	// events.
+	EventDead = "dead"
 )
 
 // Event is one Segment call (track, identify, page) as received.
+//
+// A pending event is delivered by one gateway at a time: the one whose lease
+// it carries (LeaseOwner, until LeaseUntil). A gateway leases the events it
+// stores to itself and signals them at once; events whose lease ran out (their
+// gateway died) or that were left unleased are claimed by any gateway's relay
+// (see ClaimPending). A contact's events are signalled in the order stored:
+// an event waits while an earlier pending event of its contact is leased
+// elsewhere or waiting to be retried (NextAttemptAt).
 type Event struct {
-	ID        uint64 `gorm:"primaryKey;index:idx_events_status_id,priority:2" json:"-"`
+	ID        uint64 `gorm:"primaryKey;index:idx_events_pending_contact,priority:3" json:"id"`
 	MessageID string `gorm:"size:191;uniqueIndex;not null" json:"message_id"`
 	// (contact, kind, name, timestamp) serves segments and attribution:
 	// "has this contact done X, and when".
-	ContactID   string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:1" json:"contact_id,omitempty"`
-	AnonymousID string         `gorm:"size:191;index" json:"anonymous_id,omitempty"`
-	Kind        string         `gorm:"size:16;not null;index:idx_events_contact_kind_name_ts,priority:2" json:"kind"`
-	Name        string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:3" json:"name,omitempty"`
-	Properties  map[string]any `gorm:"serializer:json;type:text" json:"properties,omitempty"`
-	Traits      map[string]any `gorm:"serializer:json;type:text" json:"traits,omitempty"`
-	Context     map[string]any `gorm:"serializer:json;type:text" json:"context,omitempty"`
-	Timestamp   time.Time      `gorm:"index:idx_events_contact_kind_name_ts,priority:4" json:"timestamp"`
-	ReceivedAt  time.Time      `json:"received_at"`
-	Status      string         `gorm:"size:16;index:idx_events_status_id,priority:1;not null" json:"status"`
-	Attempts    int            `json:"attempts,omitempty"`
-	LastError   string         `gorm:"type:text" json:"last_error,omitempty"`
-	DeliveredAt *time.Time     `json:"delivered_at,omitempty"`
+	ContactID     string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:1;index:idx_events_pending_contact,priority:2" json:"contact_id,omitempty"`
+	AnonymousID   string         `gorm:"size:191;index" json:"anonymous_id,omitempty"`
+	Kind          string         `gorm:"size:16;not null;index:idx_events_contact_kind_name_ts,priority:2" json:"kind"`
+	Name          string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:3" json:"name,omitempty"`
+	Properties    map[string]any `gorm:"serializer:json;type:text" json:"properties,omitempty"`
+	Traits        map[string]any `gorm:"serializer:json;type:text" json:"traits,omitempty"`
+	Context       map[string]any `gorm:"serializer:json;type:text" json:"context,omitempty"`
+	Timestamp     time.Time      `gorm:"index:idx_events_contact_kind_name_ts,priority:4" json:"timestamp"`
+	ReceivedAt    time.Time      `json:"received_at"`
+	Status        string         `gorm:"size:16;index:idx_events_pending_contact,priority:1;not null" json:"status"`
+	Attempts      int            `json:"attempts,omitempty"`
+	LastError     string         `gorm:"type:text" json:"last_error,omitempty"`
+	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
+	LeaseOwner    string         `gorm:"size:64" json:"-"`
+	LeaseUntil    *time.Time     `json:"-"`
+	DeliveredAt   *time.Time     `json:"delivered_at,omitempty"`
 }
 
 // Message states beyond the outcomes in workflows (sent, recorded, skipped).

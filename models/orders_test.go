@@ -16,7 +16,7 @@ func orderEvent(messageID, userID, name string, at time.Time, props map[string]a
 
 func accept(t *testing.T, s *models.Store, calls ...models.Incoming) {
 	t.Helper()
-	if _, err := s.Accept(context.Background(), calls); err != nil {
+	if _, err := s.Accept(context.Background(), calls, models.Lease{}); err != nil {
 		t.Fatal(err)
 	}
 }

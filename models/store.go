@@ -163,6 +163,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := db.AutoMigrate(all...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	// Replaced by idx_events_pending_contact, which the relay's claims use.
+	if m := db.Migrator(); m.HasIndex(&Event{}, "idx_events_status_id") {
+		if err := m.DropIndex(&Event{}, "idx_events_status_id"); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
 	return nil
 }
 

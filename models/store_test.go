@@ -3,9 +3,11 @@ package models_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,14 +88,14 @@ func TestAcceptStoresAndDeduplicates(t *testing.T) {
 			}),
 			track("m2", "u1", "", "Signed Up"),
 			track("m2", "u1", "", "Signed Up"), // resent in the same batch
-		})
+		}, models.Lease{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := "m1:u1 m2:u1"; strings.Join(names(got), " ") != want {
 			t.Errorf("to signal %v, want %s", names(got), want)
 		}
-		again, err := s.Accept(ctx, []models.Incoming{track("m2", "u1", "", "Signed Up")})
+		again, err := s.Accept(ctx, []models.Incoming{track("m2", "u1", "", "Signed Up")}, models.Lease{})
 		if err != nil || len(again) != 0 {
 			t.Errorf("resent event: %v, %v; want nothing to signal", names(again), err)
 		}
@@ -111,7 +113,7 @@ func TestAcceptStoresAndDeduplicates(t *testing.T) {
 			c.Timezone != "Europe/Berlin" || c.Traits["plan_tier"] != "gold" || c.LifecycleStage != "subscriber" {
 			t.Errorf("contact = %+v", c)
 		}
-		stored, err := s.PendingEvents(ctx, time.Now().Add(time.Minute), 10)
+		stored, err := s.ClaimPending(ctx, models.Claim{Owner: "g1", Now: time.Now(), Until: time.Now().Add(time.Minute), Contacts: 10, PerContact: 10})
 		if err != nil || len(stored) != 2 || stored[1].Properties["n"] != 1.0 || !stored[1].Timestamp.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
 			t.Errorf("pending = %+v, %v", stored, err)
 		}
@@ -123,14 +125,14 @@ func TestAcceptStoresAndDeduplicates(t *testing.T) {
 func TestAcceptHoldsAnonymousEventsUntilIdentified(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		got, err := s.Accept(ctx, []models.Incoming{track("a1", "", "anon-7", "Product Viewed"), track("a2", "", "anon-7", "Product Added")})
+		got, err := s.Accept(ctx, []models.Incoming{track("a1", "", "anon-7", "Product Viewed"), track("a2", "", "anon-7", "Product Added")}, models.Lease{})
 		if err != nil || len(got) != 0 {
 			t.Fatalf("anonymous events to signal: %v, %v", names(got), err)
 		}
 		if n, _ := s.CountEvents(ctx, models.EventHeld); n != 2 {
 			t.Errorf("%d held, want 2", n)
 		}
-		got, err = s.Accept(ctx, []models.Incoming{identify("i1", "u9", "anon-7", map[string]any{"email": "x@example.com"})})
+		got, err = s.Accept(ctx, []models.Incoming{identify("i1", "u9", "anon-7", map[string]any{"email": "x@example.com"})}, models.Lease{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +140,7 @@ func TestAcceptHoldsAnonymousEventsUntilIdentified(t *testing.T) {
 			t.Errorf("to signal %v, want %s", names(got), want)
 		}
 		// Later anonymous events go straight to the contact.
-		got, err = s.Accept(ctx, []models.Incoming{track("a3", "", "anon-7", "Cart Viewed")})
+		got, err = s.Accept(ctx, []models.Incoming{track("a3", "", "anon-7", "Cart Viewed")}, models.Lease{})
 		if err != nil || strings.Join(names(got), " ") != "a3:u9" {
 			t.Errorf("after the link: %v, %v", names(got), err)
 		}
@@ -148,22 +150,182 @@ func TestAcceptHoldsAnonymousEventsUntilIdentified(t *testing.T) {
 	})
 }
 
-func TestRelayBookkeeping(t *testing.T) {
+func claim(t *testing.T, s *models.Store, owner string, now time.Time, contacts int) []string {
+	t.Helper()
+	evs, err := s.ClaimPending(context.Background(), models.Claim{Owner: owner, Now: now, Until: now.Add(time.Minute), Contacts: contacts, PerContact: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names(evs)
+}
+
+// A claim takes each contact's run of deliverable events from its oldest
+// pending one, and stops a contact's run at an event that is leased or
+// waiting for a retry.
+func TestClaimPendingKeepsEachContactsOrder(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		got, _ := s.Accept(ctx, []models.Incoming{track("r1", "u1", "", "A"), track("r2", "u1", "", "B")})
-		if err := s.MarkAttempt(ctx, got[0].ID, context.DeadlineExceeded); err != nil {
+		now := time.Now()
+		// u1's r1 is leased to a live gateway (g0); u2's events are free.
+		if _, err := s.Accept(ctx, []models.Incoming{track("r1", "u1", "", "A")}, models.Lease{Owner: "g0", Until: now.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.MarkDelivered(ctx, got[1].ID); err != nil {
+		got, err := s.Accept(ctx, []models.Incoming{track("r2", "u1", "", "B"), track("r3", "u2", "", "C"), track("r4", "u2", "", "D")},
+			models.Lease{Owner: "g0", Until: now.Add(time.Hour)})
+		if err != nil {
 			t.Fatal(err)
 		}
-		pending, _ := s.PendingEvents(ctx, time.Now().Add(time.Minute), 10)
-		if len(pending) != 1 || pending[0].MessageID != "r1" || pending[0].Attempts != 1 || pending[0].LastError != "context deadline exceeded" {
-			t.Errorf("pending = %+v", pending)
+		if got[0].LeaseOwner != "g0" || got[1].LeaseOwner != "g0" {
+			t.Errorf("a contact with only the owner's own pending events gets a lease: %+v", got)
 		}
-		if early, _ := s.PendingEvents(ctx, time.Now().Add(-time.Minute), 10); len(early) != 0 {
-			t.Errorf("events younger than the cut-off were returned: %d", len(early))
+		// g1 stores an event of u1: u1 has events leased to g0, so it waits.
+		got, _ = s.Accept(ctx, []models.Incoming{track("r5", "u1", "", "E"), track("r6", "u3", "", "F")}, models.Lease{Owner: "g1", Until: now.Add(210 * time.Minute)})
+		if got[0].LeaseOwner != "" || got[1].LeaseOwner != "g1" {
+			t.Errorf("leases = %q, %q; want r5 left for a claim and r6 leased to g1", got[0].LeaseOwner, got[1].LeaseOwner)
+		}
+		if c := claim(t, s, "g2", now, 10); len(c) != 0 {
+			t.Errorf("claimed %v while every contact's oldest event is leased", c)
+		}
+		// g0 dies: once its leases run out, a claim takes u1 and u2 in order
+		// (u3's r6 is still g1's).
+		later := now.Add(2 * time.Hour)
+		if want, c := "r1:u1 r2:u1 r5:u1 r3:u2 r4:u2", strings.Join(claim(t, s, "g2", later, 10), " "); c != want {
+			t.Errorf("claimed %s, want %s", c, want)
+		}
+		// A refused event waits for its retry and holds back its contact.
+		evs, _ := s.ClaimPending(ctx, models.Claim{Owner: "g3", Now: later.Add(time.Hour), Until: later.Add(90 * time.Minute), Contacts: 10, PerContact: 100})
+		var r1, r3 uint64
+		for _, ev := range evs {
+			switch ev.MessageID {
+			case "r1":
+				r1 = ev.ID
+			case "r3":
+				r3 = ev.ID
+			}
+		}
+		retryAt := later.Add(90 * time.Minute)
+		if dead, err := s.FailEvent(ctx, "g3", r1, "refused", func(attempts int) time.Time { return retryAt }); err != nil || dead {
+			t.Fatalf("FailEvent: dead %v, %v", dead, err)
+		}
+		if err := s.ReleaseEvents(ctx, "g3", []uint64{r3}, "Temporal unreachable"); err != nil {
+			t.Fatal(err)
+		}
+		if want, c := "r3:u2", strings.Join(claim(t, s, "g4", later.Add(61*time.Minute), 10), " "); c != want {
+			t.Errorf("claimed %s, want %s (u1 waits for r1's retry)", c, want)
+		}
+		var ev, released models.Event
+		s.DB().Where("id = ?", r1).Take(&ev)
+		if ev.Attempts != 1 || ev.LastError != "refused" || ev.NextAttemptAt == nil || !ev.NextAttemptAt.Equal(retryAt.UTC().Truncate(time.Microsecond)) && !ev.NextAttemptAt.Round(time.Millisecond).Equal(retryAt.UTC().Round(time.Millisecond)) {
+			t.Errorf("refused event = attempts %d, %q, next %v", ev.Attempts, ev.LastError, ev.NextAttemptAt)
+		}
+		s.DB().Where("id = ?", r3).Take(&released)
+		if released.Attempts != 0 || released.LastError != "Temporal unreachable" {
+			t.Errorf("released event = attempts %d, %q", released.Attempts, released.LastError)
+		}
+		// Past r1's retry time, and every lease run out: all of it, in order.
+		if want, c := "r1:u1 r2:u1 r5:u1 r3:u2 r4:u2 r6:u3", strings.Join(claim(t, s, "g5", later.Add(91*time.Minute), 10), " "); c != want {
+			t.Errorf("after the retry time, claimed %s, want %s", c, want)
+		}
+	})
+}
+
+// After MaxEventAttempts refusals an event is dead: it no longer holds its
+// contact back, shows in DeadEvents, and RetryEvent makes it pending again.
+func TestDeadLetters(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		if _, err := s.Accept(ctx, []models.Incoming{track("d1", "u1", "", "A"), track("d2", "u1", "", "B")}, models.Lease{}); err != nil {
+			t.Fatal(err)
+		}
+		var id uint64
+		for i := 1; i <= models.MaxEventAttempts; i++ {
+			evs, err := s.ClaimPending(ctx, models.Claim{Owner: "g", Now: now, Until: now.Add(time.Minute), Contacts: 1, PerContact: 1})
+			if err != nil || len(evs) != 1 || evs[0].MessageID != "d1" {
+				t.Fatalf("attempt %d claimed %v, %v", i, names(evs), err)
+			}
+			id = evs[0].ID
+			dead, err := s.FailEvent(ctx, "g", id, fmt.Sprintf("refused %d", i), func(int) time.Time { return now })
+			if err != nil || dead != (i == models.MaxEventAttempts) {
+				t.Fatalf("attempt %d: dead %v, %v", i, dead, err)
+			}
+		}
+		b, err := s.Backlog(ctx)
+		if err != nil || b.Pending != 1 || b.Dead != 1 || b.OldestPending.IsZero() {
+			t.Errorf("backlog = %+v, %v", b, err)
+		}
+		if c := strings.Join(claim(t, s, "g", now, 10), " "); c != "d2:u1" {
+			t.Errorf("claimed %s; the dead event no longer holds d2 back", c)
+		}
+		dead, n, err := s.DeadEvents(ctx, 10, 0)
+		if err != nil || n != 1 || len(dead) != 1 || dead[0].MessageID != "d1" || dead[0].Attempts != models.MaxEventAttempts || dead[0].LastError != fmt.Sprintf("refused %d", models.MaxEventAttempts) {
+			t.Errorf("dead = %+v, %d, %v", dead, n, err)
+		}
+		ev, err := s.RetryEvent(ctx, id)
+		if err != nil || ev.Status != models.EventPending || ev.Attempts != 0 || ev.NextAttemptAt != nil {
+			t.Errorf("retried = %+v, %v", ev, err)
+		}
+		if _, err := s.RetryEvent(ctx, id); err != models.ErrNotFound {
+			t.Errorf("retrying a pending event: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// Two gateways claiming at once never both get an event, and never split
+// one contact's run.
+func TestConcurrentClaimsNeverOverlap(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		var calls []models.Incoming
+		for i := range 300 {
+			calls = append(calls, track(fmt.Sprintf("c%03d", i), fmt.Sprintf("u%d", i%30), "", "A"))
+		}
+		if _, err := s.Accept(ctx, calls, models.Lease{}); err != nil {
+			t.Fatal(err)
+		}
+		type claimed struct {
+			owner string
+			evs   []*models.Event
+		}
+		results := make(chan claimed, 400)
+		var wg sync.WaitGroup
+		for _, owner := range []string{"a", "b", "c"} {
+			wg.Go(func() {
+				for range 40 {
+					now := time.Now()
+					evs, err := s.ClaimPending(ctx, models.Claim{Owner: owner, Now: now, Until: now.Add(time.Hour), Contacts: 2, PerContact: 4})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					results <- claimed{owner, evs}
+				}
+			})
+		}
+		wg.Wait()
+		close(results)
+		owners := map[string]string{}
+		byContact := map[string][]string{}
+		for r := range results {
+			for _, ev := range r.evs {
+				if prev, ok := owners[ev.MessageID]; ok {
+					t.Errorf("%s claimed by %s and %s", ev.MessageID, prev, r.owner)
+				}
+				owners[ev.MessageID] = r.owner
+				byContact[ev.ContactID] = append(byContact[ev.ContactID], ev.MessageID)
+			}
+		}
+		for contact, ids := range byContact {
+			// Leases are never given up here, so each contact's claims are
+			// one run from its first event: c0xx, c0xx+30, ...
+			for i, id := range ids {
+				var n int
+				fmt.Sscanf(contact, "u%d", &n)
+				if want := fmt.Sprintf("c%03d", n+30*i); id != want {
+					t.Errorf("%s: claim %d is %s, want %s (all: %v)", contact, i, id, want, ids)
+					break
+				}
+			}
 		}
 	})
 }

@@ -111,12 +111,22 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 	c.upsertAttributes(ctx)
 
 	events := workflow.GetSignalChannel(ctx, SignalEvent)
+	folded := workflow.GetSignalChannel(ctx, SignalEvents)
 	ended := workflow.GetSignalChannel(ctx, SignalJourneyEnded)
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(events, func(ch workflow.ReceiveChannel, _ bool) {
 		var ev Event
 		ch.Receive(ctx, &ev)
 		c.handle(ctx, ev, sel)
+	})
+	// The gateway folds a contact's queued events into one signal: fewer
+	// history events and workflow tasks than a signal each.
+	sel.AddReceive(folded, func(ch workflow.ReceiveChannel, _ bool) {
+		var evs []Event
+		ch.Receive(ctx, &evs)
+		for _, ev := range evs {
+			c.handle(ctx, ev, sel)
+		}
 	})
 	sel.AddReceive(ended, func(ch workflow.ReceiveChannel, _ bool) {
 		var e JourneyEnded

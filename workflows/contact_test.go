@@ -115,6 +115,26 @@ func TestContactRoutesShopperAndForwardsGoal(t *testing.T) {
 	}
 }
 
+// The gateway folds a contact's queued events into one "events" signal; the
+// workflow handles them one by one, in order, as if they came apart: here
+// the sign-up starts the welcome and the order in the same signal ends it.
+func TestContactHandlesFoldedEventsInOrder(t *testing.T) {
+	r := newContactRun(t, welcomeHarness(t, maya))
+	signup := trackEvent(workflows.EventSignedUp, nil, testStart)
+	order := trackEvent(workflows.EventOrderCompleted, map[string]any{"order_id": "o-1"}, testStart)
+	order.MessageID = "m-order"
+	r.at(0, func() { r.env.SignalWorkflow(workflows.SignalEvents, []workflows.Event{signup, order, signup}) })
+	r.queryAt(time.Hour)
+	r.run(maya.ID, 2*hour)
+
+	if want := []string{"journey/welcome_ecommerce/u-maya", "journey/post_purchase/u-maya/o-1"}; !slices.Equal(r.started, want) {
+		t.Fatalf("started %v, want %v", r.started, want)
+	}
+	if got := r.states[time.Hour].Events; got != 2 {
+		t.Errorf("events counted = %d, want 2 (the repeated sign-up is a duplicate)", got)
+	}
+}
+
 // The welcome runs once per contact: a second Signed Up, during or after it, starts nothing.
 func TestContactWelcomeOnlyOnce(t *testing.T) {
 	r := newContactRun(t, welcomeHarness(t, maya))

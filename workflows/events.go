@@ -8,6 +8,7 @@ import (
 // Signal names.
 const (
 	SignalEvent        = "event"         // an Event, to a contact or a journey
+	SignalEvents       = "events"        // []Event, in order: several of a contact's events in one signal
 	SignalJourneyEnded = "journey-ended" // a JourneyEnded, from a journey to its contact
 )
 
