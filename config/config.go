@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/mail"
 	"net/url"
 	"reflect"
@@ -41,6 +42,11 @@ type Config struct {
 	Secret            string   `env:"SECRET"`
 	Journeys          []string `env:"JOURNEYS" envDefault:"all"`
 	LogLevel          string   `env:"LOG_LEVEL" envDefault:"info"`
+
+	// Prometheus metrics at /metrics, host:port, or "off"; Load turns "off"
+	// into "". Two Nudge processes on one host (a worker beside a gateway)
+	// cannot share a port: give each its own address.
+	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9464"`
 
 	// SMS through Twilio; without an account SID and token, SMS are recorded.
 	TwilioAccountSID          string `env:"TWILIO_ACCOUNT_SID"`
@@ -256,6 +262,13 @@ func (c *Config) validate() error {
 	}
 	if c.TaskQueue == "" {
 		bad("TASK_QUEUE", "is empty")
+	}
+	if c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
+	} else if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+		bad("METRICS_ADDR", "%q is not host:port like 127.0.0.1:9464 or :9464, or off", c.MetricsAddr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("METRICS_ADDR", "port %q in %q is not a port number", port, c.MetricsAddr)
 	}
 	switch {
 	case c.TwilioAccountSID == "" && c.TwilioAuthToken == "":

@@ -70,6 +70,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"key spaces":    {"NUDGE_WRITE_KEYS", "a, b", "NUDGE_WRITE_KEYS/NUDGE_ADMIN_KEYS: a key is empty or has spaces around it"},
 		"task queue":    {"NUDGE_TASK_QUEUE", "", ""},
 		"admin = write": {"NUDGE_ADMIN_KEYS", "wk", "NUDGE_ADMIN_KEYS: a key is also a write key"},
+		"metrics addr":  {"NUDGE_METRICS_ADDR", "9464", `NUDGE_METRICS_ADDR: "9464" is not host:port like 127.0.0.1:9464 or :9464, or off`},
+		"metrics port":  {"NUDGE_METRICS_ADDR", "127.0.0.1:70000", `NUDGE_METRICS_ADDR: port "70000" in "127.0.0.1:70000" is not a port number`},
+		"metrics name":  {"NUDGE_METRICS_ADDR", "127.0.0.1:metrics", `NUDGE_METRICS_ADDR: port "metrics" in "127.0.0.1:metrics" is not a port number`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			vars := map[string]string{tc.key: tc.value}
@@ -101,6 +104,25 @@ func TestSMTPForms(t *testing.T) {
 		got, err := ParseSMTP(raw)
 		if err != nil || *got != want {
 			t.Errorf("ParseSMTP(%q) = %+v, %v; want %+v", raw, got, err, want)
+		}
+	}
+}
+
+// NUDGE_METRICS_ADDR is host:port, loopback by default; off leaves it empty,
+// which the metrics server reads as off.
+func TestMetricsAddr(t *testing.T) {
+	for value, want := range map[string]string{
+		"":             "127.0.0.1:9464", // unset: the default
+		"off":          "",
+		":9465":        ":9465",
+		"0.0.0.0:9464": "0.0.0.0:9464",
+		"[::1]:9464":   "[::1]:9464",
+	} {
+		c, err := LoadFrom(map[string]string{"NUDGE_METRICS_ADDR": value})
+		if err != nil {
+			t.Errorf("NUDGE_METRICS_ADDR=%q: %v", value, err)
+		} else if c.MetricsAddr != want {
+			t.Errorf("NUDGE_METRICS_ADDR=%q: MetricsAddr = %q, want %q", value, c.MetricsAddr, want)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 // Package deploy holds what docker-compose.yml mounts (MySQL's init SQL,
-// Temporal's setup script) and the test that checks the stack statically:
-// that its services find each other, that the nudge image is built the way
-// the services use it, and that its settings are ones Nudge knows.
+// Temporal's setup script, Prometheus's scrape config, Grafana's provisioning
+// and dashboard) and the tests that check the stack statically: that its
+// services find each other, that the nudge image is built the way the services
+// use it, that its settings are ones Nudge knows, and that the dashboard asks
+// for metrics Nudge serves (metrics_test.go).
 package deploy
 
 import (
@@ -44,6 +46,8 @@ const (
 	migrateService  = "nudge-migrate"
 	workerService   = "nudge-worker"
 	gatewayService  = "nudge-gateway"
+	promService     = "prometheus"
+	grafanaService  = "grafana"
 )
 
 // wantSearchAttributes are the attributes Nudge's workflows set
@@ -64,6 +68,8 @@ var listenPorts = map[string]map[string]int{
 	"temporalio/server":     {"temporal": 7233},
 	"axllent/mailpit":       {"smtp": 1025, "http": 8025},
 	"temporalio/ui":         {"http": 8080},
+	"prom/prometheus":       {"http": 9090},
+	"grafana/grafana":       {"http": 3000},
 }
 
 // ---------------------------------------------------------------------------
@@ -97,7 +103,7 @@ func load(t *testing.T) *stack {
 		}
 		s.services[name] = m
 	}
-	for _, name := range []string{mysqlService, temporalService, setupService, uiService, mailService, migrateService, workerService, gatewayService} {
+	for _, name := range []string{mysqlService, temporalService, setupService, uiService, mailService, migrateService, workerService, gatewayService, promService, grafanaService} {
 		if _, ok := s.services[name]; !ok {
 			t.Fatalf("%s: no service %q (have %s)", composeFile, name, strings.Join(s.names(), ", "))
 		}

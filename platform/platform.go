@@ -20,6 +20,7 @@ import (
 	"github.com/nudgehq/nudge/config"
 	"github.com/nudgehq/nudge/gateway"
 	"github.com/nudgehq/nudge/links"
+	"github.com/nudgehq/nudge/metrics"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/worker"
 )
@@ -46,16 +47,42 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Platform,
 		return nil, err
 	}
 	store.AttributionWindow = cfg.AttributionWindow
+	// The SDK's metrics (requests, task latencies, caches) and what workflow
+	// code records go to the same /metrics as Nudge's own; the worker
+	// inherits the handler from this client.
+	sdkMetrics, err := metrics.SDKHandler()
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	c, err := client.NewLazyClient(client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal")),
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal")),
+		MetricsHandler: sdkMetrics,
 	})
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("NUDGE_TEMPORAL_ADDRESS: %w", err)
 	}
 	return &Platform{Config: cfg, Log: log, Store: store, Temporal: c, Links: links.NewSigner(cfg.Secret, cfg.PublicURL)}, nil
+}
+
+// ServeMetrics serves Prometheus metrics at NUDGE_METRICS_ADDR in the
+// background until ctx ends, and returns the address it listens on, or "off".
+// Only binding can fail it: a taken port stops start-up, naming the variable.
+func (p *Platform) ServeMetrics(ctx context.Context) (string, error) {
+	l, err := metrics.Listen(p.Config.MetricsAddr)
+	if err != nil || l == nil {
+		return "off", err
+	}
+	log := p.Log.With("component", "metrics")
+	go func() {
+		if err := metrics.Serve(ctx, l, log); err != nil {
+			log.Error("metrics server stopped; /metrics is gone until restart", "error", err)
+		}
+	}()
+	return l.Addr().String(), nil
 }
 
 // Close releases the client and the database.

@@ -65,6 +65,11 @@ func runDev(ctx context.Context, p *platform.Platform) error {
 	if err != nil {
 		return fmt.Errorf("NUDGE_HTTP_ADDR: %w", err)
 	}
+	metricsAddr, err := p.ServeMetrics(ctx)
+	if err != nil {
+		l.Close()
+		return err
+	}
 	w, err := p.StartWorker(ctx)
 	if err != nil {
 		return err
@@ -77,6 +82,7 @@ Nudge is running.
 
   Gateway      %s
   Temporal UI  %s
+  Metrics      %s
   Write key    %s
   Admin key    %s
   Journeys     %v
@@ -91,7 +97,7 @@ Try it:
     -d '{"userId":"u1","event":"Signed Up"}'
   curl -H 'Authorization: Bearer %s' %s/v1/contacts/u1
 
-`, cfg.PublicURL, cfg.TemporalUIURL, cfg.WriteKeys[0], cfg.AdminKeys[0], cfg.Journeys, emailMode(cfg), smsMode(cfg), slackMode(cfg),
+`, cfg.PublicURL, cfg.TemporalUIURL, metricsURL(metricsAddr), cfg.WriteKeys[0], cfg.AdminKeys[0], cfg.Journeys, emailMode(cfg), smsMode(cfg), slackMode(cfg),
 		cfg.WriteKeys[0], cfg.PublicURL, cfg.WriteKeys[0], cfg.PublicURL, cfg.AdminKeys[0], cfg.PublicURL)
 	return p.Serve(ctx, l)
 }

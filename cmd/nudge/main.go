@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/nudgehq/nudge/config"
+	"github.com/nudgehq/nudge/metrics"
 	"github.com/nudgehq/nudge/platform"
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -95,12 +96,17 @@ func withPlatform(ctx context.Context, prepare func(*config.Config) error, fn fu
 }
 
 func runWorker(ctx context.Context, p *platform.Platform) error {
+	// Metrics first, so the SDK's failed requests show while Temporal is down.
+	metricsAddr, err := p.ServeMetrics(ctx)
+	if err != nil {
+		return err
+	}
 	w, err := p.StartWorker(ctx)
 	if err != nil {
 		return err
 	}
 	defer w.Stop()
-	p.Log.Info("worker running", "task_queue", p.Config.TaskQueue, "journeys", p.Config.Journeys, "email", emailMode(p.Config), "sms", smsMode(p.Config), "slack", slackMode(p.Config))
+	p.Log.Info("worker running", "task_queue", p.Config.TaskQueue, "journeys", p.Config.Journeys, "email", emailMode(p.Config), "sms", smsMode(p.Config), "slack", slackMode(p.Config), "metrics", metricsURL(metricsAddr))
 	<-ctx.Done()
 	return nil
 }
@@ -110,8 +116,21 @@ func runGateway(ctx context.Context, p *platform.Platform) error {
 	if err != nil {
 		return fmt.Errorf("NUDGE_HTTP_ADDR: %w", err)
 	}
-	p.Log.Info("gateway listening", "addr", l.Addr().String(), "public_url", p.Config.PublicURL)
+	metricsAddr, err := p.ServeMetrics(ctx)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	p.Log.Info("gateway listening", "addr", l.Addr().String(), "public_url", p.Config.PublicURL, "metrics", metricsURL(metricsAddr))
 	return p.Serve(ctx, l)
+}
+
+// metricsURL is where Prometheus scrapes, given what ServeMetrics returned.
+func metricsURL(addr string) string {
+	if addr == "off" {
+		return "off (NUDGE_METRICS_ADDR=off)"
+	}
+	return "http://" + addr + metrics.Path
 }
 
 func slackMode(cfg *config.Config) string {
