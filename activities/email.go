@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/mail"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -17,9 +19,14 @@ import (
 	"github.com/nudgehq/nudge/workflows"
 )
 
-// Mailer delivers a finished message.
+// Mailer delivers a finished message. It calls handOver once the server
+// has all of the message but the final "." that makes it take it: from
+// then on a lost connection leaves the outcome unknown. If handOver fails,
+// the message is not completed, and the server drops it. Errors say what is
+// known: *Refused (5xx), ErrOutcomeUnknown, or anything else for a send
+// that did not happen and may be tried again.
 type Mailer interface {
-	Send(ctx context.Context, msg *gomail.Msg) error
+	Send(ctx context.Context, msg *gomail.Msg, handOver func() error) error
 }
 
 // SMTPMailer delivers over SMTP with go-mail.
@@ -46,14 +53,79 @@ func NewSMTPMailer(s *config.SMTP) *SMTPMailer {
 	return &SMTPMailer{host: s.Host, opts: opts}
 }
 
-// Send dials, delivers and hangs up. A client per message keeps concurrent
-// activities from queueing behind one connection.
-func (m *SMTPMailer) Send(ctx context.Context, msg *gomail.Msg) error {
+// Send dials (go-mail does the greeting, STARTTLS and AUTH), sends one
+// message, and hangs up. A client per message keeps concurrent activities
+// from queueing behind one connection. It walks the SMTP transaction
+// itself, with go-mail's SMTP client, so that it knows which side of the
+// final "." a failure falls on, which go-mail's one-call send does not say.
+func (m *SMTPMailer) Send(ctx context.Context, msg *gomail.Msg, handOver func() error) error {
 	c, err := gomail.NewClient(m.host, m.opts...)
 	if err != nil {
-		return err
+		return &Refused{Err: err} // a setting go-mail refuses will not change
 	}
-	return c.DialAndSendWithContext(ctx, msg)
+	sc, err := c.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return smtpFailure("connect", err)
+	}
+	complete := false
+	defer func() {
+		if complete {
+			_ = c.CloseWithSMTPClient(sc) // QUIT; its answer changes nothing
+		} else {
+			_ = sc.Close() // hang up mid-transaction: the server keeps nothing
+		}
+	}()
+	from, err := msg.GetSender(false)
+	if err != nil {
+		return &Refused{Err: err}
+	}
+	rcpts, err := msg.GetRecipients()
+	if err != nil {
+		return &Refused{Err: err}
+	}
+	if err := sc.Mail(from); err != nil {
+		return smtpFailure("MAIL FROM", err)
+	}
+	for _, rcpt := range rcpts {
+		if err := sc.Rcpt(rcpt); err != nil {
+			return smtpFailure("RCPT TO "+strings.Trim(rcpt, "<>"), err)
+		}
+	}
+	w, err := sc.Data()
+	if err != nil {
+		return smtpFailure("DATA", err)
+	}
+	if _, err := msg.WriteTo(w); err != nil {
+		return smtpFailure("send the message", err)
+	}
+	if err := handOver(); err != nil {
+		return err // the "." never goes out
+	}
+	err = w.Close()
+	var reply *textproto.Error
+	switch {
+	case err == nil:
+		complete = true
+		return nil
+	case errors.As(err, &reply):
+		complete = true
+		return smtpFailure("end of DATA", err)
+	}
+	return fmt.Errorf("%w: the connection failed after the message was sent, before the server answered: %v", ErrOutcomeUnknown, err)
+}
+
+// smtpFailure sorts a failure before the server took the message: a 5xx
+// reply is a refusal for good; a 4xx or a lost connection, for now.
+func smtpFailure(step string, err error) error {
+	var reply *textproto.Error
+	if errors.As(err, &reply) {
+		err = fmt.Errorf("SMTP %s: %d %s", step, reply.Code, reply.Msg)
+		if reply.Code >= 500 {
+			return &Refused{Err: err}
+		}
+		return &Deferred{Err: err}
+	}
+	return &Deferred{Err: fmt.Errorf("SMTP %s: %w", step, err)}
 }
 
 // SendEmail renders and sends one email, at most once per request key (see
@@ -125,23 +197,27 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 	}
 
 	row.To, row.Subject, row.Text, row.HTML = to.String(), email.Subject, email.Text, email.HTML
-	if prior, done, err := a.claim(ctx, &row); done || err != nil {
-		return prior, err
+	out := outgoing{
+		row:    row,
+		result: workflows.SendResult{To: to.String(), Subject: email.Subject, Content: row.Content, Topic: row.Topic},
+		// Tracking links carry the message's ID, known once it is claimed.
+		prepare: func(ctx context.Context, row *models.Message) {
+			email.HTML = a.trackEmail(ctx, row, email.HTML, data.UnsubscribeURL)
+		},
 	}
-	email.HTML = a.trackEmail(ctx, &row, email.HTML, data.UnsubscribeURL)
-	result := workflows.SendResult{Status: workflows.StatusRecorded, To: to.String(), Subject: email.Subject, Content: row.Content, Topic: row.Topic}
 	if a.Mailer != nil {
-		msg, err := a.compose(req, to, email, data.UnsubscribeURL)
-		if err == nil {
-			err = a.Mailer.Send(ctx, msg)
+		out.deliver = func(ctx context.Context, handOver func() error) (string, error) {
+			msg, err := a.compose(req, to, email, data.UnsubscribeURL)
+			if err != nil {
+				return "", &Refused{Err: err}
+			}
+			if err := a.Mailer.Send(ctx, msg, handOver); err != nil {
+				return "", fmt.Errorf("send %s to %s: %w", req.Template, to.Address, err)
+			}
+			return "", nil
 		}
-		if err != nil {
-			return workflows.SendResult{}, a.refused(ctx, req.Key, fmt.Errorf("send %s to %s: %w", req.Template, to.Address, err))
-		}
-		result.Status = workflows.StatusSent
 	}
-	a.settle(ctx, req.Key, result)
-	return result, nil
+	return a.send(ctx, out)
 }
 
 func (a *Activities) compose(req workflows.EmailRequest, to *mail.Address, email Rendered, unsubscribeURL string) (*gomail.Msg, error) {

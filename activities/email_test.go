@@ -2,10 +2,15 @@ package activities_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"net/mail"
 	"strings"
 	"testing"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
 
 	"github.com/nudgehq/nudge/activities"
 	"github.com/nudgehq/nudge/config"
@@ -126,22 +131,238 @@ func TestSendEmailIsIdempotent(t *testing.T) {
 	}
 }
 
-// A crash between claiming the row and recording the result leaves it
-// "sending": the provider may have the message, so a retry does not send.
-func TestSendEmailDoesNotResendAnUncertainAttempt(t *testing.T) {
+// leftBy writes the row an attempt that died would leave behind.
+func (f *fixture) leftBy(t *testing.T, key, status string, marketing bool) {
+	t.Helper()
+	row := models.Message{Key: key, ContactID: "u1", Channel: "email", Status: status, Marketing: marketing, Attempts: 1}
+	if err := f.store.DB().Create(&row).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) row(t *testing.T, key string) models.Message {
+	t.Helper()
+	var row models.Message
+	if err := f.store.DB().Where("`key` = ?", key).Take(&row).Error; err != nil {
+		t.Fatal(err)
+	}
+	return row
+}
+
+func receipt(key string) workflows.EmailRequest {
+	req := welcome(key)
+	req.Marketing = false
+	return req
+}
+
+// A worker that died after claiming a send, before handing it to the
+// server, left the row "claimed": the server never got the message, so the
+// retry sends it, once.
+func TestSendEmailSendsWhatADeadAttemptNeverHandedOver(t *testing.T) {
 	f := newFixture(t)
-	if err := f.store.DB().Create(&models.Message{Key: "k-crash", ContactID: "u1", Channel: "email", Status: models.MessageSending}).Error; err != nil {
-		t.Fatal(err)
-	}
+	f.leftBy(t, "k-crash", models.MessageClaimed, true)
 	res, err := f.send(t, welcome("k-crash"))
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || res.Status != "sent" {
+		t.Fatalf("result = %+v, %v", res, err)
 	}
-	if res.Status != "skipped" || res.Reason != "an earlier attempt may have sent this message; not sending it twice" {
-		t.Errorf("result = %+v", res)
+	if row := f.row(t, "k-crash"); row.Status != "sent" || row.Attempts != 2 || row.Repeats != 0 {
+		t.Errorf("row = %s after %d attempts, %d repeats", row.Status, row.Attempts, row.Repeats)
+	}
+	if n := len(f.smtp.Messages()); n != 1 {
+		t.Errorf("sent %d messages", n)
+	}
+}
+
+// A worker that died after handing the message over, before the server's
+// answer, left it "handed" (or, before phases existed, "sending"): nobody
+// knows whether the server took it. Marketing is not sent again; the row
+// and the result say so.
+func TestSendEmailDoesNotResendAnUncertainMarketingEmail(t *testing.T) {
+	for _, status := range []string{models.MessageHanded, models.MessageSending} {
+		f := newFixture(t)
+		f.leftBy(t, "k-crash", status, true)
+		res, err := f.send(t, welcome("k-crash"))
+		want := "the attempt that handed it to the provider died before the answer; a marketing message is not sent again"
+		if err != nil || res.Status != workflows.StatusUnknown || res.Reason != want {
+			t.Fatalf("%s: result = %+v, %v", status, res, err)
+		}
+		if row := f.row(t, "k-crash"); row.Status != workflows.StatusUnknown || row.Attempts != 1 {
+			t.Errorf("%s: row = %s after %d attempts", status, row.Status, row.Attempts)
+		}
+		if n := len(f.smtp.Messages()); n != 0 {
+			t.Errorf("%s: sent %d messages", status, n)
+		}
+		if again, err := f.send(t, welcome("k-crash")); err != nil || again != res {
+			t.Errorf("%s: another retry = %+v, %v", status, again, err)
+		}
+	}
+}
+
+// The same for a transactional email: it is sent once more, with the
+// Message-ID the first would have had, so a receiving system can drop a copy.
+func TestSendEmailRepeatsAnUncertainTransactionalEmailOnce(t *testing.T) {
+	f := newFixture(t)
+	f.leftBy(t, "k-receipt", models.MessageHanded, false)
+	res, err := f.send(t, receipt("k-receipt"))
+	if err != nil || res.Status != "sent" {
+		t.Fatalf("result = %+v, %v", res, err)
+	}
+	if row := f.row(t, "k-receipt"); row.Status != "sent" || row.Repeats != 1 || row.Attempts != 2 {
+		t.Errorf("row = %s, %d repeats, %d attempts", row.Status, row.Repeats, row.Attempts)
+	}
+	msgs := f.smtp.Messages()
+	if len(msgs) != 1 || msgs[0].Header.Get("Message-Id") != messageIDFor("k-receipt") {
+		t.Errorf("sent %d, Message-ID %q", len(msgs), msgs[0].Header.Get("Message-Id"))
+	}
+}
+
+func messageIDFor(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "<" + hex.EncodeToString(sum[:16]) + "@acme.example.com>"
+}
+
+// The server keeps the message and hangs up without answering: the outcome
+// is unknown. Marketing stops there; a transactional email goes once more
+// with the same Message-ID; the server never gets a third copy.
+func TestSendEmailWhenTheServerHangsUpAfterTheMessage(t *testing.T) {
+	f := newFixture(t)
+	f.smtp.Inject(smtptest.DropAfterData)
+	res, err := f.send(t, welcome("k-market"))
+	if err != nil || res.Status != workflows.StatusUnknown ||
+		!strings.HasPrefix(res.Reason, "send welcome_b2b/welcome to dana@example.com: the provider may have taken the message: the connection failed after the message was sent, before the server answered") ||
+		!strings.HasSuffix(res.Reason, "; a marketing message is not sent again") {
+		t.Fatalf("marketing: result = %+v, %v", res, err)
+	}
+	if again, err := f.send(t, welcome("k-market")); err != nil || again != res {
+		t.Fatalf("marketing retry = %+v, %v", again, err)
+	}
+	if n := len(f.smtp.Messages()); n != 1 {
+		t.Fatalf("server holds %d copies of the marketing email, want the one it kept", n)
+	}
+
+	f.smtp.Inject(smtptest.DropAfterData, smtptest.DropAfterData)
+	if _, err := f.send(t, receipt("k-receipt")); err == nil || !strings.Contains(err.Error(), "it will be sent once more") {
+		t.Fatalf("transactional: err = %v", err)
+	}
+	res, err = f.send(t, receipt("k-receipt"))
+	if err != nil || res.Status != workflows.StatusUnknown || !strings.HasSuffix(res.Reason, "; it was sent once more, and that too is unknown") {
+		t.Fatalf("transactional repeat = %+v, %v", res, err)
+	}
+	if again, err := f.send(t, receipt("k-receipt")); err != nil || again.Status != workflows.StatusUnknown {
+		t.Fatalf("third attempt = %+v, %v", again, err)
+	}
+	msgs := f.smtp.Messages()
+	if len(msgs) != 3 {
+		t.Fatalf("server holds %d messages, want 1 marketing and 2 copies of the receipt", len(msgs))
+	}
+	if msgs[1].Header.Get("Message-Id") != messageIDFor("k-receipt") || msgs[2].Header.Get("Message-Id") != messageIDFor("k-receipt") {
+		t.Errorf("the receipt's copies carry Message-IDs %q and %q", msgs[1].Header.Get("Message-Id"), msgs[2].Header.Get("Message-Id"))
+	}
+	if row := f.row(t, "k-receipt"); row.Status != workflows.StatusUnknown || row.Repeats != 1 {
+		t.Errorf("row = %s, %d repeats", row.Status, row.Repeats)
+	}
+}
+
+// The server answers 250 and then hangs up: the email was taken, and the
+// hang-up before QUIT changes nothing.
+func TestSendEmailTakenThenHungUpIsSent(t *testing.T) {
+	f := newFixture(t)
+	f.smtp.Inject(smtptest.DropAfterAccept)
+	res, err := f.send(t, welcome("k-250"))
+	if err != nil || res.Status != "sent" {
+		t.Fatalf("result = %+v, %v", res, err)
+	}
+	if again, _ := f.send(t, welcome("k-250")); again.Status != "sent" || len(f.smtp.Messages()) != 1 {
+		t.Errorf("retry = %+v with %d messages", again, len(f.smtp.Messages()))
+	}
+}
+
+// SMTP replies decide: 4xx fails the attempt (the retry sends), 5xx refuses
+// for good (the step is settled, and the journey goes on).
+func TestSendEmailSortsTheServersReplies(t *testing.T) {
+	f := newFixture(t)
+	f.smtp.Inject(smtptest.DeferData)
+	if _, err := f.send(t, welcome("k-451")); err == nil || !strings.Contains(err.Error(), "SMTP end of DATA: 451") {
+		t.Fatalf("451: err = %v", err)
+	}
+	if row := f.row(t, "k-451"); row.Status != models.MessageFailed || !strings.Contains(row.Reason, "451 4.3.0 try again later") {
+		t.Errorf("after a 451 the row is %s: %q", row.Status, row.Reason)
+	}
+	if res, err := f.send(t, welcome("k-451")); err != nil || res.Status != "sent" {
+		t.Fatalf("retry after 451 = %+v, %v", res, err)
+	}
+
+	for fault, want := range map[smtptest.Fault]string{
+		smtptest.RejectData:      "send welcome_b2b/welcome to dana@example.com: SMTP end of DATA: 554 5.7.1 rejected by policy",
+		smtptest.RefuseRecipient: "send welcome_b2b/welcome to dana@example.com: SMTP RCPT TO dana@example.com: 550 5.1.1 no such mailbox here",
+	} {
+		key := fmt.Sprintf("k-%d", fault)
+		f.smtp.Inject(fault)
+		res, err := f.send(t, welcome(key))
+		if err != nil || res.Status != workflows.StatusRefused || res.Reason != want {
+			t.Errorf("%s: result = %+v, %v", key, res, err)
+		}
+		if again, _ := f.send(t, welcome(key)); again != res {
+			t.Errorf("%s: retry = %+v", key, again)
+		}
+	}
+	if n := len(f.smtp.Messages()); n != 1 {
+		t.Errorf("server took %d messages, want only the one retried after 451", n)
+	}
+}
+
+// An attempt that lost the message to a newer attempt (Temporal retried
+// while the old one was stuck) does not complete the send.
+func TestSendEmailStaleAttemptDoesNotSend(t *testing.T) {
+	f := newFixture(t)
+	stale := &takeoverMailer{Mailer: f.acts.Mailer, takeOver: func() {
+		// A newer attempt takes the row over while this one is mid-send.
+		if err := f.store.DB().Model(&models.Message{}).Where("`key` = ?", "k-zombie").Update("attempts", 2).Error; err != nil {
+			t.Error(err)
+		}
+	}}
+	f.acts.Mailer = stale
+	if _, err := f.send(t, welcome("k-zombie")); err == nil || !strings.Contains(err.Error(), "another attempt of this activity has taken the message over") {
+		t.Fatalf("err = %v", err)
 	}
 	if n := len(f.smtp.Messages()); n != 0 {
-		t.Errorf("sent %d messages", n)
+		t.Errorf("the stale attempt completed %d sends", n)
+	}
+	if row := f.row(t, "k-zombie"); row.Status != models.MessageClaimed || row.Attempts != 2 {
+		t.Errorf("row = %s, attempts %d: the newer attempt's to settle", row.Status, row.Attempts)
+	}
+}
+
+type takeoverMailer struct {
+	activities.Mailer
+	takeOver func()
+}
+
+func (m *takeoverMailer) Send(ctx context.Context, msg *gomail.Msg, handOver func() error) error {
+	return m.Mailer.Send(ctx, msg, func() error {
+		m.takeOver()
+		return handOver()
+	})
+}
+
+// A sweep settles the rows of sends whose activities ended for good
+// without settling them.
+func TestSettleAbandonedSends(t *testing.T) {
+	f := newFixture(t)
+	f.leftBy(t, "k-claimed", models.MessageClaimed, true)
+	f.leftBy(t, "k-handed", models.MessageHanded, false)
+	f.leftBy(t, "k-sending", models.MessageSending, true)
+	if err := f.store.DB().Model(&models.Message{}).Where("1 = 1").Update("created_at", time.Now().Add(-26*time.Hour)).Error; err != nil {
+		t.Fatal(err)
+	}
+	f.leftBy(t, "k-young", models.MessageClaimed, true)
+	if failed, unknown, err := f.acts.SettleAbandoned(context.Background(), 25*time.Hour); err != nil || failed != 1 || unknown != 2 {
+		t.Fatalf("settled %d failed, %d unknown, %v", failed, unknown, err)
+	}
+	for key, want := range map[string]string{"k-claimed": "failed", "k-handed": "unknown", "k-sending": "unknown", "k-young": "claimed"} {
+		if row := f.row(t, key); row.Status != want {
+			t.Errorf("%s is %s, want %s", key, row.Status, want)
+		}
 	}
 }
 
@@ -154,18 +375,15 @@ func TestSendEmailRetriesAFailedSend(t *testing.T) {
 	if _, err := f.send(t, welcome("k-retry")); err == nil || !strings.Contains(err.Error(), "send welcome_b2b/welcome to dana@example.com") {
 		t.Fatalf("err = %v", err)
 	}
-	var row models.Message
-	f.store.DB().Where("`key` = ?", "k-retry").Take(&row)
-	if row.Status != models.MessageFailed {
-		t.Errorf("after a refused send the row is %q", row.Status)
+	if row := f.row(t, "k-retry"); row.Status != models.MessageFailed || !strings.Contains(row.Reason, "SMTP connect") {
+		t.Errorf("after a failed send the row is %q: %q", row.Status, row.Reason)
 	}
 	f.acts.Mailer = working
 	res, err := f.send(t, welcome("k-retry"))
 	if err != nil || res.Status != "sent" {
 		t.Fatalf("retry = %+v, %v", res, err)
 	}
-	f.store.DB().Where("`key` = ?", "k-retry").Take(&row)
-	if row.Status != "sent" || row.Attempts != 2 {
+	if row := f.row(t, "k-retry"); row.Status != "sent" || row.Attempts != 2 {
 		t.Errorf("row = %s after %d attempts", row.Status, row.Attempts)
 	}
 	if n := len(f.smtp.Messages()); n != 1 {

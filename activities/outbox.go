@@ -4,25 +4,311 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/nudgehq/nudge/config"
+	"github.com/nudgehq/nudge/metrics"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
 
-// The send protocol every channel follows, so that no step sends twice:
+// The send protocol every channel (email, SMS, Slack) follows, so that a
+// message is never lost to a crash and never sent twice. Each send has a
+// row in messages, keyed by the request, that moves through phases:
 //
-//  1. claim: write the message row, status "sending", before the provider
-//     is called. A key already settled returns its earlier outcome instead.
-//  2. call the provider.
-//  3. settle: record "sent" (or "recorded" when delivery is off), or
-//     "failed" when the provider refused, which a retry may try again.
+//	claimed ──hand-over──▶ handed ──▶ sent | refused | failed | unknown
 //
-// A retry that finds a row still "sending" cannot know whether the provider
-// took the message, and does not send it again.
+//  1. claimed: written before anything goes to the provider. The attempt
+//     that writes (or takes over) the row owns it: Attempts is its number.
+//  2. handed: written by the owner just before the provider gets the whole
+//     message: before SMTP's final "." (until then an SMTP server throws a
+//     message away if the connection drops), before Twilio's or Slack's
+//     HTTP request.
+//  3. the provider's answer settles it: sent (accepted); refused (a
+//     permanent "no", like SMTP 5xx: not retried); failed (a temporary
+//     "no", like SMTP 4xx, or trouble before the hand-over: the activity
+//     fails and its retry sends again); unknown (the connection was lost
+//     after the hand-over: the provider may have the message).
+//
+// A retry (Temporal runs one after an attempt fails or its worker dies)
+// reads the row: settled means done, with the same result; failed or
+// claimed means the provider never got it, so the retry takes the row over
+// and sends; handed or unknown means nobody can know, and the rule for
+// unknown outcomes decides:
+//
+//   - marketing is not sent again: a missed email is better than a double
+//     one, and it is counted (nudge_sends_total{outcome="unknown"});
+//   - a transactional message (a receipt) and an internal alert are sent
+//     again once, with the same Message-ID, so a receiving system can drop
+//     the copy; if that too ends unknown, it stays unknown.
+//
+// A row left claimed or handed because the activity ended for good (its
+// last attempt died at Temporal's deadline) is settled by the worker's
+// sweeper (SettleAbandoned): claimed becomes failed, handed unknown.
+
+// ErrOutcomeUnknown marks a send that failed after the provider may have
+// taken the message (the connection was lost while waiting for its answer).
+var ErrOutcomeUnknown = errors.New("the provider may have taken the message")
+
+// Deferred marks a refusal that time may fix (SMTP 4xx): the send is
+// retried. Errors that are neither Deferred, permanent (a non-retryable
+// temporal.ApplicationError) nor ErrOutcomeUnknown are taken as deferred.
+type Deferred struct{ Err error }
+
+func (d *Deferred) Error() string { return d.Err.Error() }
+func (d *Deferred) Unwrap() error { return d.Err }
+
+// Refused marks a permanent refusal (SMTP 5xx): sending again would get the
+// same answer.
+type Refused struct{ Err error }
+
+func (r *Refused) Error() string { return r.Err.Error() }
+func (r *Refused) Unwrap() error { return r.Err }
+
+// errTakenOver: another attempt owns the message now; this one stops.
+var errTakenOver = errors.New("another attempt of this activity has taken the message over")
+
+// outgoing is one message for send: the rendered row, what to report once
+// it is out, and how to deliver it.
+type outgoing struct {
+	row    models.Message
+	result workflows.SendResult
+	// prepare, if set, runs once the row is claimed (it has its ID then),
+	// whether or not the message is delivered.
+	prepare func(ctx context.Context, row *models.Message)
+	// deliver hands the message to its provider, nil when delivery is off
+	// (the message is recorded, not sent). It calls handOver when the
+	// provider is about to get the whole message, and must not complete
+	// the send if handOver fails. It returns the provider's ID for the
+	// message, if any (Twilio's SID, Slack's timestamp).
+	deliver func(ctx context.Context, handOver func() error) (providerID string, err error)
+}
+
+// send runs the protocol for one message.
+func (a *Activities) send(ctx context.Context, out outgoing) (workflows.SendResult, error) {
+	row, res, deliver := out.row, out.result, out.deliver
+	repeat, prior, done, err := a.claim(ctx, &row)
+	if done || err != nil {
+		return prior, err
+	}
+	if out.prepare != nil {
+		out.prepare(ctx, &row)
+	}
+	if deliver == nil {
+		res.Status = workflows.StatusRecorded
+		return res, a.finish(ctx, row, res.Status, "", "")
+	}
+	handOver := func() error {
+		ok, err := a.Store.HandOverMessage(context.WithoutCancel(ctx), row.Key, row.Attempts)
+		switch {
+		case err != nil:
+			return fmt.Errorf("record the hand-over: %w", err)
+		case !ok:
+			return errTakenOver
+		}
+		return nil
+	}
+	stop := heartbeat(ctx)
+	providerID, err := deliver(ctx, handOver)
+	stop()
+	if repeat {
+		metrics.Sends.WithLabelValues(row.Channel, "repeated").Inc()
+	}
+	if errors.Is(err, errTakenOver) {
+		return workflows.SendResult{}, err // the owner settles it; a later attempt reads how
+	}
+	if err == nil {
+		res.Status = workflows.StatusSent
+		return res, a.finish(ctx, row, res.Status, "", providerID)
+	}
+	reason := clipReason(describeError(err))
+	switch outcome(err) {
+	case workflows.StatusRefused:
+		activity.GetLogger(ctx).Warn("message refused for good", "key", row.Key, "error", err)
+		res.Status, res.Reason = workflows.StatusRefused, reason
+		return res, a.finish(ctx, row, res.Status, reason, "")
+	case workflows.StatusUnknown:
+		activity.GetLogger(ctx).Warn("message outcome unknown", "key", row.Key, "error", err)
+		if ferr := a.finish(ctx, row, workflows.StatusUnknown, reason, ""); ferr != nil {
+			return workflows.SendResult{}, ferr
+		}
+		if row.Marketing || row.Repeats > 0 {
+			res.Status, res.Reason = workflows.StatusUnknown, unknownReason(row, reason)
+			return res, nil
+		}
+		// Transactional, first time: the retry sends it again, once.
+		return workflows.SendResult{}, fmt.Errorf("%s; it will be sent once more: %w", reason, err)
+	}
+	activity.GetLogger(ctx).Warn("message not taken; it will be retried", "key", row.Key, "error", err)
+	if ferr := a.finish(ctx, row, models.MessageFailed, reason, ""); ferr != nil {
+		return workflows.SendResult{}, ferr
+	}
+	metrics.Sends.WithLabelValues(row.Channel, "deferred").Inc()
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return workflows.SendResult{}, appErr // keeps a delay the provider asked for
+	}
+	return workflows.SendResult{}, err
+}
+
+// claim writes row (status claimed) or takes an earlier attempt's row over.
+// done is true when there is nothing to send: prior is the result to give.
+// repeat is true when this is the one repeat of an unknown outcome.
+func (a *Activities) claim(ctx context.Context, row *models.Message) (repeat bool, prior workflows.SendResult, done bool, err error) {
+	row.Status, row.Attempts = models.MessageClaimed, 1
+	existing, err := a.Store.BeginMessage(ctx, row)
+	if err != nil || existing == nil {
+		return false, prior, false, err
+	}
+	prior = workflows.SendResult{Status: existing.Status, Reason: existing.Reason, To: existing.To, Subject: existing.Subject,
+		Content: existing.Content, Topic: existing.Topic}
+	switch existing.Status {
+	case workflows.StatusSent, workflows.StatusRecorded, workflows.StatusSkipped, workflows.StatusRefused:
+		return false, prior, true, nil
+	case models.MessageFailed, models.MessageClaimed:
+		// The provider never got it: an earlier attempt was refused for now,
+		// or died before the hand-over.
+	case models.MessageHanded, models.MessageSending, workflows.StatusUnknown:
+		if existing.Marketing || existing.Repeats > 0 {
+			if existing.Status != workflows.StatusUnknown {
+				reason := "the attempt that handed it to the provider died before the answer"
+				if err := a.Store.FinishMessage(ctx, existing.Key, existing.Attempts, workflows.StatusUnknown, reason, "", nil); err != nil {
+					return false, prior, false, err
+				}
+				metrics.Sends.WithLabelValues(existing.Channel, "unknown").Inc()
+				prior.Reason = reason
+			}
+			prior.Status, prior.Reason = workflows.StatusUnknown, unknownReason(*existing, prior.Reason)
+			return false, prior, true, nil
+		}
+		repeat = true
+	default:
+		return false, prior, false, fmt.Errorf("message %s is in an unknown state %q", existing.Key, existing.Status)
+	}
+	ok, err := a.Store.ReclaimMessage(ctx, existing.Key, existing.Status, existing.Attempts, repeat)
+	if err != nil {
+		return false, prior, false, err
+	}
+	if !ok {
+		return false, prior, false, errTakenOver
+	}
+	row.Attempts, row.Repeats = existing.Attempts+1, existing.Repeats
+	if repeat {
+		row.Repeats++
+	}
+	return repeat, prior, false, nil
+}
+
+// finish settles the attempt's row and counts the outcome. It tries a few
+// times: a message the provider took but the row does not say so would be
+// taken for an unknown outcome by a retry.
+func (a *Activities) finish(ctx context.Context, row models.Message, status, reason, providerID string) error {
+	ctx = context.WithoutCancel(ctx) // a cancelled activity still settles its row
+	var sentAt *time.Time
+	if status == workflows.StatusSent || status == workflows.StatusRecorded {
+		now := time.Now().UTC()
+		sentAt = &now
+	}
+	var err error
+	for try := range 3 {
+		if err = a.Store.FinishMessage(ctx, row.Key, row.Attempts, status, reason, providerID, sentAt); err == nil {
+			break
+		}
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+	if err != nil {
+		activity.GetLogger(ctx).Error("send settled but not recorded", "key", row.Key, "status", status, "error", err)
+		return err
+	}
+	if status != models.MessageFailed {
+		metrics.Sends.WithLabelValues(row.Channel, status).Inc()
+	}
+	return nil
+}
+
+// annotate says what was being sent in a provider's error, keeping what
+// Temporal reads from it (an ApplicationError's type, whether it may be
+// retried, and a delay the provider asked for).
+func annotate(doing string, err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return temporal.NewApplicationErrorWithOptions(doing+": "+appErr.Message(), appErr.Type(), temporal.ApplicationErrorOptions{
+			NonRetryable: appErr.NonRetryable(), NextRetryDelay: appErr.NextRetryDelay(), Cause: err})
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// outcome sorts a provider error: refused for good, unknown, or (any
+// other) failed for now.
+func outcome(err error) string {
+	var refused *Refused
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.Is(err, ErrOutcomeUnknown):
+		return workflows.StatusUnknown
+	case errors.As(err, &refused), errors.As(err, &appErr) && appErr.NonRetryable():
+		return workflows.StatusRefused
+	}
+	return models.MessageFailed
+}
+
+// describeError is an error as a row's reason reads it: an
+// ApplicationError's own message, without the type and cause Temporal adds.
+func describeError(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
+}
+
+func unknownReason(m models.Message, reason string) string {
+	rule := "a marketing message is not sent again"
+	if !m.Marketing {
+		rule = "it was sent once more, and that too is unknown"
+	}
+	return reason + "; " + rule
+}
+
+func clipReason(s string) string {
+	const limit = 500 // what messages.reason holds
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut-- // do not cut a character in half
+	}
+	return s[:cut] + "…"
+}
+
+// heartbeat tells Temporal the attempt is alive while a slow provider
+// answers, so a worker that dies mid-send is noticed within the heartbeat
+// timeout rather than the whole start-to-close timeout. It returns stop.
+func heartbeat(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
 
 // recipient loads the contact a message is for. When there is none, the
 // send is recorded as skipped and done is true, with res to return.
@@ -35,60 +321,6 @@ func (a *Activities) recipient(ctx context.Context, row models.Message) (c *mode
 	return c, res, err != nil, err
 }
 
-// claim writes row before the provider call. done is true when the key is
-// already settled: then res is the earlier outcome and nothing must be sent.
-func (a *Activities) claim(ctx context.Context, row *models.Message) (res workflows.SendResult, done bool, err error) {
-	row.Status, row.Attempts = models.MessageSending, 1
-	prior, err := a.Store.BeginMessage(ctx, row)
-	if err != nil || prior == nil {
-		return res, false, err
-	}
-	if res, done := priorOutcome(prior); done {
-		return res, true, nil
-	}
-	claimed, err := a.Store.RetryMessage(ctx, row.Key)
-	if err != nil || !claimed {
-		return workflows.SendResult{Status: workflows.StatusSkipped, To: prior.To, Subject: prior.Subject,
-			Reason: "another attempt is sending this message"}, true, err
-	}
-	return res, false, nil
-}
-
-// priorOutcome turns a message already settled under this key into the
-// result to report again.
-func priorOutcome(m *models.Message) (workflows.SendResult, bool) {
-	res := workflows.SendResult{Status: m.Status, Reason: m.Reason, To: m.To, Subject: m.Subject}
-	switch m.Status {
-	case workflows.StatusSent, workflows.StatusRecorded, workflows.StatusSkipped:
-		return res, true
-	case models.MessageSending:
-		res.Status = workflows.StatusSkipped
-		res.Reason = "an earlier attempt may have sent this message; not sending it twice"
-		return res, true
-	}
-	return res, false // failed: safe to try again
-}
-
-// settle records a send the provider accepted (or that was recorded).
-func (a *Activities) settle(ctx context.Context, key string, res workflows.SendResult) {
-	now := time.Now().UTC()
-	if err := a.Store.FinishMessage(ctx, key, res.Status, "", &now); err != nil {
-		// The provider has the message; a retry must not send it again, and
-		// will not: the row still says "sending".
-		activity.GetLogger(ctx).Error("message sent but not recorded", "key", key, "error", err)
-	}
-}
-
-// refused records that the provider did not take the message, so a retry
-// may send it, and returns the error for Temporal to retry.
-func (a *Activities) refused(ctx context.Context, key string, cause error) error {
-	activity.GetLogger(ctx).Warn("message not accepted", "key", key, "error", cause)
-	if err := a.Store.FinishMessage(ctx, key, models.MessageFailed, cause.Error(), nil); err != nil {
-		return err
-	}
-	return cause
-}
-
 // skip records a send that will not happen, with its reason, so it shows on
 // the journey's timeline and in the messages table.
 func (a *Activities) skip(ctx context.Context, row models.Message, reason string) (workflows.SendResult, error) {
@@ -97,12 +329,31 @@ func (a *Activities) skip(ctx context.Context, row models.Message, reason string
 	if err != nil {
 		return workflows.SendResult{}, err
 	}
+	if prior != nil && prior.Status != models.MessageFailed && prior.Status != models.MessageClaimed {
+		// Settled (or in doubt) already: report that, not a fresh skip.
+		return workflows.SendResult{Status: prior.Status, Reason: prior.Reason, To: prior.To, Subject: prior.Subject}, nil
+	}
 	if prior != nil {
-		if res, done := priorOutcome(prior); done {
-			return res, nil
+		if err := a.Store.FinishMessage(ctx, row.Key, prior.Attempts, workflows.StatusSkipped, reason, "", nil); err != nil {
+			return workflows.SendResult{}, err
 		}
 	}
+	if strings.HasPrefix(reason, "frequency cap") {
+		metrics.CapSkips.WithLabelValues(row.Channel).Inc()
+	}
+	metrics.Sends.WithLabelValues(row.Channel, workflows.StatusSkipped).Inc()
 	return workflows.SendResult{Status: workflows.StatusSkipped, Reason: reason, To: row.To}, nil
+}
+
+// SettleAbandoned settles sends whose activities ended for good before
+// settling them (see the protocol above), and counts them. The worker runs
+// it now and then, outside any activity.
+func (a *Activities) SettleAbandoned(ctx context.Context, olderThan time.Duration) (failed, unknown int64, err error) {
+	failed, unknown, err = a.Store.SettleAbandonedMessages(ctx, time.Now().Add(-olderThan))
+	if unknown > 0 {
+		metrics.Sends.WithLabelValues("all", workflows.StatusUnknown).Add(float64(unknown))
+	}
+	return failed, unknown, err
 }
 
 // capReason says why a marketing message would break the channel's

@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/nudgehq/nudge/models"
@@ -48,8 +47,8 @@ type SlackPoster interface {
 
 // ErrSlackOutcomeUnknown marks a post that failed after the request may have
 // reached Slack (a timeout waiting for the answer, say): the message may be
-// in the channel, so it is not posted again.
-var ErrSlackOutcomeUnknown = errors.New("the Slack API may have posted the message")
+// in the channel.
+var ErrSlackOutcomeUnknown = fmt.Errorf("the Slack API may have posted the message: %w", ErrOutcomeUnknown)
 
 // SkipNoSlackChannel is the reason an alert is skipped when it has nowhere
 // to go.
@@ -86,24 +85,20 @@ func (a *Activities) SendSlack(ctx context.Context, req workflows.SlackRequest) 
 	alert := render(a.slackFacts(req, contact))
 	row.Subject, row.Text = slackClip(alert.headline, 500), alert.fallback
 
-	if prior, done, err := a.claim(ctx, &row); done || err != nil {
-		return prior, err
-	}
-	result := workflows.SendResult{Status: workflows.StatusRecorded, To: row.To, Subject: row.Subject}
+	out := outgoing{row: row, result: workflows.SendResult{To: row.To, Subject: row.Subject}}
 	if a.Slack != nil {
-		ts, err := a.Slack.Post(ctx, row.To, alert.blocks, alert.fallback)
-		if err != nil {
-			return workflows.SendResult{}, a.slackNotSent(ctx, req, row.To, err)
-		}
-		result.Status = workflows.StatusSent
-		if ts != "" {
-			if err := a.Store.SetProviderID(ctx, req.Key, ts); err != nil {
-				activity.GetLogger(ctx).Error("Slack alert posted but its timestamp not recorded", "key", req.Key, "ts", ts, "error", err)
+		out.deliver = func(ctx context.Context, handOver func() error) (string, error) {
+			if err := handOver(); err != nil {
+				return "", err
 			}
+			ts, err := a.Slack.Post(ctx, row.To, alert.blocks, alert.fallback)
+			if err != nil {
+				return "", annotate(fmt.Sprintf("post Slack %s alert to %s", req.Kind, row.To), err)
+			}
+			return ts, nil
 		}
 	}
-	a.settle(ctx, req.Key, result)
-	return result, nil
+	return a.send(ctx, out)
 }
 
 // slackDestination picks where an alert goes; "" when nowhere.
@@ -115,38 +110,6 @@ func (a *Activities) slackDestination(req workflows.SlackRequest, c *models.Cont
 		return c.OwnerSlackID
 	}
 	return strings.TrimSpace(a.SalesChannel)
-}
-
-// slackNotSent records a failed post and returns the error for Temporal,
-// as smsNotSent does: a refusal marks the row failed, so a retry posts
-// (unless retrying cannot help); an unknown outcome leaves it "sending", so
-// a retry does not.
-func (a *Activities) slackNotSent(ctx context.Context, req workflows.SlackRequest, to string, err error) error {
-	cause := fmt.Errorf("post Slack %s alert to %s: %w", req.Kind, to, err)
-	if errors.Is(err, ErrSlackOutcomeUnknown) {
-		activity.GetLogger(ctx).Warn("Slack outcome unknown; the alert will not be posted again", "key", req.Key, "error", err)
-		if ferr := a.Store.FinishMessage(ctx, req.Key, models.MessageSending, slackClip(cause.Error(), 500), nil); ferr != nil {
-			return ferr
-		}
-		return cause
-	}
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) {
-		reason := errors.New(slackClip(cause.Error(), 500)) // messages.reason holds 500
-		if ferr := a.refused(ctx, req.Key, reason); ferr != reason {
-			return ferr
-		}
-		return cause
-	}
-	// Temporal reads the error's own type and options, not what it wraps.
-	msg := fmt.Sprintf("post Slack %s alert to %s: %s", req.Kind, to, appErr.Message())
-	reason := errors.New(slackClip(msg, 500))
-	if ferr := a.refused(ctx, req.Key, reason); ferr != reason {
-		return ferr
-	}
-	return temporal.NewApplicationErrorWithOptions(msg, appErr.Type(), temporal.ApplicationErrorOptions{
-		NonRetryable: appErr.NonRetryable(), NextRetryDelay: appErr.NextRetryDelay(), Cause: errors.Unwrap(appErr),
-	})
 }
 
 // slackFacts is what an alert says, gathered from the contact row and the

@@ -350,21 +350,23 @@ func TestSendSlackPricingAndTrial(t *testing.T) {
 	}
 }
 
-// Slack refuses: channel_not_found will be the same next time, so the step
-// fails at once; the row says why.
+// Slack refuses: channel_not_found will be the same next time, so the alert
+// is settled as refused at once, saying why, and never tried again.
 func TestSendSlackChannelNotFoundIsNotRetried(t *testing.T) {
 	f := newSlackFixture(t)
 	f.slack.then(slackReply(http.StatusOK, `{"ok":false,"error":"channel_not_found"}`))
-	_, err := f.send(t, mqlRequest("k-nochannel"))
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || !appErr.NonRetryable() || appErr.Type() != "SlackError:channel_not_found" {
-		t.Fatalf("err = %v, want a non-retryable SlackError:channel_not_found", err)
+	res, err := f.send(t, mqlRequest("k-nochannel"))
+	if err != nil || res.Status != workflows.StatusRefused || res.Reason != "post Slack mql alert to U0REP: slack: channel_not_found" {
+		t.Fatalf("result = %+v, %v; want refused, saying why", res, err)
 	}
-	if !strings.Contains(err.Error(), "post Slack mql alert to U0REP: slack: channel_not_found") {
-		t.Errorf("err = %v", err)
-	}
-	if row := f.row(t, "k-nochannel"); row.Status != models.MessageFailed || !strings.Contains(row.Reason, "channel_not_found") {
+	if row := f.row(t, "k-nochannel"); row.Status != workflows.StatusRefused || row.Reason != res.Reason {
 		t.Errorf("row = %s: %q", row.Status, row.Reason)
+	}
+	if again, err := f.send(t, mqlRequest("k-nochannel")); err != nil || again != res {
+		t.Errorf("retry = %+v, %v", again, err)
+	}
+	if n := len(f.slack.requests()); n != 1 {
+		t.Errorf("Slack got %d requests", n)
 	}
 }
 
@@ -414,23 +416,44 @@ func TestSendSlackRetryableRefusals(t *testing.T) {
 }
 
 // The connection drops after Slack read the request: the alert may be in
-// the channel, so the retry does not post it again.
-func TestSendSlackDoesNotRepostAnUncertainAttempt(t *testing.T) {
+// the channel. An internal alert is posted again once (a duplicate alert is
+// better than a lost lead); if that too ends unknown, it stays unknown.
+func TestSendSlackRepostsAnUncertainAlertOnce(t *testing.T) {
 	f := newSlackFixture(t)
 	f.slack.then(hangUp)
 	_, err := f.send(t, mqlRequest("k-unsure"))
-	if err == nil || !strings.Contains(err.Error(), activities.ErrSlackOutcomeUnknown.Error()) {
-		t.Fatalf("err = %v", err)
+	if err == nil || !strings.Contains(err.Error(), "may have posted the message") || !strings.Contains(err.Error(), "it will be sent once more") {
+		t.Fatalf("err = %v, want an unknown outcome, retried", err)
 	}
-	if row := f.row(t, "k-unsure"); row.Status != models.MessageSending {
+	if row := f.row(t, "k-unsure"); row.Status != workflows.StatusUnknown || !strings.Contains(row.Reason, "may have posted the message") {
 		t.Errorf("row = %s: %q", row.Status, row.Reason)
 	}
 	res, err := f.send(t, mqlRequest("k-unsure"))
-	if err != nil || res.Status != "skipped" || res.Reason != "an earlier attempt may have sent this message; not sending it twice" {
-		t.Fatalf("retry = %+v, %v", res, err)
+	if err != nil || res.Status != "sent" {
+		t.Fatalf("repeat = %+v, %v", res, err)
 	}
-	if n := len(f.slack.requests()); n != 1 {
+	if row := f.row(t, "k-unsure"); row.Status != "sent" || row.Repeats != 1 || row.Attempts != 2 {
+		t.Errorf("row = %s, %d repeats, %d attempts", row.Status, row.Repeats, row.Attempts)
+	}
+	if n := len(f.slack.requests()); n != 2 {
 		t.Errorf("Slack got %d requests", n)
+	}
+
+	// Unknown twice: no third post.
+	f.slack.then(hangUp)
+	f.slack.then(hangUp)
+	if _, err := f.send(t, mqlRequest("k-twice")); err == nil || !strings.Contains(err.Error(), "it will be sent once more") {
+		t.Fatalf("err = %v", err)
+	}
+	res, err = f.send(t, mqlRequest("k-twice"))
+	if err != nil || res.Status != workflows.StatusUnknown || !strings.HasSuffix(res.Reason, "; it was sent once more, and that too is unknown") {
+		t.Fatalf("second unknown = %+v, %v", res, err)
+	}
+	if again, err := f.send(t, mqlRequest("k-twice")); err != nil || again.Status != workflows.StatusUnknown {
+		t.Fatalf("third attempt = %+v, %v", again, err)
+	}
+	if n := len(f.slack.requests()); n != 4 {
+		t.Errorf("Slack got %d requests, want 2 more", n)
 	}
 }
 

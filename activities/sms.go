@@ -18,7 +18,6 @@ import (
 	"github.com/twilio/twilio-go"
 	twclient "github.com/twilio/twilio-go/client"
 	twapi "github.com/twilio/twilio-go/rest/api/v2010"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/nudgehq/nudge/config"
@@ -29,15 +28,15 @@ import (
 
 // SMSSender delivers one text message and returns the provider's ID for it
 // (Twilio's message SID). An error means the provider did not take the
-// message, so it may be sent again, unless it wraps ErrSMSOutcomeUnknown.
+// message, so it may be sent again, unless it wraps ErrOutcomeUnknown (it
+// may have) or is a non-retryable temporal.ApplicationError (it never will).
 type SMSSender interface {
 	Send(ctx context.Context, to, body, statusCallback string) (providerID string, err error)
 }
 
 // ErrSMSOutcomeUnknown marks a send that failed after the request may have
-// reached the provider (a timeout waiting for the answer, say): the message
-// may have gone out, so it is not sent again.
-var ErrSMSOutcomeUnknown = errors.New("the SMS provider may have taken the message")
+// reached the provider (a timeout waiting for the answer, say).
+var ErrSMSOutcomeUnknown = fmt.Errorf("the SMS provider may have taken the message: %w", ErrOutcomeUnknown)
 
 // Skip reasons for SMS, as the journey timeline and the messages table show
 // them.
@@ -95,46 +94,20 @@ func (a *Activities) SendSMS(ctx context.Context, req workflows.SMSRequest) (wor
 		row.Text += OptOutLine
 	}
 
-	if prior, done, err := a.claim(ctx, &row); done || err != nil {
-		return prior, err
-	}
-	result := workflows.SendResult{Status: workflows.StatusRecorded, To: contact.Phone}
+	out := outgoing{row: row, result: workflows.SendResult{To: contact.Phone}}
 	if a.SMS != nil {
-		sid, err := a.SMS.Send(ctx, contact.Phone, row.Text, a.StatusCallbackURL)
-		if err != nil {
-			return workflows.SendResult{}, a.smsNotSent(ctx, req, contact.Phone, err)
+		out.deliver = func(ctx context.Context, handOver func() error) (string, error) {
+			if err := handOver(); err != nil {
+				return "", err
+			}
+			sid, err := a.SMS.Send(ctx, contact.Phone, row.Text, a.StatusCallbackURL)
+			if err != nil {
+				return "", annotate(fmt.Sprintf("send SMS %s to %s", req.Template, contact.Phone), err)
+			}
+			return sid, nil
 		}
-		result.Status = workflows.StatusSent
-		if err := a.Store.SetProviderID(ctx, req.Key, sid); err != nil {
-			// Delivery reports for it will not find the row; the send stands.
-			activity.GetLogger(ctx).Error("SMS sent but its provider ID not recorded", "key", req.Key, "sid", sid, "error", err)
-		}
 	}
-	a.settle(ctx, req.Key, result)
-	return result, nil
-}
-
-// smsNotSent records a failed send and returns the error for Temporal: a
-// refusal is marked failed, so a retry sends it (unless retrying cannot
-// help); an unknown outcome leaves the row "sending", so a retry does not.
-func (a *Activities) smsNotSent(ctx context.Context, req workflows.SMSRequest, to string, err error) error {
-	cause := fmt.Errorf("send SMS %s to %s: %w", req.Template, to, err)
-	if errors.Is(err, ErrSMSOutcomeUnknown) {
-		activity.GetLogger(ctx).Warn("SMS outcome unknown; it will not be sent again", "key", req.Key, "error", err)
-		if ferr := a.Store.FinishMessage(ctx, req.Key, models.MessageSending, cause.Error(), nil); ferr != nil {
-			return ferr
-		}
-		return cause
-	}
-	if ferr := a.refused(ctx, req.Key, cause); ferr != cause {
-		return ferr
-	}
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.NonRetryable() {
-		// Temporal reads the error's own type, not what it wraps.
-		return temporal.NewNonRetryableApplicationError(cause.Error(), appErr.Type(), err)
-	}
-	return cause
+	return a.send(ctx, out)
 }
 
 var stopWord = regexp.MustCompile(`\bSTOP\b`)

@@ -124,11 +124,14 @@ type capturingMailer struct {
 	text    []string
 }
 
-func (m *capturingMailer) Send(_ context.Context, msg *gomail.Msg) error {
+func (m *capturingMailer) Send(_ context.Context, msg *gomail.Msg, handOver func() error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.failing {
 		return errors.New("421 try again later")
+	}
+	if err := handOver(); err != nil {
+		return err
 	}
 	for _, p := range msg.GetParts() {
 		b, err := p.GetContent()

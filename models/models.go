@@ -121,14 +121,29 @@ type Event struct {
 	DeliveredAt   *time.Time     `json:"delivered_at,omitempty"`
 }
 
-// Message states beyond the outcomes in workflows (sent, recorded, skipped).
+// Message states beyond the outcomes in workflows (sent, recorded, skipped,
+// refused, unknown): the phases of a send in progress (see activities'
+// outbox.go for the protocol).
 const (
-	// MessageSending is written before the provider is called. A retry that
-	// finds it cannot know whether the provider took the message, so it does
-	// not send again: a missed email is better than a double one.
+	// MessageClaimed is written before anything goes to the provider. A
+	// retry that finds it knows the provider never got the message (the
+	// attempt that claimed it died first), so it sends.
+	MessageClaimed = "claimed"
+	// MessageHanded is written just before the provider gets the whole
+	// message (before SMTP's final ".", before the HTTP request). A retry
+	// that finds it cannot know whether the provider took it.
+	MessageHanded = "handed"
+	// MessageFailed: the provider did not take it, for now (a 4xx, a lost
+	// connection before the hand-over); a retry sends again.
+	MessageFailed = "failed"
+	// MessageSending is what rows claimed before the phases existed say;
+	// it reads as MessageHanded.
 	MessageSending = "sending"
-	MessageFailed  = "failed"
 )
+
+// MayHaveGoneOut lists the states of a message that may have reached its
+// recipient, which frequency caps count.
+var MayHaveGoneOut = []string{"sent", "recorded", "unknown", MessageClaimed, MessageHanded, MessageSending}
 
 // Channels a message goes out on.
 const (
@@ -157,7 +172,12 @@ type Message struct {
 	HTML     string    `gorm:"type:mediumtext" json:"-"`
 	Status   string    `gorm:"size:16;index;not null" json:"status"`
 	Reason   string    `gorm:"size:500" json:"reason,omitempty"`
-	Attempts int       `json:"attempts"`
+	// Attempts counts the attempts that claimed the message; each claim
+	// bumps it, and an attempt only moves the row while it is its own.
+	Attempts int `json:"attempts"`
+	// Repeats counts sends made again after an unknown outcome
+	// (transactional messages and alerts, at most once).
+	Repeats int `json:"repeats,omitempty"`
 	// Content and Topic name the catalog piece a nurture email carried.
 	Content string `gorm:"size:64" json:"content,omitempty"`
 	Topic   string `gorm:"size:64" json:"topic,omitempty"`

@@ -37,18 +37,13 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, providerID, status, reaso
 	return res.RowsAffected > 0, res.Error
 }
 
-// SetProviderID records the provider's ID for a message once it is accepted.
-func (s *Store) SetProviderID(ctx context.Context, key, providerID string) error {
-	return s.db.WithContext(ctx).Model(&Message{}).Where("`key` = ?", key).Update("provider_id", providerID).Error
-}
-
 // CountMarketing counts the marketing messages sent (or recorded) to a
 // contact on a channel since a moment, for frequency caps.
 func (s *Store) CountMarketing(ctx context.Context, contactID, channel string, since time.Time) (int64, error) {
 	var n int64
 	err := s.db.WithContext(ctx).Model(&Message{}).
 		Where("contact_id = ? AND channel = ? AND marketing = ? AND at > ? AND status IN ?",
-			contactID, channel, true, since.UTC(), []string{"sent", "recorded", MessageSending}).
+			contactID, channel, true, since.UTC(), MayHaveGoneOut).
 		Count(&n).Error
 	return n, err
 }

@@ -236,9 +236,9 @@ func (s *Store) Message(ctx context.Context, id uint64) (*Message, error) {
 }
 
 // BeginMessage claims m.Key for a send. When the key is new, m is written
-// (with its Status, normally MessageSending) and BeginMessage returns nil.
+// (with its Status, normally MessageClaimed) and BeginMessage returns nil.
 // When a message with that key exists, it is returned instead and nothing is
-// written: the caller must not send again.
+// written: the caller decides from its state what may happen.
 func (s *Store) BeginMessage(ctx context.Context, m *Message) (*Message, error) {
 	res := skipDuplicates(s.db.WithContext(ctx)).Create(m)
 	if res.Error != nil {
@@ -254,10 +254,54 @@ func (s *Store) BeginMessage(ctx context.Context, m *Message) (*Message, error) 
 	return &existing, nil
 }
 
-// FinishMessage records how a send begun with BeginMessage ended.
-func (s *Store) FinishMessage(ctx context.Context, key, status, reason string, sentAt *time.Time) error {
-	return s.db.WithContext(ctx).Model(&Message{}).Where("`key` = ?", key).
-		Updates(map[string]any{"status": status, "reason": reason, "sent_at": sentAt}).Error
+// ReclaimMessage makes a new attempt the owner of a message found in state
+// from, as attempt number attempts: it moves the row to MessageClaimed and
+// bumps Attempts (and Repeats, for a send made again after an unknown
+// outcome). It reports false when the row was no longer in that state,
+// because another attempt moved it first.
+func (s *Store) ReclaimMessage(ctx context.Context, key, from string, attempts int, repeat bool) (bool, error) {
+	change := map[string]any{"status": MessageClaimed, "attempts": gorm.Expr("attempts + 1"), "reason": ""}
+	if repeat {
+		change["repeats"] = gorm.Expr("repeats + 1")
+	}
+	res := s.db.WithContext(ctx).Model(&Message{}).Where("`key` = ? AND status = ? AND attempts = ?", key, from, attempts).Updates(change)
+	return res.RowsAffected == 1, res.Error
+}
+
+// HandOverMessage records, for the attempt that claimed it, that a message
+// is about to reach the provider. It reports false when another attempt has
+// taken the message over: then this one must not send it.
+func (s *Store) HandOverMessage(ctx context.Context, key string, attempts int) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Message{}).Where("`key` = ? AND status = ? AND attempts = ?", key, MessageClaimed, attempts).
+		Update("status", MessageHanded)
+	return res.RowsAffected == 1, res.Error
+}
+
+// FinishMessage records how an attempt's send ended, unless another attempt
+// owns the message by now. providerID is the provider's ID for it, if any.
+func (s *Store) FinishMessage(ctx context.Context, key string, attempts int, status, reason, providerID string, sentAt *time.Time) error {
+	change := map[string]any{"status": status, "reason": reason, "sent_at": sentAt}
+	if providerID != "" {
+		change["provider_id"] = providerID
+	}
+	return s.db.WithContext(ctx).Model(&Message{}).Where("`key` = ? AND attempts = ?", key, attempts).Updates(change).Error
+}
+
+// SettleAbandonedMessages closes sends whose activities ended, for good,
+// before settling them (their last attempt died after Temporal's own
+// deadline): a claimed one never reached the provider and becomes failed,
+// a handed one (or a legacy "sending" one) becomes unknown. It counts them.
+func (s *Store) SettleAbandonedMessages(ctx context.Context, createdBefore time.Time) (failed, unknown int64, err error) {
+	db := s.db.WithContext(ctx).Model(&Message{})
+	res := db.Where("status = ? AND created_at < ?", MessageClaimed, createdBefore.UTC()).
+		Updates(map[string]any{"status": MessageFailed, "reason": "abandoned: the send's activity ended before it reached the provider"})
+	if res.Error != nil {
+		return 0, 0, res.Error
+	}
+	failed = res.RowsAffected
+	res = s.db.WithContext(ctx).Model(&Message{}).Where("status IN ? AND created_at < ?", []string{MessageHanded, MessageSending}, createdBefore.UTC()).
+		Updates(map[string]any{"status": "unknown", "reason": "abandoned after the hand-over: the provider may have it"})
+	return failed, res.RowsAffected, res.Error
 }
 
 // DiscountCodeFor returns the contact's code in campaign, creating it with
@@ -283,14 +327,6 @@ func (s *Store) DiscountCodeFor(ctx context.Context, contactID, campaign string,
 		// Lost a race with another attempt, or the code collided: look again.
 	}
 	return nil, fmt.Errorf("could not issue a unique discount code for %s in %s", contactID, campaign)
-}
-
-// RetryMessage reclaims a message whose last attempt is known to have
-// failed. It reports false when another attempt got there first.
-func (s *Store) RetryMessage(ctx context.Context, key string) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&Message{}).Where("`key` = ? AND status = ?", key, MessageFailed).
-		Updates(map[string]any{"status": MessageSending, "attempts": gorm.Expr("attempts + 1")})
-	return res.RowsAffected == 1, res.Error
 }
 
 // SetTraits merges traits into a contact's stored traits (the preference

@@ -330,26 +330,49 @@ func TestConcurrentClaimsNeverOverlap(t *testing.T) {
 	})
 }
 
-func TestMessagesClaimOnce(t *testing.T) {
+// A message's row moves only for the attempt that owns it: the first claim
+// writes it; a later attempt takes it over by its state and number, once;
+// a stale attempt can neither hand it over nor settle it.
+func TestMessagesMoveOnlyForTheirAttempt(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		m := &models.Message{Key: "k1", ContactID: "u1", Channel: "email", Status: models.MessageSending}
+		m := &models.Message{Key: "k1", ContactID: "u1", Channel: "email", Status: models.MessageClaimed, Attempts: 1}
 		if prior, err := s.BeginMessage(ctx, m); err != nil || prior != nil {
 			t.Fatalf("first claim: %v, %v", prior, err)
 		}
-		prior, err := s.BeginMessage(ctx, &models.Message{Key: "k1", ContactID: "u1", Channel: "email", Status: models.MessageSending})
-		if err != nil || prior == nil || prior.Status != models.MessageSending {
+		prior, err := s.BeginMessage(ctx, &models.Message{Key: "k1", ContactID: "u1", Channel: "email", Status: models.MessageClaimed, Attempts: 1})
+		if err != nil || prior == nil || prior.Status != models.MessageClaimed || prior.Attempts != 1 {
 			t.Fatalf("second claim: %+v, %v", prior, err)
 		}
-		if ok, _ := s.RetryMessage(ctx, "k1"); ok {
-			t.Error("a message still sending was reclaimed")
+		if ok, _ := s.ReclaimMessage(ctx, "k1", models.MessageClaimed, 1, false); !ok {
+			t.Fatal("attempt 2 could not take over a claimed message")
 		}
-		s.FinishMessage(ctx, "k1", models.MessageFailed, "connection refused", nil)
-		if ok, _ := s.RetryMessage(ctx, "k1"); !ok {
-			t.Error("a failed message could not be retried")
+		if ok, _ := s.ReclaimMessage(ctx, "k1", models.MessageClaimed, 1, false); ok {
+			t.Error("two attempts took over the same message")
 		}
-		if ok, _ := s.RetryMessage(ctx, "k1"); ok {
-			t.Error("two attempts reclaimed the same message")
+		if ok, _ := s.HandOverMessage(ctx, "k1", 1); ok {
+			t.Error("the stale attempt 1 handed the message over")
+		}
+		if ok, _ := s.HandOverMessage(ctx, "k1", 2); !ok {
+			t.Error("attempt 2 could not hand the message over")
+		}
+		s.FinishMessage(ctx, "k1", 1, "sent", "", "", nil) // stale: changes nothing
+		var row models.Message
+		s.DB().Where("`key` = ?", "k1").Take(&row)
+		if row.Status != models.MessageHanded || row.Attempts != 2 {
+			t.Errorf("row = %s at attempt %d", row.Status, row.Attempts)
+		}
+		if ok, _ := s.ReclaimMessage(ctx, "k1", models.MessageHanded, 2, true); !ok {
+			t.Fatal("the one repeat could not take the message over")
+		}
+		now := time.Now()
+		if err := s.FinishMessage(ctx, "k1", 3, "sent", "", "SM1", &now); err != nil {
+			t.Fatal(err)
+		}
+		var done models.Message
+		s.DB().Where("`key` = ?", "k1").Take(&done)
+		if done.Status != "sent" || done.Attempts != 3 || done.Repeats != 1 || done.ProviderID != "SM1" || done.SentAt == nil {
+			t.Errorf("row = %+v", done)
 		}
 	})
 }

@@ -84,9 +84,13 @@ type CartRequest struct {
 
 // Send outcomes.
 const (
-	StatusSent     = "sent"     // accepted by the SMTP server
+	StatusSent     = "sent"     // accepted by the provider (SMTP server, Twilio, Slack)
 	StatusRecorded = "recorded" // rendered and stored; delivery is switched off
 	StatusSkipped  = "skipped"  // not sent; Reason says why
+	StatusRefused  = "refused"  // the provider refused it for good (a 5xx); Reason says why
+	// StatusUnknown: the provider may have taken it (the connection was
+	// lost after the hand-over). A marketing message is not sent again.
+	StatusUnknown = "unknown"
 )
 
 // SendResult is what became of an EmailRequest.

@@ -78,6 +78,9 @@ func Begin(ctx workflow.Context, in JourneyInput) *Run {
 	}
 	j.ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
+		// Sends heartbeat while a provider answers, so a worker that dies
+		// mid-send is noticed, and the send retried, within seconds.
+		HeartbeatTimeout: 15 * time.Second,
 		// A provider outage delays email; it does not drop it. After a day
 		// the step fails and the run shows it.
 		ScheduleToCloseTimeout: 24 * time.Hour,
@@ -245,11 +248,15 @@ func (j *Run) SMS(step string, opts ...Option) {
 }
 
 func (j *Run) logSend(channel, step string, res SendResult) {
+	skipped := step
+	if channel == "sms" {
+		skipped += " (sms)"
+	}
 	switch {
-	case res.Status == StatusSkipped && channel == "sms":
-		j.log("skip", step+" (sms)", res.Reason)
 	case res.Status == StatusSkipped:
-		j.log("skip", step, res.Reason)
+		j.log("skip", skipped, res.Reason)
+	case res.Status == StatusRefused || res.Status == StatusUnknown:
+		j.log("skip", skipped, res.Status+": "+res.Reason)
 	case channel == "sms":
 		j.log("sms", step, fmt.Sprintf("%s to %s", res.Status, res.To))
 	default:

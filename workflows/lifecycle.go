@@ -206,7 +206,7 @@ func addBreakdown(b []ScoreChange, changes []ScoreChange) []ScoreChange {
 // up after a few minutes (and says so in the log) rather than hold them.
 func contactActivity(summary string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute, Summary: summary,
+		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute, HeartbeatTimeout: 15 * time.Second, Summary: summary,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 	}
 }

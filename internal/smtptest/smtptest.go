@@ -22,6 +22,9 @@ type Message struct {
 	Raw      []byte
 	Header   mail.Header
 	Accepted time.Time // when the server answered 250 to DATA
+	// Unanswered: the server kept the message but hung up instead of
+	// answering (DropAfterData).
+	Unanswered bool
 }
 
 // Server is a running SMTP server.
@@ -32,6 +35,46 @@ type Server struct {
 	mu      sync.Mutex
 	msgs    []Message
 	changed chan struct{} // closed and replaced on every new message
+	faults  []Fault       // for the next messages, in order
+}
+
+// Fault is how the server misbehaves for one message, for tests of sends
+// that fail or whose outcome is uncertain.
+type Fault int
+
+const (
+	NoFault Fault = iota
+	// RefuseRecipient answers RCPT TO with 550: a permanent refusal.
+	RefuseRecipient
+	// DeferData answers the end of DATA with 451: try again later.
+	DeferData
+	// RejectData answers the end of DATA with 554: a permanent refusal.
+	RejectData
+	// DropAfterData reads the whole message, keeps it, and hangs up
+	// without answering: the client cannot know it was taken.
+	DropAfterData
+	// DropAfterAccept answers 250, keeps the message, and hangs up before
+	// the client's next command.
+	DropAfterAccept
+)
+
+// Inject makes the next messages meet these faults, one each, in order.
+func (s *Server) Inject(faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, faults...)
+}
+
+// nextFault takes the fault for the message now starting.
+func (s *Server) nextFault() Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.faults) == 0 {
+		return NoFault
+	}
+	f := s.faults[0]
+	s.faults = s.faults[1:]
+	return f
 }
 
 // Start listens on a free loopback port.
@@ -92,20 +135,38 @@ func (s *Server) add(m Message) {
 
 type backend struct{ s *Server }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
-
-type session struct {
-	s    *Server
-	from string
-	to   []string
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{s: b.s, conn: c}, nil
 }
 
-func (x *session) Reset()        { x.from, x.to = "", nil }
+type session struct {
+	s      *Server
+	conn   *smtp.Conn
+	from   string
+	to     []string
+	fault  Fault
+	hangUp bool
+}
+
+// Reset runs after each message is answered: DropAfterAccept hangs up here.
+func (x *session) Reset() {
+	if x.hangUp {
+		x.conn.Conn().Close()
+	}
+	x.from, x.to, x.fault, x.hangUp = "", nil, NoFault, false
+}
+
 func (x *session) Logout() error { return nil }
 
-func (x *session) Mail(from string, _ *smtp.MailOptions) error { x.from = from; return nil }
+func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	x.from, x.fault = from, x.s.nextFault()
+	return nil
+}
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if x.fault == RefuseRecipient {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox here"}
+	}
 	x.to = append(x.to, to)
 	return nil
 }
@@ -119,6 +180,20 @@ func (x *session) Data(r io.Reader) error {
 	if err != nil {
 		return &smtp.SMTPError{Code: 554, Message: "message is not RFC 5322: " + err.Error()}
 	}
-	x.s.add(Message{From: x.from, To: x.to, Raw: raw, Header: msg.Header, Accepted: time.Now()})
+	m := Message{From: x.from, To: x.to, Raw: raw, Header: msg.Header, Accepted: time.Now()}
+	switch x.fault {
+	case DeferData:
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	case RejectData:
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "rejected by policy"}
+	case DropAfterData:
+		m.Unanswered = true
+		x.s.add(m)
+		x.conn.Conn().Close()
+		return nil
+	case DropAfterAccept:
+		x.hangUp = true
+	}
+	x.s.add(m)
 	return nil
 }
