@@ -177,7 +177,34 @@ func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
+	go p.sweepAbandonedSends(ctx, acts)
 	return w, nil
+}
+
+// abandonedAfter is when a send nobody settled is taken as abandoned: its
+// activity's schedule-to-close timeout (a day) has passed, so no attempt
+// will come back to it.
+const abandonedAfter = 25 * time.Hour
+
+// sweepAbandonedSends settles, every ten minutes, the sends whose
+// activities ended for good without settling them (activities/outbox.go).
+func (p *Platform) sweepAbandonedSends(ctx context.Context, acts *activities.Activities) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		failed, unknown, err := acts.SettleAbandoned(ctx, abandonedAfter)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			p.Log.Warn("could not settle abandoned sends", "error", err)
+		case failed+unknown > 0:
+			p.Log.Warn("settled sends their activities left open", "failed", failed, "unknown", unknown)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Gateway builds the HTTP gateway.
@@ -192,22 +219,39 @@ func (p *Platform) Serve(ctx context.Context, l net.Listener) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	gw.RegisterMetrics()
+	// Every phase of a request is bounded, so slow or stalled clients cannot
+	// hold connections: a 500 KB batch over a slow mobile link still fits.
+	srv := &http.Server{
+		Handler:           gw.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	// The relay outlives the HTTP server by a little: requests finishing
+	// during shutdown still hand it their events, then it gives back what
+	// it could not signal, for another gateway to take over.
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRelay()
 	relayDone := make(chan struct{})
 	go func() {
 		defer close(relayDone)
-		gw.RunRelay(ctx)
+		gw.RunRelay(relayCtx)
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
 	case err := <-errc:
+		stopRelay()
+		<-relayDone
 		return err
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdown)
+	stopRelay()
 	<-relayDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
