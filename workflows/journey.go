@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -102,7 +103,28 @@ func Begin(ctx workflow.Context, in JourneyInput) *Run {
 		}
 	})
 	j.log("start", "", "entered on "+describe(in.Trigger))
+	j.metrics().Counter("nudge_journeys_started").Inc(1)
 	return j
+}
+
+// metrics is where the run counts itself; the SDK counts nothing while a
+// workflow replays, so each run counts once.
+func (j *Run) metrics() client.MetricsHandler {
+	return workflow.GetMetricsHandler(j.ctx).WithTags(map[string]string{"journey": j.journey.Name})
+}
+
+// outcome is how the run ended, for metrics: converted (a goal), cancelled,
+// failed, or completed (every step done).
+func (j *Run) outcome() string {
+	switch {
+	case j.endedBy != "":
+		return "converted"
+	case j.err != nil && temporal.IsCanceledError(j.err):
+		return "cancelled"
+	case j.err != nil:
+		return "failed"
+	}
+	return "completed"
 }
 
 func (j *Run) onEvent(ev Event) {
@@ -442,6 +464,7 @@ func (j *Run) End() error {
 		j.state.Step = "goal: " + j.endedBy
 	}
 	j.upsertStep()
+	j.metrics().WithTags(map[string]string{"outcome": j.outcome()}).Counter("nudge_journeys_ended").Inc(1)
 	if parent := workflow.GetInfo(j.ctx).ParentWorkflowExecution; parent != nil {
 		ctx, _ := workflow.NewDisconnectedContext(j.ctx)
 		// The contact may have moved on to a new run: address it by ID only.
