@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make dev` and `make test`.
-.PHONY: dev test bench temporal
+.PHONY: dev test bench chaos temporal
 
 # Temporal dev server + Web UI, worker and gateway; leaves them running.
 dev:
@@ -12,6 +12,10 @@ test:
 # Gateway throughput against raw SignalWithStart, and signup-to-email latency.
 bench:
 	scripts/bench.sh
+
+# Failure scenarios (kill -9, slow and uncertain SMTP, outages, MySQL restart) on a real stack; not part of make test.
+chaos:
+	scripts/chaos.sh
 
 # Build the Temporal CLI into ./bin if there is none (make dev and make test do this too).
 temporal:
