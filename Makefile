@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make dev` and `make test`.
-.PHONY: dev test bench chaos temporal
+.PHONY: dev test fuzz bench chaos temporal
 
 # Temporal dev server + Web UI, worker and gateway; leaves them running.
 dev:
@@ -8,6 +8,10 @@ dev:
 # Every test, with a real Temporal dev server for the end-to-end ones.
 test:
 	scripts/test.sh
+
+# Each Go fuzz target in turn for FUZZTIME (default 30s); make test runs their seed corpora.
+fuzz:
+	scripts/fuzz.sh
 
 # Gateway throughput against raw SignalWithStart, and signup-to-email latency.
 bench:

@@ -103,11 +103,14 @@ func (p *parser) time(key string) (time.Time, bool) {
 	if s == "" {
 		return time.Time{}, false
 	}
-	t, ok := parseTime(s)
-	if !ok {
+	t, err := readTime(s)
+	switch {
+	case err == errTimeRange:
+		p.fail(key, "must be a date-time from the years %d to %d, got %q", minTime.Year(), maxTime.Year()-1, clip(s))
+	case err != nil:
 		p.fail(key, "%s, got %q", want, clip(s))
 	}
-	return t, ok
+	return t, err == nil
 }
 
 var timeLayouts = []string{
@@ -116,13 +119,38 @@ var timeLayouts = []string{
 	"2006-01-02T15:04:05.999999999",      // no offset: taken as UTC
 }
 
-func parseTime(s string) (time.Time, bool) {
+// Times are taken from minTime up to (not including) maxTime. Beyond, the
+// store cannot hold them: MySQL's DATETIME ends at the year 9999, and
+// SQLite stores a later time as text it cannot read back. The bounds leave
+// room for Segment's clock-skew correction, which moves a timestamp by
+// (received − sentAt), at most some 290 years.
+var (
+	minTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+var (
+	errNotTime   = errors.New("not a date-time")
+	errTimeRange = errors.New("date-time out of range")
+)
+
+// readTime reads a date-time in range, in UTC.
+func readTime(s string) (time.Time, error) {
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), true
+			if t = t.UTC(); t.Before(minTime) || !t.Before(maxTime) {
+				return time.Time{}, errTimeRange
+			}
+			return t, nil
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}, errNotTime
+}
+
+// parseTime reads a date-time in range; ok is false for anything else.
+func parseTime(s string) (t time.Time, ok bool) {
+	t, err := readTime(s)
+	return t, err == nil
 }
 
 // jsonType names the JSON type of a value the way an error message says it.
@@ -170,6 +198,13 @@ func decodeObject(body []byte) (map[string]json.RawMessage, *apiError) {
 		return nil, bad("the body is empty; send a JSON object")
 	}
 	if err := json.Unmarshal(body, new(any)); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// Valid JSON, but with a number no float64 holds, such as 1e400.
+			if aerr := badValue(body, true); aerr != nil {
+				return nil, aerr
+			}
+		}
 		msg := err.Error()
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
@@ -180,15 +215,11 @@ func decodeObject(body []byte) (map[string]json.RawMessage, *apiError) {
 	if t := jsonType(body); t != "an object" {
 		return nil, bad("the body must be a JSON object, got " + t)
 	}
-	if path, index, found := badText(body); found {
-		// encoding/json would quietly turn the bad bytes into U+FFFD.
-		field := path
-		if index != nil {
-			field = path[strings.IndexByte(path, ']')+1:]
-			field = strings.TrimPrefix(field, ".")
-		}
-		return nil, &apiError{Status: http.StatusBadRequest, Field: field, Index: index,
-			Error: path + ": is not valid UTF-8 text (or holds a lone surrogate escape); send text as UTF-8"}
+	// encoding/json would quietly turn bad text into U+FFFD.
+	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u`)) {
+		// the common case: nothing to look for
+	} else if aerr := badValue(body, false); aerr != nil {
+		return nil, aerr
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
@@ -197,14 +228,13 @@ func decodeObject(body []byte) (map[string]json.RawMessage, *apiError) {
 	return fields, nil
 }
 
-// badText finds the first string in a JSON document (a key or a value)
-// that is not valid UTF-8 or escapes half a surrogate pair, and returns its
-// path, like "batch[3].properties.name", with the batch index when the
-// string is inside the top-level "batch" array. body must be valid JSON.
-func badText(body []byte) (path string, batchIndex *int, found bool) {
-	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u`)) {
-		return "", nil, false // the common case: nothing to look for
-	}
+// badValue finds the first string in a JSON document (a key or a value)
+// that is not valid UTF-8 or escapes half a surrogate pair, or, with
+// numbers, the first number a float64 cannot hold, and refuses it naming
+// where it is, like "batch[3].properties.name". Inside the top-level
+// "batch" array, the field is named within the call, with the call's
+// index. body must be valid JSON; nil means nothing was found.
+func badValue(body []byte, numbers bool) *apiError {
 	type level struct {
 		object bool
 		key    string // the current key, in an object
@@ -212,8 +242,10 @@ func badText(body []byte) (path string, batchIndex *int, found bool) {
 		onKey  bool   // in an object: the next string is a key
 	}
 	var stack []level
-	// where writes the path of the levels in stack.
-	where := func(stack []level) string {
+	// where writes the path of the levels in stack; with key, the path
+	// names a key of the object it ends at: "a top-level key", or the
+	// object's path and " (a key in it)".
+	where := func(stack []level, key bool) string {
 		var b strings.Builder
 		for _, l := range stack {
 			switch {
@@ -225,7 +257,30 @@ func badText(body []byte) (path string, batchIndex *int, found bool) {
 				b.WriteString(l.key)
 			}
 		}
+		switch {
+		case !key:
+		case b.Len() == 0:
+			b.WriteString("a top-level key")
+		default:
+			b.WriteString(" (a key in it)")
+		}
 		return b.String()
+	}
+	refuse := func(stack []level, key bool, problem string) *apiError {
+		if key {
+			stack = stack[:len(stack)-1] // the key names the object it is in
+		}
+		aerr := &apiError{Status: http.StatusBadRequest, Error: where(stack, key) + ": " + problem}
+		if len(stack) >= 2 && stack[0].object && stack[0].key == "batch" && !stack[1].object {
+			i := stack[1].index - 1
+			aerr.Index = &i
+			if len(stack) > 2 || key {
+				aerr.Field = where(stack[2:], key)
+			}
+		} else {
+			aerr.Field = where(stack, key)
+		}
+		return aerr
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -233,7 +288,7 @@ func badText(body []byte) (path string, batchIndex *int, found bool) {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", nil, false
+			return nil
 		}
 		raw := body[offset:dec.InputOffset()]
 		offset = dec.InputOffset()
@@ -252,24 +307,18 @@ func badText(body []byte) (path string, batchIndex *int, found bool) {
 		if top != nil && !top.object {
 			top.index++
 		}
-		if s, ok := tok.(string); ok {
-			if !validJSONString(raw) {
-				path = where(stack)
-				if isKey {
-					path = "a top-level key"
-					if parent := where(stack[:len(stack)-1]); parent != "" {
-						path = parent + " (a key in it)"
-					}
-				}
-				if len(stack) > 1 && stack[0].object && stack[0].key == "batch" && !stack[1].object {
-					i := stack[1].index - 1
-					batchIndex = &i
-				}
-				return path, batchIndex, true
+		switch tok := tok.(type) {
+		case string:
+			if !numbers && !validJSONString(raw) {
+				return refuse(stack, isKey, "is not valid UTF-8 text (or holds a lone surrogate escape); send text as UTF-8")
 			}
 			if isKey {
-				top.key, top.onKey = s, false
+				top.key, top.onKey = tok, false
 				continue
+			}
+		case json.Number:
+			if _, err := strconv.ParseFloat(string(tok), 64); numbers && err != nil {
+				return refuse(stack, false, fmt.Sprintf("the number %s is out of range; numbers must fit a 64-bit float (at most about 1.8e308)", clip(string(tok))))
 			}
 		}
 		if top != nil && top.object {

@@ -72,12 +72,19 @@ func (g *Gateway) savePreferences(c *gin.Context) {
 		return
 	}
 	now := time.Now().UTC()
+	messageID := fmt.Sprintf("preferences-%s-%d", contact.ID, now.UnixNano())
+	if len(messageID) > maxIDLength {
+		messageID = fmt.Sprintf("preferences-%x-%d", contactHash(contact.ID), now.UnixNano())
+	}
 	err := g.accept(ctx, []models.Incoming{{UserID: contact.ID, Event: models.Event{
-		MessageID: fmt.Sprintf("preferences-%s-%d", contact.ID, now.UnixNano()), Kind: workflows.KindTrack,
+		MessageID: messageID, Kind: workflows.KindTrack,
 		Name: "Preferences Updated", Properties: traits, Timestamp: now,
 	}}})
 	if err != nil {
 		g.log().Error("preferences saved, but the event was not recorded", "contact", contact.ID, "error", err)
+	}
+	if contact.Traits == nil {
+		contact.Traits = map[string]any{} // a contact whose traits were never set
 	}
 	for k, v := range traits {
 		contact.Traits[k] = v

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -111,6 +113,19 @@ func (g *Gateway) shopifyWebhook(c *gin.Context) {
 		refuse(&apiError{Status: http.StatusBadRequest, Error: hdrShopifyTopic + " header missing; it says what the webhook is about, such as orders/create"})
 		return
 	}
+	// The webhook ID becomes part of messageIds, and every header read is
+	// stored in the events' context: each must be text that can be kept
+	// as it is.
+	if err := workflows.CheckID(d.ID); err != nil {
+		refuse(&apiError{Status: http.StatusBadRequest, Error: fmt.Sprintf("%s %v", hdrShopifyWebhook, err)})
+		return
+	}
+	for _, h := range []struct{ name, value string }{{hdrShopifyTopic, d.Topic}, {hdrShopifyShop, d.Shop}, {hdrShopifyVersion, d.Version}} {
+		if !utf8.ValidString(h.value) || strings.ContainsFunc(h.value, unicode.IsControl) {
+			refuse(&apiError{Status: http.StatusBadRequest, Error: h.name + " is not valid UTF-8 text, or holds a control character"})
+			return
+		}
+	}
 	mapTopic, known := shopifyTopics[d.Topic]
 	if !known {
 		g.log().Debug("shopify webhook ignored: topic not used", "topic", d.Topic, "webhook_id", d.ID, "shop", d.Shop)
@@ -204,6 +219,9 @@ func shopifyCheckout(d *shopifyDelivery, body []byte) ([]models.Incoming, string
 	if p.Token == "" {
 		return nil, "", shopifyRequired("token", "the checkout token, which identifies the checkout")
 	}
+	if aerr := shopifyKey("token", p.Token); aerr != nil {
+		return nil, "", aerr
+	}
 	if !p.CompletedAt.T.IsZero() {
 		// Shopify sends a last checkouts/update when the order is placed;
 		// orders/create reports that, and a Checkout Started now could
@@ -245,6 +263,14 @@ func shopifyOrder(body []byte) (p shopifyPurchase, userID, ignored string, aerr 
 	}
 	if p.ID == "" {
 		return p, "", "", shopifyRequired("id", "the order ID")
+	}
+	if aerr = shopifyKey("id", string(p.ID)); aerr != nil {
+		return p, "", "", aerr
+	}
+	if token := strings.TrimSpace(p.CheckoutToken); token != "" {
+		if aerr = shopifyKey("checkout_token", token); aerr != nil {
+			return p, "", "", aerr
+		}
 	}
 	if userID, aerr = p.contactID(firstNonEmpty(p.Email, p.ContactEmail)); aerr == nil && userID == "" {
 		ignored = "order has no customer and no email, so no contact to follow up"
@@ -580,6 +606,16 @@ func shopifyWant(t reflect.Type) string {
 
 func shopifyRequired(field, what string) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Error: field + ": required: " + what, Field: field}
+}
+
+// shopifyKey checks an ID keyed journeys take their key from (a run per
+// checkout, a run per order), which becomes part of a workflow ID, as
+// keyProperties does for Segment calls.
+func shopifyKey(field, id string) *apiError {
+	if err := workflows.CheckID(id); err != nil {
+		return &apiError{Status: http.StatusBadRequest, Error: fmt.Sprintf("%s: %v", field, err), Field: field}
+	}
+	return nil
 }
 
 // shopifyUserID checks that a contact ID keeps the rules of an ID (a guest's

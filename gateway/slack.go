@@ -61,12 +61,18 @@ func (g *Gateway) slackInteractive(c *gin.Context) {
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil || form.Get("payload") == "" {
-		fail(c, http.StatusBadRequest, "the body must be a form with a payload field, as Slack sends interactions")
+		(&apiError{Status: http.StatusBadRequest, Field: "payload", Error: "the body must be a form with a payload field, as Slack sends interactions"}).send(c)
+		return
+	}
+	payload := []byte(form.Get("payload"))
+	if _, aerr := decodeObject(payload); aerr != nil && aerr.Field != "" {
+		// Bad text, which encoding/json would quietly turn into U+FFFD.
+		(&apiError{Status: http.StatusBadRequest, Field: "payload", Error: "payload: " + aerr.Error}).send(c)
 		return
 	}
 	var cb slack.InteractionCallback
-	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
-		fail(c, http.StatusBadRequest, "payload is not an interaction JSON object: "+err.Error())
+	if err := json.Unmarshal(payload, &cb); err != nil {
+		(&apiError{Status: http.StatusBadRequest, Field: "payload", Error: "payload is not an interaction JSON object: " + err.Error()}).send(c)
 		return
 	}
 	if cb.Type != slack.InteractionTypeBlockActions {

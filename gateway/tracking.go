@@ -228,7 +228,7 @@ func (g *Gateway) emailWebhook(c *gin.Context) {
 	top := &parser{fields: fields}
 	for _, k := range sortedKeys(fields) {
 		if k != "events" {
-			top.fail(k, `unknown field; the body is {"events": [...]}`)
+			top.fail(keyField(k), `unknown field; the body is {"events": [...]}`)
 		}
 	}
 	raw := top.raw("events")
@@ -301,7 +301,7 @@ func parseEmailEvent(i int, item json.RawMessage, received time.Time) (emailEven
 	}
 	for _, k := range sortedKeys(p.fields) {
 		if !slices.Contains(emailEventFields, k) {
-			p.fail(k, "unknown field; the fields are %s", strings.Join(emailEventFields, ", "))
+			p.fail(keyField(k), "unknown field; the fields are %s", strings.Join(emailEventFields, ", "))
 		}
 	}
 	ev := emailEvent{
@@ -428,6 +428,15 @@ func (g *Gateway) applyEmailEvent(ctx context.Context, ev emailEvent, messages m
 		})
 	}
 	return calls, nil
+}
+
+// keyField names a key of the payload as the field of a refusal: the key,
+// or "" in quotes for the empty key, so that the refusal names one.
+func keyField(k string) string {
+	if k == "" {
+		return `""`
+	}
+	return k
 }
 
 func sortedKeys(m map[string]json.RawMessage) []string {

@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	twclient "github.com/twilio/twilio-go/client"
@@ -119,6 +121,15 @@ func (g *Gateway) twilioInbound(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "From and MessageSid are required")
 		return
 	}
+	if aerr := checkTwilioSID(sid); aerr != nil {
+		aerr.send(c)
+		return
+	}
+	if !utf8.ValidString(body) {
+		// Stored as it is, it would turn into U+FFFD without a word.
+		(&apiError{Status: http.StatusBadRequest, Field: "Body", Error: "Body: is not valid UTF-8 text"}).send(c)
+		return
+	}
 	keyword := strings.ToUpper(strings.TrimSpace(body))
 	// Finish what was started even if Twilio hangs up.
 	ctx := context.WithoutCancel(c.Request.Context())
@@ -198,8 +209,22 @@ func (g *Gateway) twilioStatus(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "MessageSid and MessageStatus are required")
 		return
 	}
+	if aerr := checkTwilioSID(sid); aerr != nil {
+		aerr.send(c)
+		return
+	}
+	if !twilioStatusWord.MatchString(status) {
+		(&apiError{Status: http.StatusBadRequest, Field: "MessageStatus",
+			Error: fmt.Sprintf("MessageStatus: must be a status word such as delivered or undelivered (lower-case letters and _, at most %d), got %q", twilioStatusLimit, clip(status))}).send(c)
+		return
+	}
 	var reason string
-	if code := strings.TrimSpace(form.Get("ErrorCode")); code != "" && code != "0" {
+	code := strings.TrimSpace(form.Get("ErrorCode"))
+	if code != "" && !twilioErrorCode.MatchString(code) {
+		(&apiError{Status: http.StatusBadRequest, Field: "ErrorCode", Error: fmt.Sprintf("ErrorCode: must be Twilio's numeric error code, got %q", clip(code))}).send(c)
+		return
+	}
+	if code != "" && code != "0" {
 		reason = "twilio error " + code
 	}
 	found, err := g.Store.SetDeliveryStatus(context.WithoutCancel(c.Request.Context()), sid, status, reason)
@@ -212,6 +237,31 @@ func (g *Gateway) twilioStatus(c *gin.Context) {
 		g.log().Warn("SMS delivery status for a message Nudge does not know", "message_sid", sid, "status", status)
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// What the status webhook stores, checked first: a message SID is a
+// provider ID (a column of 64) and part of messageIds; a status fits the
+// delivery_status column (32).
+const (
+	twilioSIDLimit    = 64
+	twilioStatusLimit = 32
+)
+
+var (
+	twilioStatusWord = regexp.MustCompile(`^[a-z_]{1,32}$`)
+	twilioErrorCode  = regexp.MustCompile(`^[0-9]{1,10}$`)
+)
+
+// checkTwilioSID refuses a MessageSid that cannot be stored as it is.
+func checkTwilioSID(sid string) *apiError {
+	if err := workflows.CheckID(sid); err != nil {
+		return &apiError{Status: http.StatusBadRequest, Field: "MessageSid", Error: fmt.Sprintf("MessageSid: %v", err)}
+	}
+	if n := utf8.RuneCountInString(sid); n > twilioSIDLimit {
+		return &apiError{Status: http.StatusBadRequest, Field: "MessageSid", Limit: twilioSIDLimit,
+			Error: fmt.Sprintf("MessageSid: is %d characters long; Twilio's are 34, and the limit is %d", n, twilioSIDLimit)}
+	}
+	return nil
 }
 
 const twimlProlog = `<?xml version="1.0" encoding="UTF-8"?>`
