@@ -348,7 +348,7 @@ func (r *relay) delivered(batch []*queuedEvent) {
 		ids[i] = qe.ev.ID
 	}
 	metrics.RelaySignals.WithLabelValues("delivered").Inc()
-	metrics.RelayEvents.WithLabelValues().Add(float64(len(batch)))
+	metrics.RelayEvents.Add(float64(len(batch)))
 	if r.down.CompareAndSwap(true, false) {
 		r.g.log().Info("Temporal is reachable again; delivering the backlog")
 		r.wake()

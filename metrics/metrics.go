@@ -27,8 +27,11 @@ var (
 	RelaySignals = newCounter("nudge_relay_signals_total",
 		"SignalWithStart calls from the relay, by outcome.", "outcome")
 	// RelayEvents counts events delivered, so events/signals is the fold.
-	RelayEvents = newCounter("nudge_relay_events_delivered_total",
-		"Events delivered to contacts' workflows.")
+	RelayEvents = func() prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: "nudge_relay_events_delivered_total", Help: "Events delivered to contacts' workflows."})
+		Registry.MustRegister(c)
+		return c
+	}()
 	// Sends counts message sends by channel (email, sms, slack) and outcome:
 	// sent, recorded, skipped, refused (permanent), deferred (temporary,
 	// retried), unknown (may have gone out; not repeated), repeated (an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/nudgehq/nudge/internal/smtptest"
 	"github.com/nudgehq/nudge/internal/stack"
+	"github.com/nudgehq/nudge/metrics"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -196,4 +198,87 @@ func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Contact IDs in any script reach Temporal: "müller" and an emoji become
+// workflow IDs a gRPC header can carry (encoded, reversibly), their welcome
+// emails go out, and a NUL is refused at the door. Nobody else waits.
+func TestNonASCIIContactsGetTheirJourneys(t *testing.T) {
+	s := startStack(t)
+	for i, id := range []string{"müller", "fan-🎉", "日本のお客様"} {
+		email := fmt.Sprintf("intl-%d@example.com", i)
+		post(t, s, "/v1/identify", fmt.Sprintf(`{"userId":%q,"traits":{"email":%q,"firstName":"Kim"}}`, id, email))
+		post(t, s, "/v1/track", fmt.Sprintf(`{"userId":%q,"event":"Signed Up"}`, id))
+		waitForEmail(t, s, email, "Welcome to Acme, Kim: 10% off your first order")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := s.Platform.Temporal.DescribeWorkflowExecution(ctx, "contact/m%C3%BCller", "")
+	if err != nil {
+		t.Fatalf("contact/m%%C3%%BCller: %v", err)
+	}
+	if got := d.WorkflowExecutionInfo.Execution.WorkflowId; got != workflows.ContactWorkflowID("müller") {
+		t.Errorf("workflow ID %q", got)
+	}
+	if _, err := s.Platform.Temporal.DescribeWorkflowExecution(ctx, "journey/welcome_ecommerce/fan-%F0%9F%8E%89", ""); err != nil {
+		t.Errorf("the emoji contact's journey: %v", err)
+	}
+
+	err = s.Post("/v1/track", "{\"userId\":\"bad\\u0000id\",\"event\":\"Signed Up\"}")
+	if err == nil || !strings.Contains(err.Error(), `400 {"success":false,"error":"userId: contains a control character (U+0000) at character 4; IDs take printable text only","field":"userId"}`) {
+		t.Errorf("a NUL in a userId: %v", err)
+	}
+	post(t, s, "/v1/identify", `{"userId":"after","traits":{"email":"after@example.com","firstName":"Kim"}}`)
+	post(t, s, "/v1/track", `{"userId":"after","event":"Signed Up"}`)
+	waitForEmail(t, s, "after@example.com", "Welcome to Acme, Kim: 10% off your first order")
+	b, err := s.Platform.Store.Backlog(ctx)
+	if err != nil || b.Dead != 0 {
+		t.Errorf("backlog = %+v, %v", b, err)
+	}
+
+	// What ops see: the same numbers on /metrics.
+	for _, m := range []struct {
+		name   string
+		labels map[string]string
+	}{
+		{"nudge_journeys_started_total", map[string]string{"journey": "welcome_ecommerce"}},
+		{"nudge_relay_events_delivered_total", nil},
+		{"nudge_sends_total", map[string]string{"channel": "email", "outcome": "sent"}},
+		{"nudge_events_accepted_total", map[string]string{"source": "segment"}},
+		{"nudge_events_refused_total", map[string]string{"reason": "bad_request"}},
+	} {
+		if v := metricValue(t, m.name, m.labels); v < 1 {
+			t.Errorf("%s%v = %v, want at least 1", m.name, m.labels, v)
+		}
+	}
+}
+
+// metricValue sums a metric's samples that carry labels, from the registry
+// /metrics serves.
+func metricValue(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	sample:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue sample
+				}
+			}
+			total += m.GetCounter().GetValue()
+		}
+	}
+	return total
 }

@@ -15,10 +15,16 @@ import (
 // router says (NUDGE_JOURNEYS and the journey settings) and runs their
 // activities.
 func New(c client.Client, taskQueue string, router *workflows.Router, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	w := sdkworker.New(c, taskQueue, Options())
 	RegisterWorkflows(w, router)
 	acts.Register(w)
 	return w
+}
+
+// Options are the worker settings Nudge runs with; the benchmark's raw
+// baseline runs with the same.
+func Options() sdkworker.Options {
+	return sdkworker.Options{}
 }
 
 // RegisterWorkflows registers ContactWorkflow and every journey. The replay

@@ -6,6 +6,7 @@ package smtptest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/mail"
@@ -30,6 +31,9 @@ type Message struct {
 // Server is a running SMTP server.
 type Server struct {
 	Addr string // host:port
+	// DropBodies keeps only each message's envelope and headers, for runs
+	// of many thousands of messages.
+	DropBodies bool
 
 	srv     *smtp.Server
 	mu      sync.Mutex
@@ -125,6 +129,32 @@ func (s *Server) WaitFor(ctx context.Context, match func(Message) bool) (Message
 	}
 }
 
+// WaitForN waits until n accepted messages match, and returns them in the
+// order accepted.
+func (s *Server) WaitForN(ctx context.Context, n int, match func(Message) bool) ([]Message, error) {
+	var found []Message
+	seen := 0
+	for {
+		s.mu.Lock()
+		msgs, changed := s.msgs[seen:], s.changed
+		seen = len(s.msgs)
+		s.mu.Unlock()
+		for _, m := range msgs {
+			if match(m) {
+				found = append(found, m)
+			}
+		}
+		if len(found) >= n {
+			return found, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return found, fmt.Errorf("%d of %d messages: %w", len(found), n, ctx.Err())
+		}
+	}
+}
+
 func (s *Server) add(m Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,6 +211,9 @@ func (x *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, Message: "message is not RFC 5322: " + err.Error()}
 	}
 	m := Message{From: x.from, To: x.to, Raw: raw, Header: msg.Header, Accepted: time.Now()}
+	if x.s.DropBodies {
+		m.Raw = nil
+	}
 	switch x.fault {
 	case DeferData:
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}

@@ -69,6 +69,9 @@ type Stack struct {
 	WriteKey string
 	AdminKey string
 	Dir      string
+	// Env is the NUDGE_* settings the stack runs with, for a worker started
+	// in a process of its own.
+	Env map[string]string
 
 	worker sdkworker.Worker
 	stop   context.CancelFunc
@@ -84,6 +87,9 @@ type Options struct {
 	// DynamicConfig sets Temporal server knobs, like
 	// "limit.historyCount.suggestContinueAsNew=40".
 	DynamicConfig []string
+	// NoWorker leaves the worker out, for a caller that runs `nudge
+	// worker` in a process of its own (with Env).
+	NoWorker bool
 }
 
 // Start brings up Temporal, SMTP and Nudge. dir holds the databases.
@@ -159,6 +165,7 @@ func Start(ctx context.Context, dir string, opts Options) (s *Stack, err error) 
 	for k, v := range opts.Env {
 		vars[k] = v
 	}
+	s.Env = vars
 	cfg, err := config.LoadFrom(vars)
 	if err != nil {
 		return nil, err
@@ -169,8 +176,10 @@ func Start(ctx context.Context, dir string, opts Options) (s *Stack, err error) 
 	if s.Platform, err = platform.Open(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	if s.worker, err = s.Platform.StartWorker(ctx); err != nil {
-		return nil, err
+	if !opts.NoWorker {
+		if s.worker, err = s.Platform.StartWorker(ctx); err != nil {
+			return nil, err
+		}
 	}
 	serveCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop

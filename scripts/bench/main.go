@@ -3,9 +3,17 @@
 //  1. ingestion: events per second through the gateway (HTTP, auth,
 //     validation, database write, SignalWithStartWorkflow) against raw
 //     SignalWithStartWorkflow calls from the SDK to the same server, at the
-//     same concurrency, printed as a ratio;
+//     same concurrency, printed as a ratio; then the same events sent as
+//     /v1/batch calls of 20 events over 5 contacts, which the relay folds
+//     into one signal per contact;
 //  2. latency: Signed Up over HTTP to the welcome email accepted by an SMTP
-//     server on loopback, one sign-up at a time (light load), p50 and p99.
+//     server on loopback, one sign-up at a time (light load), p50 and p99;
+//  3. sustained journeys: a burst of sign-ups, against a raw Temporal
+//     baseline doing the least the same outcome takes (a workflow per
+//     sign-up that sends the email in one activity, then waits on a timer);
+//  4. scale (with -scale N): N contacts each with a running ContactWorkflow
+//     and an open journey, on a worker in its own process, with its memory
+//     at checkpoints, and the databases' sizes.
 //
 // Run it with `make bench`.
 package main
@@ -23,19 +31,30 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/nudgehq/nudge/internal/stack"
+	"github.com/nudgehq/nudge/metrics"
 	"github.com/nudgehq/nudge/workflows"
 )
 
+type options struct {
+	events, contacts, concurrency, signups, rounds, burst, scale int
+	skip                                                         string
+}
+
 func main() {
-	events := flag.Int("events", 1500, "events per ingestion run")
-	contacts := flag.Int("contacts", 150, "contacts the events of a run are spread over")
-	concurrency := flag.Int("concurrency", 16, "requests in flight")
-	signups := flag.Int("signups", 100, "sign-ups timed for latency")
-	rounds := flag.Int("rounds", 6, "ingestion rounds, each a raw and a gateway run, in ABBA order")
+	var o options
+	flag.IntVar(&o.events, "events", 1500, "events per ingestion run")
+	flag.IntVar(&o.contacts, "contacts", 150, "contacts the events of a run are spread over")
+	flag.IntVar(&o.concurrency, "concurrency", 16, "requests in flight")
+	flag.IntVar(&o.signups, "signups", 100, "sign-ups timed for latency")
+	flag.IntVar(&o.rounds, "rounds", 4, "ingestion rounds, each a raw, a gateway and a batch run, in ABBA order")
+	flag.IntVar(&o.burst, "burst", 10000, "sign-ups in the sustained-journeys burst (0 skips it)")
+	flag.IntVar(&o.scale, "scale", 0, "contacts for the scale run, e.g. 100000 (0 skips it; it takes about an hour)")
+	flag.StringVar(&o.skip, "skip", "", "comma-separated parts to skip: ingestion, latency, burst")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, gateway, load) here")
 	flag.Parse()
 
@@ -48,16 +67,21 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-
-	if err := run(*events, *contacts, *concurrency, *signups, *rounds); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(events, contacts, concurrency, signups, rounds int) error {
+func (o options) skips(part string) bool { return slices.Contains(strings.Split(o.skip, ","), part) }
+
+func run(o options) error {
 	ctx := context.Background()
+	fmt.Printf("Machine: %s, %d cores, %s\n", cpuModel(), runtime.NumCPU(), runtime.Version())
+	if o.scale > 0 {
+		return scaleRun(ctx, o)
+	}
 	dir, err := os.MkdirTemp("", "nudge-bench-")
 	if err != nil {
 		return err
@@ -68,31 +92,54 @@ func run(events, contacts, concurrency, signups, rounds int) error {
 		return err
 	}
 	defer s.Close()
-	fmt.Printf("Machine: %s, %d cores, %s\n", cpuModel(), runtime.NumCPU(), runtime.Version())
-	fmt.Printf("Temporal dev server (CLI, SQLite), app database SQLite, worker and gateway in one process.\n\n")
+	s.SMTP.DropBodies = true
+	fmt.Printf("Temporal dev server (CLI, SQLite), app database SQLite, worker, gateway and load in one process.\n\n")
 
-	// Warm up both paths so neither pays for first connections.
-	if _, err := rawSignals(ctx, s.Platform.Temporal, s.Platform.Config.TaskQueue, "warm-raw", 200, 20, concurrency); err != nil {
+	if !o.skips("ingestion") {
+		if err := ingestion(ctx, s, o); err != nil {
+			return err
+		}
+	}
+	if !o.skips("latency") {
+		if err := latency(s, o); err != nil {
+			return err
+		}
+	}
+	if o.burst > 0 && !o.skips("burst") {
+		if err := burst(ctx, s, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ingestion(ctx context.Context, s *stack.Stack, o options) error {
+	// Warm up every path so none pays for first connections.
+	if _, err := rawSignals(ctx, s.Platform.Temporal, s.Platform.Config.TaskQueue, "warm-raw", 200, 20, o.concurrency); err != nil {
 		return err
 	}
-	if _, err := gatewayEvents(s, "warm-gw", 200, 20, concurrency); err != nil {
+	if _, err := gatewayEvents(s, "warm-gw", 200, 20, o.concurrency); err != nil {
+		return err
+	}
+	if _, err := batchEvents(ctx, s, "warm-batch", 200, 20, o.concurrency); err != nil {
 		return err
 	}
 
-	// Alternate the two paths in ABBA order, so that the server slowing
-	// down as its database grows weighs on both alike, and let the worker
-	// catch up after each run so neither pays for the other's backlog.
+	// Alternate the paths in ABBA order, so that the server slowing down as
+	// its database grows weighs on each alike, and let the worker catch up
+	// after each run so none pays for another's backlog.
 	paths := map[string]func(prefix string) (float64, error){
 		"raw": func(prefix string) (float64, error) {
-			return rawSignals(ctx, s.Platform.Temporal, s.Platform.Config.TaskQueue, prefix, events, contacts, concurrency)
+			return rawSignals(ctx, s.Platform.Temporal, s.Platform.Config.TaskQueue, prefix, o.events, o.contacts, o.concurrency)
 		},
-		"gateway": func(prefix string) (float64, error) { return gatewayEvents(s, prefix, events, contacts, concurrency) },
+		"gateway": func(prefix string) (float64, error) { return gatewayEvents(s, prefix, o.events, o.contacts, o.concurrency) },
+		"batch":   func(prefix string) (float64, error) { return batchEvents(ctx, s, prefix, o.events, o.contacts, o.concurrency) },
 	}
 	seconds := map[string]float64{}
-	for round := range rounds {
-		order := []string{"raw", "gateway"}
+	for round := range o.rounds {
+		order := []string{"raw", "gateway", "batch"}
 		if round%2 == 1 {
-			order = []string{"gateway", "raw"}
+			slices.Reverse(order)
 		}
 		for _, path := range order {
 			prefix := fmt.Sprintf("%s%d", path, round)
@@ -100,31 +147,35 @@ func run(events, contacts, concurrency, signups, rounds int) error {
 			if err != nil {
 				return err
 			}
-			if err := drain(ctx, s, prefix, contacts, events/contacts); err != nil {
+			if err := drain(ctx, s, prefix, o.contacts, o.events/o.contacts); err != nil {
 				return err
 			}
-			seconds[path] += float64(events) / rate
+			seconds[path] += float64(o.events) / rate
 			fmt.Printf("  run %d %-8s %6.0f events/s\n", round+1, path, rate)
 		}
 	}
-	raw := float64(events*rounds) / seconds["raw"]
-	gw := float64(events*rounds) / seconds["gateway"]
-	fmt.Printf("Ingestion, %d runs of %d events over %d contacts each, %d in flight:\n", rounds, events, contacts, concurrency)
-	fmt.Printf("  raw SignalWithStartWorkflow  %7.0f events/s \n", raw)
-	fmt.Printf("  gateway POST /v1/track       %7.0f events/s \n", gw)
-	fmt.Printf("  gateway / raw                %7.2f   (target >= 0.80)\n\n", gw/raw)
+	rate := func(path string) float64 { return float64(o.events*o.rounds) / seconds[path] }
+	raw, gw, batch := rate("raw"), rate("gateway"), rate("batch")
+	fmt.Printf("Ingestion, %d runs of %d events over %d contacts each, %d requests in flight:\n", o.rounds, o.events, o.contacts, o.concurrency)
+	fmt.Printf("  raw SignalWithStartWorkflow        %7.0f events/s\n", raw)
+	fmt.Printf("  gateway POST /v1/track             %7.0f events/s   %.2f x raw (target >= 0.90)\n", gw, gw/raw)
+	fmt.Printf("  gateway POST /v1/batch, 20 events  %7.0f events/s   %.2f x raw (target >= 1.50)\n", batch, batch/raw)
+	fmt.Printf("    (a batch is 20 events over 5 contacts; its rate counts until the relay has signalled every event)\n\n")
+	return nil
+}
 
-	// Light load means the worker has caught up with the ingestion runs:
+func latency(s *stack.Stack, o options) error {
+	// Light load means the worker has caught up with what came before:
 	// wait for an untimed sign-up's email first.
 	if _, err := signupLatency(s, "drain", 1, 5*time.Minute); err != nil {
 		return err
 	}
-	lat, err := signupLatency(s, "lat", signups, 30*time.Second)
+	lat, err := signupLatency(s, "lat", o.signups, 30*time.Second)
 	if err != nil || len(lat) == 0 {
 		return err
 	}
-	fmt.Printf("Signed Up -> welcome email accepted by SMTP, %d sign-ups one at a time:\n", signups)
-	fmt.Printf("  p50 %v   p99 %v   max %v   (target p50 < 300ms)\n", pct(lat, 50), pct(lat, 99), lat[len(lat)-1])
+	fmt.Printf("Signed Up -> welcome email accepted by SMTP, %d sign-ups one at a time:\n", o.signups)
+	fmt.Printf("  p50 %v   p99 %v   max %v   (target p50 < 300ms)\n\n", pct(lat, 50), pct(lat, 99), lat[len(lat)-1])
 	return nil
 }
 
@@ -168,12 +219,54 @@ func rawSignals(ctx context.Context, c client.Client, taskQueue, prefix string, 
 	})
 }
 
+func trackCall(prefix string, i, contacts int) string {
+	return fmt.Sprintf(`{"type":"track","userId":"%s-%d","messageId":"%s-m%d","event":"Product Viewed","properties":{"product_id":"sku-1","price":19.5}}`,
+		prefix, i%contacts, prefix, i)
+}
+
+// gatewayEvents posts one track call per request; the gateway answers once
+// the relay has signalled it.
 func gatewayEvents(s *stack.Stack, prefix string, n, contacts, concurrency int) (float64, error) {
 	return fanOut(n, concurrency, func(i int) error {
-		return s.Post("/v1/track", fmt.Sprintf(
-			`{"userId":"%s-%d","messageId":"%s-m%d","event":"Product Viewed","properties":{"product_id":"sku-1","price":19.5}}`,
-			prefix, i%contacts, prefix, i))
+		return s.Post("/v1/track", trackCall(prefix, i, contacts))
 	})
+}
+
+// batchEvents posts /v1/batch calls of 20 events over 5 contacts; the rate
+// counts until the relay has signalled every event, not just until the
+// batches were stored.
+func batchEvents(ctx context.Context, s *stack.Stack, prefix string, n, contacts, concurrency int) (float64, error) {
+	const perBatch, perBatchContacts = 20, 5
+	delivered := func() float64 { return testutil.ToFloat64(metrics.RelayEvents) }
+	before := delivered()
+	start := time.Now()
+	batches := (n + perBatch - 1) / perBatch
+	_, err := fanOut(batches, concurrency, func(b int) error {
+		// Batch b carries events for 5 contacts, 4 each, in the order a
+		// storefront would send them.
+		var calls []string
+		for k := range perBatch {
+			i := b*perBatch + k
+			if i >= n {
+				break
+			}
+			contact := (b*perBatchContacts + k%perBatchContacts) % contacts
+			calls = append(calls, fmt.Sprintf(`{"type":"track","userId":"%s-%d","messageId":"%s-m%d","event":"Product Viewed","properties":{"product_id":"sku-1","price":19.5}}`,
+				prefix, contact, prefix, i))
+		}
+		return s.Post("/v1/batch", `{"batch":[`+strings.Join(calls, ",")+`]}`)
+	})
+	if err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for delivered()-before < float64(n) {
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the relay signalled %.0f of %d batched events in 5 minutes", delivered()-before, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return float64(n) / time.Since(start).Seconds(), ctx.Err()
 }
 
 // drain waits until every contact of a run has handled its events.
@@ -213,7 +306,7 @@ func signupLatency(s *stack.Stack, prefix string, n int, timeout time.Duration) 
 			return nil, err
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		m, err := s.WaitForEmail(ctx, to, "Welcome to Acme, Lee: 10% off your first order")
+		m, err := s.WaitForEmail(ctx, to, welcomeSubject)
 		cancel()
 		if err != nil {
 			return nil, err
@@ -223,6 +316,8 @@ func signupLatency(s *stack.Stack, prefix string, n int, timeout time.Duration) 
 	slices.Sort(out)
 	return out, nil
 }
+
+const welcomeSubject = "Welcome to Acme, Lee: 10% off your first order"
 
 func pct(sorted []time.Duration, p int) time.Duration {
 	i := (len(sorted)*p + 99) / 100
