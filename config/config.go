@@ -48,6 +48,12 @@ type Config struct {
 	// cannot share a port: give each its own address.
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9464"`
 
+	// WorkflowCache is how many workflows a worker keeps in memory between
+	// their tasks (Temporal's sticky cache). The rest replay from history
+	// when they wake, which for a contact asleep for days costs little; a
+	// bounded cache keeps a worker's memory flat however many contacts run.
+	WorkflowCache int `env:"WORKFLOW_CACHE" envDefault:"2000"`
+
 	// SMS through Twilio; without an account SID and token, SMS are recorded.
 	TwilioAccountSID          string `env:"TWILIO_ACCOUNT_SID"`
 	TwilioAuthToken           string `env:"TWILIO_AUTH_TOKEN"`
@@ -269,6 +275,9 @@ func (c *Config) validate() error {
 		bad("METRICS_ADDR", "%q is not host:port like 127.0.0.1:9464 or :9464, or off", c.MetricsAddr)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		bad("METRICS_ADDR", "port %q in %q is not a port number", port, c.MetricsAddr)
+	}
+	if c.WorkflowCache < 1 {
+		bad("WORKFLOW_CACHE", "%d is not a number of workflows; use at least 1 (the default is 2000)", c.WorkflowCache)
 	}
 	switch {
 	case c.TwilioAccountSID == "" && c.TwilioAuthToken == "":

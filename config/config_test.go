@@ -73,6 +73,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"metrics addr":  {"NUDGE_METRICS_ADDR", "9464", `NUDGE_METRICS_ADDR: "9464" is not host:port like 127.0.0.1:9464 or :9464, or off`},
 		"metrics port":  {"NUDGE_METRICS_ADDR", "127.0.0.1:70000", `NUDGE_METRICS_ADDR: port "70000" in "127.0.0.1:70000" is not a port number`},
 		"metrics name":  {"NUDGE_METRICS_ADDR", "127.0.0.1:metrics", `NUDGE_METRICS_ADDR: port "metrics" in "127.0.0.1:metrics" is not a port number`},
+		"cache zero":    {"NUDGE_WORKFLOW_CACHE", "0", "NUDGE_WORKFLOW_CACHE: 0 is not a number of workflows; use at least 1 (the default is 2000)"},
+		"cache word":    {"NUDGE_WORKFLOW_CACHE", "lots", `NUDGE_WORKFLOW_CACHE`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			vars := map[string]string{tc.key: tc.value}

@@ -173,6 +173,8 @@ func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One cache per process, set before the first worker starts.
+	sdkworker.SetStickyWorkflowCacheSize(p.Config.WorkflowCache)
 	w := worker.New(p.Temporal, p.Config.TaskQueue, p.Config.Router(), acts)
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
