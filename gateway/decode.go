@@ -201,6 +201,9 @@ func decodeObject(body []byte) (map[string]json.RawMessage, *apiError) {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			// Valid JSON, but with a number no float64 holds, such as 1e400.
+			if t := jsonType(body); t != "an object" {
+				return nil, bad("the body must be a JSON object, got " + t)
+			}
 			if aerr := badValue(body, true); aerr != nil {
 				return nil, aerr
 			}
