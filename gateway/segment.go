@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -213,6 +214,10 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 			allTraits[k] = v
 		}
 	}
+	if key, err := models.CheckTraits(allTraits); err != nil {
+		p.fail("traits."+key, "%v", err)
+		return models.Incoming{}
+	}
 	var timezone string
 	if v, ok := callContext["timezone"]; ok && v != nil {
 		tz, isStr := v.(string)
@@ -266,10 +271,23 @@ var keyProperties = []string{"checkout_id", "cart_id", "order_id"}
 
 func (p *parser) keyProperties(properties map[string]any) {
 	for _, k := range keyProperties {
-		if s, ok := properties[k].(string); ok && s != "" {
-			if err := workflows.CheckID(s); err != nil {
+		switch v := properties[k].(type) {
+		case string:
+			if v == "" {
+				continue
+			}
+			if err := workflows.CheckID(v); err != nil {
 				p.fail("properties."+k, "%v", err)
 			}
+		case float64:
+			// Stored as its digits (an order's ID), so only a whole number
+			// a float64 holds exactly will do.
+			if v != math.Trunc(v) || math.Abs(v) > 1<<53 {
+				p.fail("properties."+k, "must be a string or a whole number up to 2^53, got %v", v)
+			}
+		case nil:
+		default:
+			p.fail("properties."+k, "must be a string or a whole number, got %s", valueType(v))
 		}
 	}
 }

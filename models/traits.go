@@ -1,8 +1,45 @@
 package models
 
 import (
+	"fmt"
 	"strings"
+	"unicode/utf8"
 )
+
+// traitLimits are the longest values the contact's own columns hold, by
+// the reserved trait (in either spelling) that fills each, in the order
+// they are checked.
+var traitLimits = []struct {
+	key   string
+	limit int
+}{
+	{"email", 320}, {"phone", 32}, {"firstName", 191}, {"first_name", 191}, {"lastName", 191}, {"last_name", 191},
+	{"name", 191}, {"title", 191}, {"company", 191}, {"industry", 191}, {"timezone", 64},
+}
+
+// CheckTraits says which reserved trait is too long for its column, as
+// "email" or "company.name", with what is wrong; "" when all fit.
+func CheckTraits(traits map[string]any) (key string, err error) {
+	check := func(key string, v any, limit int) (string, error) {
+		if s, ok := v.(string); ok && utf8.RuneCountInString(s) > limit {
+			return key, fmt.Errorf("is %d characters long; the limit is %d", utf8.RuneCountInString(s), limit)
+		}
+		return "", nil
+	}
+	for _, t := range traitLimits {
+		if key, err := check(t.key, traits[t.key], t.limit); err != nil {
+			return key, err
+		}
+	}
+	if company, ok := traits["company"].(map[string]any); ok {
+		for _, k := range []string{"name", "industry"} {
+			if key, err := check("company."+k, company[k], 191); err != nil {
+				return key, err
+			}
+		}
+	}
+	return "", nil
+}
 
 // ApplyTraits merges identify traits into the contact. Segment's reserved
 // traits fill the contact's own fields, in camelCase or snake_case; every
