@@ -132,8 +132,12 @@ func ingestion(ctx context.Context, s *stack.Stack, o options) error {
 		"raw": func(prefix string) (float64, error) {
 			return rawSignals(ctx, s.Platform.Temporal, s.Platform.Config.TaskQueue, prefix, o.events, o.contacts, o.concurrency)
 		},
-		"gateway": func(prefix string) (float64, error) { return gatewayEvents(s, prefix, o.events, o.contacts, o.concurrency) },
-		"batch":   func(prefix string) (float64, error) { return batchEvents(ctx, s, prefix, o.events, o.contacts, o.concurrency) },
+		"gateway": func(prefix string) (float64, error) {
+			return gatewayEvents(s, prefix, o.events, o.contacts, o.concurrency)
+		},
+		"batch": func(prefix string) (float64, error) {
+			return batchEvents(ctx, s, prefix, o.events, o.contacts, o.concurrency)
+		},
 	}
 	seconds := map[string]float64{}
 	for round := range o.rounds {
