@@ -128,9 +128,11 @@ func (r *relay) lease() models.Lease {
 
 // take hands stored events to the relay: those leased to it are queued for
 // signalling (their done channels returned), the rest are left for the
-// claim loop, which is woken.
-func (r *relay) take(evs []*models.Event) []chan struct{} {
-	var dones []chan struct{}
+// claim loop, which is woken. With inline, the contacts that had nothing
+// queued are not handed to a worker but returned, marked busy, for the
+// caller to serve itself: a single call is signalled by its own request,
+// with no hand-off between goroutines.
+func (r *relay) take(evs []*models.Event, inline bool) (dones []chan struct{}, mine []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	unleased := false
@@ -141,17 +143,25 @@ func (r *relay) take(evs []*models.Event) []chan struct{} {
 		}
 		qe := &queuedEvent{ev: ev, done: make(chan struct{})}
 		dones = append(dones, qe.done)
-		r.queueLocked(qe)
+		switch {
+		case !r.queueLocked(qe):
+		case inline:
+			r.queues[ev.ContactID].busy = true
+			mine = append(mine, ev.ContactID)
+		default:
+			r.schedule(ev.ContactID)
+		}
 	}
 	if unleased {
 		r.wake()
 	}
-	return dones
+	return dones, mine
 }
 
-// queueLocked adds an event to its contact's queue, in id order, and makes
-// the contact ready unless it is busy or being claimed.
-func (r *relay) queueLocked(qe *queuedEvent) {
+// queueLocked adds an event to its contact's queue, in id order, and
+// reports whether the contact has work now and nobody to do it: not busy,
+// not being claimed, and this its only event.
+func (r *relay) queueLocked(qe *queuedEvent) bool {
 	q := r.queues[qe.ev.ContactID]
 	if q == nil {
 		q = &contactQueue{}
@@ -162,13 +172,11 @@ func (r *relay) queueLocked(qe *queuedEvent) {
 	})
 	if found {
 		close(qe.done) // already queued (claimed again after a request queued it)
-		return
+		return false
 	}
 	q.events = slices.Insert(q.events, i, qe)
 	r.queued++
-	if !q.busy && q.reserved == 0 && len(q.events) == 1 {
-		r.schedule(qe.ev.ContactID)
-	}
+	return !q.busy && q.reserved == 0 && len(q.events) == 1
 }
 
 func compareIDs(a, b uint64) int {
@@ -203,24 +211,35 @@ func (r *relay) work() {
 		}
 		contact := r.ready[0]
 		r.ready = r.ready[1:]
+		r.queues[contact].busy = true
+		r.mu.Unlock()
+		r.serve(contact, nil)
+	}
+}
+
+// serve signals a busy contact's queued events, a signal at a time, until
+// none is left, then marks it idle. A request serving its own contact stops
+// once its own events are out (done says so) and hands the rest to a worker.
+func (r *relay) serve(contact string, done func() bool) {
+	for {
+		r.mu.Lock()
 		q := r.queues[contact]
-		q.busy = true
+		if len(q.events) == 0 || q.reserved > 0 || done != nil && done() {
+			q.busy = false
+			switch {
+			case len(q.events) == 0 && q.reserved == 0:
+				delete(r.queues, contact)
+			case q.reserved == 0:
+				r.schedule(contact)
+			}
+			r.mu.Unlock()
+			return
+		}
 		batch := q.events[:foldable(q.events)]
 		q.events = q.events[len(batch):]
 		r.queued -= len(batch)
 		r.mu.Unlock()
-
 		r.deliver(contact, batch)
-
-		r.mu.Lock()
-		q.busy = false
-		switch {
-		case len(q.events) > 0 && q.reserved == 0:
-			r.schedule(contact)
-		case len(q.events) == 0 && q.reserved == 0:
-			delete(r.queues, contact)
-		}
-		r.mu.Unlock()
 	}
 }
 
@@ -523,7 +542,7 @@ func (r *relay) claim(ctx context.Context, probe bool) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ev := range evs {
-		r.queueLocked(&queuedEvent{ev: ev, done: make(chan struct{})})
+		r.queueLocked(&queuedEvent{ev: ev, done: make(chan struct{})}) // scheduled below, once the claim is done
 	}
 	for _, contact := range reserved {
 		q := r.queues[contact]
@@ -645,7 +664,10 @@ func (g *Gateway) enqueue(ctx context.Context, calls []models.Incoming, wait boo
 		return err
 	}
 	metrics.EventsAccepted.WithLabelValues(sourceOf(ctx)).Add(float64(len(calls)))
-	dones := g.relay.take(evs)
+	dones, mine := g.relay.take(evs, wait)
+	for _, contact := range mine {
+		g.relay.serve(contact, func() bool { return allClosed(dones) })
+	}
 	if !wait || len(dones) == 0 {
 		return nil
 	}
@@ -661,6 +683,17 @@ func (g *Gateway) enqueue(ctx context.Context, calls []models.Incoming, wait boo
 		}
 	}
 	return nil
+}
+
+func allClosed(chans []chan struct{}) bool {
+	for _, c := range chans {
+		select {
+		case <-c:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (g *Gateway) retryBackoff(attempt int) time.Duration {
