@@ -8,6 +8,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.temporal.io/api/enums/v1"
+
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // Expectation is one email a scenario is owed: a sign-up's welcome or a
@@ -118,7 +122,8 @@ func tally(ctx context.Context, st *Stack, exps []Expectation) Tally {
 				state = fmt.Sprintf("messages row %q, %d attempts", r.Status, r.Attempts)
 			}
 			evs := describeEvents(ctx, st, e.MessageIDs())
-			t.LostSample = append(t.LostSample, fmt.Sprintf("%s (userId %q): %s; events: %s", e.Email, e.UserID, state, strings.Join(evs, ", ")))
+			t.LostSample = append(t.LostSample, fmt.Sprintf("%s (userId %q): %s; events: %s; %s",
+				e.Email, e.UserID, state, strings.Join(evs, ", "), journeyEvidence(ctx, st, e.Person)))
 		}
 	}
 	for k, got := range byKey {
@@ -148,6 +153,41 @@ func tally(ctx context.Context, st *Stack, exps []Expectation) Tally {
 	}
 	sort.Slice(t.Latencies, func(i, j int) bool { return t.Latencies[i] < t.Latencies[j] })
 	return t
+}
+
+// journeyEvidence says where the person's journey run is in Temporal, and
+// why it failed if it did.
+func journeyEvidence(ctx context.Context, st *Stack, p Person) string {
+	name, _ := p.Journey()
+	j, ok := workflows.Lookup(name)
+	if !ok {
+		return "no journey " + name
+	}
+	key := ""
+	if p.Order {
+		key = fmt.Sprintf("o-%d", p.Index)
+	}
+	id := j.WorkflowID(p.UserID, key)
+	tc, err := st.TemporalClient(ctx)
+	if err != nil {
+		return "run " + id + ": " + err.Error()
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	desc, err := tc.DescribeWorkflowExecution(cctx, id, "")
+	if err != nil {
+		return "run " + id + ": " + err.Error()
+	}
+	out := fmt.Sprintf("run %s %s", id, desc.GetWorkflowExecutionInfo().GetStatus())
+	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_FAILED {
+		it := tc.GetWorkflowHistory(cctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+		if it.HasNext() {
+			if ev, err := it.Next(); err == nil {
+				out += ": " + clip(ev.GetWorkflowExecutionFailedEventAttributes().GetFailure().GetMessage(), 200)
+			}
+		}
+	}
+	return out
 }
 
 // describeEvents says where each event is: its status and, when the table

@@ -103,7 +103,7 @@ func main() {
 		r.run(ctx)
 		r.Print(os.Stdout)
 		results = append(results, r)
-		if r.Passed() && !flagKeep {
+		if r.Passed() && !flagKeep && !r.keepDir {
 			os.RemoveAll(r.Dir)
 		}
 	}
@@ -123,7 +123,11 @@ func main() {
 		}
 		fmt.Printf("| %s | %s |\n", r.Scenario.Name, strings.ReplaceAll(verdict, "|", "/"))
 	}
-	if failed > 0 || flagKeep {
+	kept := false
+	for _, r := range results {
+		kept = kept || r.keepDir
+	}
+	if failed > 0 || flagKeep || kept {
 		fmt.Printf("\nLogs and databases: %s\n", root)
 	} else {
 		os.Remove(root)
@@ -235,6 +239,7 @@ type Run struct {
 	notes    []string
 	failures []string
 	finished bool
+	keepDir  bool
 	tally    Tally
 	snap     Snapshot
 	drain    string
@@ -393,6 +398,10 @@ func (r *Run) Finish(ctx context.Context) {
 	for _, p := range r.Stack.Procs() {
 		if n, sample := logErrors(p.LogPath); n > 0 {
 			r.Notef("%s log: %d ERROR lines, e.g. %s", p.Name, n, strings.Join(sample, " | "))
+			if strings.Contains(strings.Join(sample, " "), "anic") {
+				r.keepDir = true
+				r.Notef("a process logged a panic: logs kept in %s", r.Stack.LogDir)
+			}
 		}
 	}
 }
@@ -428,7 +437,18 @@ func logErrors(path string) (int, []string) {
 		key := clip(msg, 60)
 		if !seen[key] && len(sample) < 3 {
 			seen[key] = true
-			sample = append(sample, clip(msg, 220))
+			// The message, whose workflow, and the error: the parts that say what happened.
+			short := clip(msg, 90)
+			for _, field := range []string{" WorkflowID=", " error=", " Error="} {
+				if i := strings.Index(line, field); i >= 0 {
+					v := line[i+1:]
+					if field == " WorkflowID=" {
+						v, _, _ = strings.Cut(v, " ")
+					}
+					short += " " + clip(v, 300)
+				}
+			}
+			sample = append(sample, short)
 		}
 	}
 	return n, sample

@@ -37,6 +37,7 @@ type Stack struct {
 	Worker       *Proc
 	Gateways     []*Gateway
 	Store        *models.Store // the harness's own connection, for reading
+	tc           client.Client // the harness's own Temporal client, for evidence
 
 	WriteKey, AdminKey, Secret, ShopifySecret string
 }
@@ -218,6 +219,22 @@ func (s *Stack) StartWorker() error {
 	return s.Worker.WaitLog("worker running", 90*time.Second)
 }
 
+// TemporalClient is the harness's own client, dialled on first use.
+func (s *Stack) TemporalClient(ctx context.Context) (client.Client, error) {
+	if s.tc != nil {
+		return s.tc, nil
+	}
+	quiet := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := client.DialContext(cctx, client.Options{HostPort: s.TemporalAddr, Namespace: "default", Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
+	s.tc = c
+	return c, nil
+}
+
 // Procs are the stack's processes.
 func (s *Stack) Procs() []*Proc {
 	var out []*Proc
@@ -305,6 +322,9 @@ func (s *Stack) Close(keep bool) {
 	}
 	if s.Store != nil {
 		s.Store.Close()
+	}
+	if s.tc != nil {
+		s.tc.Close()
 	}
 	if s.MySQLDB != "" && !keep {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
