@@ -151,7 +151,7 @@ func ingestion(ctx context.Context, s *stack.Stack, o options) error {
 			if err != nil {
 				return err
 			}
-			if err := drain(ctx, s, prefix, o.contacts, o.events/o.contacts); err != nil {
+			if err := drain(ctx, s, prefix, expected(path, o.events, o.contacts)); err != nil {
 				return err
 			}
 			seconds[path] += float64(o.events) / rate
@@ -254,7 +254,7 @@ func batchEvents(ctx context.Context, s *stack.Stack, prefix string, n, contacts
 			if i >= n {
 				break
 			}
-			contact := (b*perBatchContacts + k%perBatchContacts) % contacts
+			contact := batchContact(b, k, contacts)
 			calls = append(calls, fmt.Sprintf(`{"type":"track","userId":"%s-%d","messageId":"%s-m%d","event":"Product Viewed","properties":{"product_id":"sku-1","price":19.5}}`,
 				prefix, contact, prefix, i))
 		}
@@ -273,21 +273,38 @@ func batchEvents(ctx context.Context, s *stack.Stack, prefix string, n, contacts
 	return float64(n) / time.Since(start).Seconds(), ctx.Err()
 }
 
+// batchContact is the contact of the kth event of batch b: each batch
+// carries 4 events for each of 5 contacts.
+func batchContact(b, k, contacts int) int { return (b*5 + k%5) % contacts }
+
+// expected is how many events each contact of a run gets.
+func expected(path string, n, contacts int) map[int]int {
+	counts := map[int]int{}
+	for i := range n {
+		c := i % contacts
+		if path == "batch" {
+			c = batchContact(i/20, i%20, contacts)
+		}
+		counts[c]++
+	}
+	return counts
+}
+
 // drain waits until every contact of a run has handled its events.
-func drain(ctx context.Context, s *stack.Stack, prefix string, contacts, each int) error {
+func drain(ctx context.Context, s *stack.Stack, prefix string, each map[int]int) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	for i := range contacts {
+	for i, want := range each {
 		id := workflows.ContactWorkflowID(fmt.Sprintf("%s-%d", prefix, i))
 		for {
 			var st workflows.ContactState
 			v, err := s.Platform.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryState)
-			if err == nil && v.Get(&st) == nil && st.Events >= each {
+			if err == nil && v.Get(&st) == nil && st.Events >= want {
 				break
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("%s did not handle its %d events: %w", id, each, ctx.Err())
+				return fmt.Errorf("%s did not handle its %d events: %w", id, want, ctx.Err())
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
