@@ -56,11 +56,14 @@ const (
 
 const (
 	// leaseFor is how long a gateway holds the events it has not yet
-	// signalled; another gateway takes them over once it runs out.
-	leaseFor = 5 * time.Minute
+	// signalled; another gateway takes them over once it runs out. The
+	// claim loop renews its leases every leaseRenewal, so a lease runs out
+	// only when its gateway has died (or lost its database).
+	leaseFor     = 30 * time.Second
+	leaseRenewal = 10 * time.Second
 	// leaseMargin: an event whose lease ends sooner than this is given
 	// back rather than signalled, so two gateways never both signal it.
-	leaseMargin = 30 * time.Second
+	leaseMargin = 5 * time.Second
 	// maxQueued bounds the events a relay holds in memory; beyond it,
 	// events are stored unleased and claimed from the database later.
 	maxQueued = 10_000
@@ -84,6 +87,7 @@ type relay struct {
 	idle     *sync.Cond               // broadcast when a worker stops
 	running  atomic.Bool              // RunRelay is running: marks are batched, a claim loop exists
 	down     atomic.Bool              // Temporal is unreachable: store unleased, probe with backoff
+	renewed  atomic.Int64             // until when the last renewal extended every lease held (Unix ns)
 	kick     chan struct{}
 	marks    chan uint64
 	stopping bool
@@ -266,7 +270,9 @@ func (r *relay) deliver(contact string, batch []*queuedEvent) {
 		}
 	}()
 	ctx := context.Background()
-	if stale := time.Now().Add(leaseMargin); slices.ContainsFunc(batch, func(qe *queuedEvent) bool { return qe.ev.LeaseUntil.Before(stale) }) {
+	renewed := time.Unix(0, r.renewed.Load())
+	stale := time.Now().Add(leaseMargin)
+	if slices.ContainsFunc(batch, func(qe *queuedEvent) bool { return qe.ev.LeaseUntil.Before(stale) && renewed.Before(stale) }) {
 		// Held too long: another gateway may take these over any moment.
 		r.giveBack(contact, batch, "lease about to run out before the event could be signalled")
 		return
@@ -455,6 +461,8 @@ func (g *Gateway) RunRelay(ctx context.Context) {
 	maxBackoff := max(orDefault(g.RelayMaxBackoff, DefaultRelayMaxBackoff), interval)
 	flush := time.NewTicker(markInterval)
 	defer flush.Stop()
+	renew := time.NewTicker(leaseRenewal)
+	defer renew.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	backoff := interval
@@ -465,6 +473,9 @@ func (g *Gateway) RunRelay(ctx context.Context) {
 			return
 		case <-flush.C:
 			r.flushMarks(ctx)
+			continue
+		case <-renew.C:
+			r.renewLeases(ctx)
 			continue
 		case <-r.kick:
 		case <-timer.C:
@@ -498,6 +509,18 @@ func (g *Gateway) RunRelay(ctx context.Context) {
 		}
 		timer.Reset(wait)
 	}
+}
+
+// renewLeases extends the lease on every event this gateway holds, so none
+// runs out while it waits its turn here.
+func (r *relay) renewLeases(ctx context.Context) {
+	until := time.Now().Add(leaseFor)
+	if err := r.g.Store.RenewLeases(ctx, r.owner, until); err != nil {
+		// Events held past their lease are given back, not signalled.
+		r.g.log().Warn("could not renew the relay's leases", "error", err)
+		return
+	}
+	r.renewed.Store(until.UnixNano())
 }
 
 // claim takes one round of pending events from the database and queues

@@ -171,6 +171,12 @@ func (s *Store) ReleaseEvents(ctx context.Context, owner string, ids []uint64, l
 		Where("id IN ? AND status = ? AND lease_owner = ?", ids, EventPending, owner).Updates(change).Error
 }
 
+// RenewLeases extends every lease owner holds until until.
+func (s *Store) RenewLeases(ctx context.Context, owner string, until time.Time) error {
+	return s.db.WithContext(ctx).Model(&Event{}).Where("status = ? AND lease_owner = ?", EventPending, owner).
+		Update("lease_until", until.UTC()).Error
+}
+
 // FailEvent records that Temporal refused an event for a reason of its own.
 // It waits until retryAt(attempts so far) before the next try, holding back
 // its contact's later events, or is dead-lettered after MaxEventAttempts.

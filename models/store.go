@@ -68,8 +68,11 @@ func Open(url string) (*Store, error) {
 			}
 		}
 		// WAL lets readers run beside the writer; busy_timeout waits out the
-		// writer instead of failing with "database is locked".
-		db, err = gorm.Open(sqlite.Open(dsn+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)"), cfg)
+		// writer instead of failing with "database is locked". Transactions
+		// take the write lock when they begin (_txlock=immediate): one that
+		// read first and wrote later would fail outright (SQLITE_BUSY_SNAPSHOT)
+		// whenever another process, a worker beside a gateway, wrote between.
+		db, err = gorm.Open(sqlite.Open(dsn+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_txlock=immediate"), cfg)
 		if err == nil {
 			// One connection: SQLite has one writer anyway, and this keeps
 			// concurrent transactions from failing on lock upgrades.

@@ -229,6 +229,27 @@ func TestClaimPendingKeepsEachContactsOrder(t *testing.T) {
 	})
 }
 
+// A gateway renews the leases it holds; a claim takes them only once they
+// run out, that is once the gateway stops renewing them.
+func TestRenewedLeasesAreNotClaimed(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		if _, err := s.Accept(ctx, []models.Incoming{track("l1", "u1", "", "A")}, models.Lease{Owner: "g1", Until: now.Add(30 * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RenewLeases(ctx, "g1", now.Add(90*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if c := claim(t, s, "g2", now.Add(time.Minute), 10); len(c) != 0 {
+			t.Errorf("claimed %v under a renewed lease", c)
+		}
+		if c := strings.Join(claim(t, s, "g2", now.Add(2*time.Minute), 10), " "); c != "l1:u1" {
+			t.Errorf("claimed %q after the renewed lease ran out", c)
+		}
+	})
+}
+
 // After MaxEventAttempts refusals an event is dead: it no longer holds its
 // contact back, shows in DeadEvents, and RetryEvent makes it pending again.
 func TestDeadLetters(t *testing.T) {
