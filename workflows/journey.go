@@ -348,16 +348,24 @@ func (j *Run) activity(name, summary string, in, out any) bool {
 
 // localActivity runs a quick database step inside the workflow task.
 func (j *Run) localActivity(name, summary string, in, out any) bool {
-	ctx := workflow.WithLocalActivityOptions(j.ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
-		Summary:             summary,
-	})
+	ctx := workflow.WithLocalActivityOptions(j.ctx, localActivityOptions(summary))
 	if err := workflow.ExecuteLocalActivity(ctx, name, in).Get(ctx, out); err != nil {
 		j.fail(summary, err)
 		return false
 	}
 	return true
+}
+
+// localActivityOptions are for quick database steps inside a workflow task.
+// They retry for a day, as sends do: a database outage delays the step, it
+// does not end the run.
+func localActivityOptions(summary string) workflow.LocalActivityOptions {
+	return workflow.LocalActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+		Summary:                summary,
+	}
 }
 
 // DiscountCode returns the contact's code for this journey, creating it once.

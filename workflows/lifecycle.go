@@ -212,9 +212,5 @@ func contactActivity(summary string) workflow.ActivityOptions {
 }
 
 func localOptions(ctx workflow.Context, summary string) workflow.Context {
-	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
-		Summary:             summary,
-	})
+	return workflow.WithLocalActivityOptions(ctx, localActivityOptions(summary))
 }
