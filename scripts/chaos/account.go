@@ -310,6 +310,8 @@ func waitDrain(ctx context.Context, r *Run, exps []Expectation) {
 	lastReport := time.Now()
 	var lastRead time.Time
 	rowFor := map[string]string{}
+	events := ""
+	pending := 0
 	for ctx.Err() == nil {
 		got := map[mailKey]bool{}
 		for _, m := range st.SMTP.Mails() {
@@ -321,14 +323,18 @@ func waitDrain(ctx context.Context, r *Run, exps []Expectation) {
 		}
 		n := len(got)
 		if n < len(owed) {
-			// Owed emails whose row says unknown will not come. (The
-			// table is read every few seconds, not to weigh on the stack.)
+			// The tables are read every few seconds, not to weigh on
+			// the stack: owed emails whose row says unknown will not
+			// come, and events still on their way (a lease to run out,
+			// a retry to come) may yet bring the rest.
 			if time.Since(lastRead) > 3*time.Second {
 				lastRead = time.Now()
 				rowFor = map[string]string{}
 				for _, row := range readMessages(ctx, st) {
 					rowFor[row.ContactID+"\x00"+row.Journey+"\x00"+row.Step] = row.Status
 				}
+				states := countBy(ctx, st, "events")
+				events, pending = fmtStates(states), inFlight(states)
 			}
 			for k, e := range owed {
 				j, s := e.Journey()
@@ -337,23 +343,19 @@ func waitDrain(ctx context.Context, r *Run, exps []Expectation) {
 				}
 			}
 		}
-		progress := fmt.Sprint(n, " ", st.SMTP.Count())
+		progress := fmt.Sprint(n, " ", st.SMTP.Count(), " ", events)
 		if progress != lastCount {
 			lastCount, lastProgress = progress, time.Now()
 		}
 		if n >= len(owed) {
 			break
 		}
-		if time.Since(lastProgress) > flagStall {
-			// Events still on their way (a lease to run out, a retry
-			// to come) may yet bring the rest: wait for them up to
-			// -max-wait.
-			pending := inFlight(countBy(ctx, st, "events"))
-			if pending == 0 || time.Since(began) > flagMaxWait {
-				r.Notef("gave up waiting after %s: %d of %d owed emails accounted for, no progress for %s, %d events not yet delivered to Temporal",
-					round(time.Since(began)), n, len(owed), round(time.Since(lastProgress)), pending)
-				break
-			}
+		// Give up after -stall without progress, unless events are still
+		// on their way: then wait for them, up to -max-wait.
+		if time.Since(lastProgress) > flagStall && (pending == 0 || time.Since(began) > flagMaxWait) {
+			r.Notef("gave up waiting after %s: %d of %d owed emails accounted for, no progress for %s, %d events not yet delivered to Temporal",
+				round(time.Since(began)), n, len(owed), round(time.Since(lastProgress)), pending)
+			break
 		}
 		if time.Since(lastReport) > 15*time.Second {
 			lastReport = time.Now()

@@ -40,6 +40,8 @@ type Client struct {
 	firstAt   time.Time
 	lastAck   time.Time
 	firstTry  int // calls accepted on their first attempt
+	// When the first and last answers other than 200 came.
+	firstRefusal, lastRefusal time.Time
 }
 
 // NewClient sends to the gateway pick chooses.
@@ -90,6 +92,12 @@ func (c *Client) Send(ctx context.Context, call Call) Outcome {
 		}
 		c.mu.Lock()
 		c.responses[key] += len(call.MessageIDs)
+		if !out.OK() {
+			if c.firstRefusal.IsZero() {
+				c.firstRefusal = out.At
+			}
+			c.lastRefusal = out.At
+		}
 		c.mu.Unlock()
 		retry := out.Status == 0 || out.Status >= 500 || out.Status == http.StatusTooManyRequests || out.Status == http.StatusRequestTimeout
 		if !retry || time.Now().After(deadline) || ctx.Err() != nil {
@@ -152,6 +160,7 @@ type Snapshot struct {
 	Final, Responses          map[string]int
 	Acked                     map[string]time.Time
 	FirstAt, LastAck          time.Time
+	FirstRefusal, LastRefusal time.Time
 }
 
 // Snapshot copies the counts.
@@ -159,6 +168,7 @@ func (c *Client) Snapshot() Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := Snapshot{Calls: c.calls, Accepted: c.accepted, FirstTry: c.firstTry, FirstAt: c.firstAt, LastAck: c.lastAck,
+		FirstRefusal: c.firstRefusal, LastRefusal: c.lastRefusal,
 		Final: map[string]int{}, Responses: map[string]int{}, Acked: make(map[string]time.Time, len(c.acked))}
 	for k, v := range c.final {
 		s.Final[k] = v
@@ -191,6 +201,9 @@ func (s Snapshot) Refusals() string {
 		parts[i] = fmt.Sprintf("%s×%d", k, s.Responses[k])
 	}
 	out := fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
+	if !s.FirstRefusal.IsZero() {
+		out += fmt.Sprintf(", %s to %s", s.FirstRefusal.Format("15:04:05"), s.LastRefusal.Format("15:04:05"))
+	}
 	if n := s.Calls - s.Accepted; n > 0 {
 		var fk []string
 		for k, v := range s.Final {

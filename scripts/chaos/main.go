@@ -466,7 +466,7 @@ func (r *Run) Print(w *os.File) {
 		t, s := r.tally, r.snap
 		unknown := fmt.Sprint(t.UnknownRows)
 		if t.UnknownMissing != t.UnknownRows {
-			unknown = fmt.Sprintf("%d (%d not received)", t.UnknownRows, t.UnknownMissing)
+			unknown = fmt.Sprintf("%d (%d missing)", t.UnknownRows, t.UnknownMissing)
 		}
 		fmt.Fprintln(w, "| events sent | accepted (200) | refused (4xx/5xx, no answer) | emails expected | delivered | lost | duplicated | unknown-by-rule | drain time |")
 		fmt.Fprintln(w, "|---:|---:|---|---:|---:|---:|---:|---:|---:|")

@@ -27,6 +27,7 @@ type Proc struct {
 	exited   chan struct{}
 	starts   int
 	logStart int64 // size of the log when the current run started
+	frozen   bool
 }
 
 // Start starts the process (again).
@@ -106,8 +107,25 @@ func (p *Proc) Stop() {
 }
 
 // Freeze (SIGSTOP) and Thaw (SIGCONT) pause the process without losing it.
-func (p *Proc) Freeze() { p.note("SIGSTOP"); p.signal(syscall.SIGSTOP) }
-func (p *Proc) Thaw()   { p.signal(syscall.SIGCONT); p.note("SIGCONT") }
+func (p *Proc) Freeze() {
+	p.note("SIGSTOP")
+	p.signal(syscall.SIGSTOP)
+	p.mu.Lock()
+	p.frozen = true
+	p.mu.Unlock()
+}
+
+// Thaw resumes a frozen process; it does nothing to one that is not.
+func (p *Proc) Thaw() {
+	p.mu.Lock()
+	frozen := p.frozen
+	p.frozen = false
+	p.mu.Unlock()
+	if frozen {
+		p.signal(syscall.SIGCONT)
+		p.note("SIGCONT")
+	}
+}
 
 func (p *Proc) signal(sig syscall.Signal) {
 	p.mu.Lock()

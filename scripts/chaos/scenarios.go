@@ -307,6 +307,7 @@ func temporalKill(ctx context.Context, r *Run) error {
 	load := r.Drive(ctx, People("tk", 0, n, 0), 16, rate)
 	load.WaitStarted(ctx, 5/span.Seconds())
 	r.Stack.Temporal.Kill9()
+	killed := time.Now()
 	r.Progress("Temporal killed -9; down for %s", flagOutage)
 	before := r.Client.Snapshot().Accepted
 	sleepCtx(ctx, flagOutage)
@@ -315,7 +316,7 @@ func temporalKill(ctx context.Context, r *Run) error {
 		return err
 	}
 	r.Progress("Temporal back")
-	r.Notef("calls accepted while Temporal was down: %d", during)
+	r.Notef("Temporal killed -9 at %s, answering again at %s; calls accepted meanwhile: %d", killed.Format("15:04:05"), time.Now().Format("15:04:05"), during)
 	if err := load.Wait(ctx); err != nil {
 		return err
 	}
