@@ -377,7 +377,7 @@ func (r *Run) Finish(ctx context.Context) {
 			r.Failf("%d calls got 200 but are not in the events table (e.g. %s)", len(missing), strings.Join(missing[:min(5, len(missing))], ", "))
 		}
 		if len(undelivered) > 0 {
-			r.Failf("%d accepted events never reached Temporal (e.g. %s)", len(undelivered), strings.Join(undelivered[:min(5, len(undelivered))], ", "))
+			r.Failf("%d accepted events not marked delivered at the end, so not known to have reached Temporal (e.g. %s)", len(undelivered), strings.Join(undelivered[:min(5, len(undelivered))], ", "))
 		}
 	}
 	if len(t.Latencies) > 0 {
