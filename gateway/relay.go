@@ -88,6 +88,10 @@ type relay struct {
 	running  atomic.Bool              // RunRelay is running: marks are batched, a claim loop exists
 	down     atomic.Bool              // Temporal is unreachable: store unleased, probe with backoff
 	renewed  atomic.Int64             // until when the last renewal extended every lease held (Unix ns)
+	held     map[uint64]struct{}      // IDs of the events in memory, queued or in flight: the leases to renew
+
+	unmarkedMu sync.Mutex
+	unmarked   []uint64 // delivered marks a failed write left, for the next flush
 	kick     chan struct{}
 	marks    chan uint64
 	stopping bool
@@ -111,6 +115,7 @@ func newRelay(g *Gateway) *relay {
 		g:      g,
 		owner:  fmt.Sprintf("%.30s-%d-%s", host, os.Getpid(), rand.Text()[:8]),
 		queues: map[string]*contactQueue{},
+		held:   map[uint64]struct{}{},
 		kick:   make(chan struct{}, 1),
 		marks:  make(chan uint64, markQueue),
 	}
@@ -180,6 +185,7 @@ func (r *relay) queueLocked(qe *queuedEvent) bool {
 	}
 	q.events = slices.Insert(q.events, i, qe)
 	r.queued++
+	r.held[qe.ev.ID] = struct{}{}
 	return !q.busy && q.reserved == 0 && len(q.events) == 1
 }
 
@@ -304,6 +310,7 @@ func (r *relay) deliver(contact string, batch []*queuedEvent) {
 		dead, ferr := r.g.Store.FailEvent(ctx, r.owner, qe.ev.ID, cause, func(attempts int) time.Time {
 			return time.Now().Add(r.g.retryBackoff(attempts))
 		})
+		r.unhold(qe)
 		if ferr != nil {
 			r.g.log().Error("could not record a refused event; its lease will run out and it will be retried", "event", qe.ev.MessageID, "error", ferr)
 		}
@@ -368,6 +375,7 @@ func ownFault(err error) bool {
 }
 
 func (r *relay) delivered(batch []*queuedEvent) {
+	r.unhold(batch...)
 	ids := make([]uint64, len(batch))
 	for i, qe := range batch {
 		ids[i] = qe.ev.ID
@@ -431,6 +439,7 @@ func (r *relay) release(evs []*queuedEvent, why string) {
 	if len(evs) == 0 {
 		return
 	}
+	r.unhold(evs...)
 	ids := make([]uint64, len(evs))
 	for i, qe := range evs {
 		ids[i] = qe.ev.ID
@@ -438,6 +447,16 @@ func (r *relay) release(evs []*queuedEvent, why string) {
 	if err := r.g.Store.ReleaseEvents(context.Background(), r.owner, ids, why); err != nil {
 		// Their leases run out instead, and a claim takes them then.
 		r.g.log().Warn("could not give back leased events; they wait for their leases to run out", "events", len(ids), "error", err)
+	}
+}
+
+// unhold forgets events the relay no longer holds: delivered, refused or
+// given back. Their leases are no longer renewed.
+func (r *relay) unhold(evs ...*queuedEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, qe := range evs {
+		delete(r.held, qe.ev.ID)
 	}
 }
 
@@ -515,7 +534,13 @@ func (g *Gateway) RunRelay(ctx context.Context) {
 // runs out while it waits its turn here.
 func (r *relay) renewLeases(ctx context.Context) {
 	until := time.Now().Add(leaseFor)
-	if err := r.g.Store.RenewLeases(ctx, r.owner, until); err != nil {
+	r.mu.Lock()
+	ids := make([]uint64, 0, len(r.held))
+	for id := range r.held {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	if err := r.g.Store.RenewLeases(ctx, r.owner, ids, until); err != nil {
 		// Events held past their lease are given back, not signalled.
 		r.g.log().Warn("could not renew the relay's leases", "error", err)
 		return
@@ -640,10 +665,16 @@ func (r *relay) markDelivered(ids []uint64) error {
 	return nil
 }
 
-// flushMarks writes the queued delivered marks, a batch at a time.
+// flushMarks writes the queued delivered marks, a batch at a time. Marks a
+// failed write left (the database restarting, say) go first next time: an
+// event delivered and never marked would be signalled again once its lease
+// ran out, which is harmless, but the backlog would count it meanwhile.
 func (r *relay) flushMarks(ctx context.Context) {
 	for {
-		batch := make([]uint64, 0, markBatch)
+		r.unmarkedMu.Lock()
+		batch := r.unmarked[:min(len(r.unmarked), markBatch)]
+		r.unmarked = r.unmarked[len(batch):]
+		r.unmarkedMu.Unlock()
 	fill:
 		for len(batch) < markBatch {
 			select {
@@ -657,9 +688,13 @@ func (r *relay) flushMarks(ctx context.Context) {
 			return
 		}
 		if err := r.g.Store.MarkDelivered(ctx, batch...); err != nil {
-			// They stay pending, leased to this gateway; once the lease runs
-			// out they are signalled again, and the workflow drops them.
-			r.g.log().Warn("could not record delivered events", "events", len(batch), "error", err)
+			r.g.log().Warn("could not record delivered events; will try again", "events", len(batch), "error", err)
+			r.unmarkedMu.Lock()
+			if len(r.unmarked) < maxQueued {
+				r.unmarked = append(batch, r.unmarked...)
+			}
+			r.unmarkedMu.Unlock()
+			return
 		}
 		if len(batch) < markBatch {
 			return

@@ -171,10 +171,16 @@ func (s *Store) ReleaseEvents(ctx context.Context, owner string, ids []uint64, l
 		Where("id IN ? AND status = ? AND lease_owner = ?", ids, EventPending, owner).Updates(change).Error
 }
 
-// RenewLeases extends every lease owner holds until until.
-func (s *Store) RenewLeases(ctx context.Context, owner string, until time.Time) error {
-	return s.db.WithContext(ctx).Model(&Event{}).Where("status = ? AND lease_owner = ?", EventPending, owner).
-		Update("lease_until", until.UTC()).Error
+// RenewLeases extends owner's leases on these events until until.
+func (s *Store) RenewLeases(ctx context.Context, owner string, ids []uint64, until time.Time) error {
+	for chunk := range slices.Chunk(ids, 1000) {
+		err := s.db.WithContext(ctx).Model(&Event{}).Where("id IN ? AND status = ? AND lease_owner = ?", chunk, EventPending, owner).
+			Update("lease_until", until.UTC()).Error
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // FailEvent records that Temporal refused an event for a reason of its own.
