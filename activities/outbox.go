@@ -89,6 +89,22 @@ type outgoing struct {
 	deliver func(ctx context.Context, handOver func() error) (providerID string, err error)
 }
 
+// oneRequest is how a message goes to a provider called in one HTTP request
+// (Twilio, Slack): there is no point inside a request to mark, so the
+// hand-over comes first; doing says what was sent, in errors.
+func oneRequest(doing string, call func(ctx context.Context) (providerID string, err error)) func(context.Context, func() error) (string, error) {
+	return func(ctx context.Context, handOver func() error) (string, error) {
+		if err := handOver(); err != nil {
+			return "", err
+		}
+		id, err := call(ctx)
+		if err != nil {
+			return "", annotate(doing, err)
+		}
+		return id, nil
+	}
+}
+
 // send runs the protocol for one message.
 func (a *Activities) send(ctx context.Context, out outgoing) (workflows.SendResult, error) {
 	row, res, deliver := out.row, out.result, out.deliver

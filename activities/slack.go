@@ -87,16 +87,9 @@ func (a *Activities) SendSlack(ctx context.Context, req workflows.SlackRequest) 
 
 	out := outgoing{row: row, result: workflows.SendResult{To: row.To, Subject: row.Subject}}
 	if a.Slack != nil {
-		out.deliver = func(ctx context.Context, handOver func() error) (string, error) {
-			if err := handOver(); err != nil {
-				return "", err
-			}
-			ts, err := a.Slack.Post(ctx, row.To, alert.blocks, alert.fallback)
-			if err != nil {
-				return "", annotate(fmt.Sprintf("post Slack %s alert to %s", req.Kind, row.To), err)
-			}
-			return ts, nil
-		}
+		out.deliver = oneRequest(fmt.Sprintf("post Slack %s alert to %s", req.Kind, row.To), func(ctx context.Context) (string, error) {
+			return a.Slack.Post(ctx, row.To, alert.blocks, alert.fallback)
+		})
 	}
 	return a.send(ctx, out)
 }

@@ -96,16 +96,9 @@ func (a *Activities) SendSMS(ctx context.Context, req workflows.SMSRequest) (wor
 
 	out := outgoing{row: row, result: workflows.SendResult{To: contact.Phone}}
 	if a.SMS != nil {
-		out.deliver = func(ctx context.Context, handOver func() error) (string, error) {
-			if err := handOver(); err != nil {
-				return "", err
-			}
-			sid, err := a.SMS.Send(ctx, contact.Phone, row.Text, a.StatusCallbackURL)
-			if err != nil {
-				return "", annotate(fmt.Sprintf("send SMS %s to %s", req.Template, contact.Phone), err)
-			}
-			return sid, nil
-		}
+		out.deliver = oneRequest(fmt.Sprintf("send SMS %s to %s", req.Template, contact.Phone), func(ctx context.Context) (string, error) {
+			return a.SMS.Send(ctx, contact.Phone, row.Text, a.StatusCallbackURL)
+		})
 	}
 	return a.send(ctx, out)
 }

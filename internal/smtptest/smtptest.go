@@ -110,23 +110,11 @@ func (s *Server) Messages() []Message {
 // WaitFor returns the first accepted message that match accepts, waiting for
 // it until ctx ends.
 func (s *Server) WaitFor(ctx context.Context, match func(Message) bool) (Message, error) {
-	seen := 0
-	for {
-		s.mu.Lock()
-		msgs, changed := s.msgs[seen:], s.changed
-		seen = len(s.msgs)
-		s.mu.Unlock()
-		for _, m := range msgs {
-			if match(m) {
-				return m, nil
-			}
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return Message{}, ctx.Err()
-		}
+	msgs, err := s.WaitForN(ctx, 1, match)
+	if err != nil {
+		return Message{}, err
 	}
+	return msgs[0], nil
 }
 
 // WaitForN waits until n accepted messages match, and returns them in the
