@@ -13,7 +13,6 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/status"
 
 	"github.com/nudgehq/nudge/metrics"
@@ -79,22 +78,22 @@ type relay struct {
 	g     *Gateway
 	owner string // this gateway's name in leases
 
-	mu       sync.Mutex
-	queues   map[string]*contactQueue // by contact ID
-	ready    []string                 // contacts with events to signal, none of them busy
-	queued   int                      // events in memory
-	workers  int                      // running signalling goroutines
-	idle     *sync.Cond               // broadcast when a worker stops
-	running  atomic.Bool              // RunRelay is running: marks are batched, a claim loop exists
-	down     atomic.Bool              // Temporal is unreachable: store unleased, probe with backoff
-	renewed  atomic.Int64             // until when the last renewal extended every lease held (Unix ns)
-	held     map[uint64]struct{}      // IDs of the events in memory, queued or in flight: the leases to renew
+	mu      sync.Mutex
+	queues  map[string]*contactQueue // by contact ID
+	ready   []string                 // contacts with events to signal, none of them busy
+	queued  int                      // events in memory
+	workers int                      // running signalling goroutines
+	idle    *sync.Cond               // broadcast when a worker stops
+	running atomic.Bool              // RunRelay is running: marks are batched, a claim loop exists
+	down    atomic.Bool              // Temporal is unreachable: store unleased, probe with backoff
+	renewed atomic.Int64             // until when the last renewal extended every lease held (Unix ns)
+	held    map[uint64]struct{}      // IDs of the events in memory, queued or in flight: the leases to renew
 
 	unmarkedMu sync.Mutex
 	unmarked   []uint64 // delivered marks a failed write left, for the next flush
-	kick     chan struct{}
-	marks    chan uint64
-	stopping bool
+	kick       chan struct{}
+	marks      chan uint64
+	stopping   bool
 }
 
 // contactQueue is one contact's events in memory, in id order.
@@ -348,9 +347,9 @@ func (r *relay) signal(ctx context.Context, contact string, batch []*queuedEvent
 		client.StartWorkflowOptions{
 			ID:                    id,
 			TaskQueue:             r.g.Config.TaskQueue,
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ContactIDKey.ValueSet(contact)),
+			TypedSearchAttributes: workflows.StartAttributes(contact),
 		},
-		workflows.ContactWorkflowName, workflows.ContactState{ContactID: contact})
+		workflows.ContactWorkflowName, workflows.NewContact(contact))
 	return err
 }
 

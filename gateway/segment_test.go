@@ -76,7 +76,11 @@ func TestIdentifyAndTrackAreStoredAndSignalledInOrder(t *testing.T) {
 		assert.True(t, ok)
 		assert.Equal(t, "u1", got)
 		assert.Equal(t, workflows.ContactWorkflowName, call.Workflow)
-		assert.Equal(t, []any{workflows.ContactState{ContactID: "u1"}}, call.Args)
+		stage, _ := call.Options.TypedSearchAttributes.GetKeyword(workflows.LifecycleStageKey)
+		score, _ := call.Options.TypedSearchAttributes.GetInt64(workflows.LeadScoreKey)
+		assert.Equal(t, "subscriber", stage, "the run starts with its search attributes")
+		assert.Zero(t, score)
+		assert.Equal(t, []any{workflows.ContactState{ContactID: "u1", Stage: "subscriber", Version: workflows.CurrentVersion}}, call.Args)
 	}
 	assert.Equal(t, "Initech", calls[0].Event.Traits["company"].(map[string]any)["name"])
 	assert.Equal(t, float64(3), calls[1].Event.Properties["seats"])

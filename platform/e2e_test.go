@@ -282,3 +282,48 @@ func metricValue(t *testing.T, name string, labels map[string]string) float64 {
 	}
 	return total
 }
+
+// A sign-up costs Temporal little: every write to a history is work for the
+// server, which is what limits how fast sign-ups turn into journeys. The
+// contact's run sets no search attribute itself (its start did) and records
+// no version marker; the journey upserts JourneyStep once, for its first wait.
+func TestASignUpWritesLittleToTemporal(t *testing.T) {
+	s := startStack(t)
+	post(t, s, "/v1/batch", `{"batch":[{"type":"identify","userId":"lean","traits":{"email":"lean@example.com","firstName":"Lee"}},{"type":"track","userId":"lean","event":"Signed Up"}]}`)
+	waitForEmail(t, s, "lean@example.com", "Welcome to Acme, Lee: 10% off your first order")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	count := func(id string) map[enums.EventType]int {
+		n := map[enums.EventType]int{}
+		it := s.Platform.Temporal.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n[ev.EventType]++
+		}
+		return n
+	}
+	var journey map[enums.EventType]int
+	waitUntil(ctx, t, "the welcome waits for day 2", func() bool {
+		journey = count("journey/welcome_ecommerce/lean")
+		return journey[enums.EVENT_TYPE_TIMER_STARTED] == 1
+	})
+	contact := count("contact/lean")
+	for _, c := range []struct {
+		what      string
+		got, want int
+	}{
+		{"contact workflow tasks", contact[enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED], 2},
+		{"contact search-attribute upserts", contact[enums.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES], 0},
+		{"contact markers (the two settings side effects)", contact[enums.EVENT_TYPE_MARKER_RECORDED], 2},
+		{"journey workflow tasks", journey[enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED], 2},
+		{"journey search-attribute upserts", journey[enums.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES], 1},
+		{"journey markers (the discount code's local activity)", journey[enums.EVENT_TYPE_MARKER_RECORDED], 1},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %d, want %d", c.what, c.got, c.want)
+		}
+	}
+}

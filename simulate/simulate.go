@@ -90,7 +90,7 @@ func Run(ctx context.Context, s *Script, acts *activities.Activities, settings w
 		}
 		env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalEvent, ev) }, e.At)
 	}
-	in := workflows.JourneyInput{ContactID: contactID, Trigger: events[0], Settings: settings}
+	in := workflows.JourneyInput{ContactID: contactID, Trigger: events[0], Settings: settings, Version: workflows.CurrentVersion}
 	if journey.Key != nil {
 		in.Key = journey.Key(events[0])
 	}

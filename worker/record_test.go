@@ -120,7 +120,8 @@ func TestRecordHistories(t *testing.T) {
 
 	// Win-back, started the way the engagement clock would, answered by an open.
 	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "journey/winback/kai", TaskQueue: s.Platform.Config.TaskQueue},
-		"winback", workflows.JourneyInput{ContactID: "kai", Trigger: workflows.Event{Kind: workflows.KindTrack, Name: workflows.EventEngagementLapsed}, Settings: workflows.DefaultSettings()})
+		"winback", workflows.JourneyInput{ContactID: "kai", Trigger: workflows.Event{Kind: workflows.KindTrack, Name: workflows.EventEngagementLapsed},
+			Settings: workflows.DefaultSettings(), Version: workflows.CurrentVersion})
 	must(err)
 	_, err = s.WaitForEmail(ctx, "kai@brightpath.example", "We miss you, Kai")
 	must(err)
@@ -128,20 +129,21 @@ func TestRecordHistories(t *testing.T) {
 	waitClosed(ctx, t, c, "journey/winback/kai")
 
 	for name, id := range map[string]string{
-		"contact_scored_and_handed_off.json": "contact/kai",
-		"nurture_demo_requested.json":        "journey/nurture/kai",
-		"winback_engaged.json":               "journey/winback/kai",
-		"abandoned_cart_ordered.json":        "journey/abandoned_cart/lena/ch-1",
-		"post_purchase_refunded.json":        "journey/post_purchase/lena/2001",
-		"contact_cart_and_order.json":        "contact/lena",
-		"welcome_ecommerce_goal.json":        "journey/welcome_ecommerce/maya",
-		"welcome_b2b_setup_signal.json":      "journey/welcome_b2b/dana",
-		"welcome_b2b_cancelled.json":         "journey/welcome_b2b/omar",
-		"contact_b2b.json":                   "contact/dana",
-		"contact_continued_as_new.json":      "contact/maya",
-		"contact_signup_without_email.json":  "contact/omar",
+		"contact_scored_and_handed_off": "contact/kai",
+		"nurture_demo_requested":        "journey/nurture/kai",
+		"winback_engaged":               "journey/winback/kai",
+		"abandoned_cart_ordered":        "journey/abandoned_cart/lena/ch-1",
+		"post_purchase_refunded":        "journey/post_purchase/lena/2001",
+		"contact_cart_and_order":        "contact/lena",
+		"welcome_ecommerce_goal":        "journey/welcome_ecommerce/maya",
+		"welcome_b2b_setup_signal":      "journey/welcome_b2b/dana",
+		"welcome_b2b_cancelled":         "journey/welcome_b2b/omar",
+		"contact_b2b":                   "contact/dana",
+		"contact_continued_as_new":      "contact/maya",
+		"contact_signup_without_email":  "contact/omar",
 	} {
-		saveFirstRun(ctx, t, c, id, filepath.Join("testdata", "histories", name))
+		// Named for the version the runs had, beside the older recordings.
+		saveFirstRun(ctx, t, c, id, filepath.Join("testdata", "histories", fmt.Sprintf("%s.v%d.json", name, workflows.CurrentVersion)))
 	}
 }
 

@@ -142,6 +142,8 @@ type JourneyInput struct {
 	Trigger Event
 	// Settings in force when the run started; a run keeps them to its end.
 	Settings Settings
+	// Version is the behaviour the run has (see Version in ContactState).
+	Version int `json:",omitempty"`
 }
 
 // Settings are the journeys' tunable numbers (NUDGE_CART_* and friends).

@@ -19,6 +19,31 @@ const ContactWorkflowName = "ContactWorkflow"
 // with the contact ID encoded as EncodeID says.
 func ContactWorkflowID(contactID string) string { return "contact/" + EncodeID(contactID) }
 
+// CurrentVersion is the behaviour new contact and journey runs get.
+//
+// A run's version is part of its input, so replay sees the one it started
+// with, and deciding by it costs nothing in the history. Runs started
+// before versions were in the input have version 0: they decide with the
+// workflow.GetVersion calls their histories recorded. Version 2 is the same
+// behaviour as the latest of those, with less written to Temporal per
+// sign-up: no GetVersion markers (each also upserts a search attribute), no
+// search-attribute upsert that repeats what the start set, no engagement
+// clock before the first event, and JourneyStep upserted for waits only, not
+// for the moment a send takes. A change to what runs do gets a new version
+// here, and an if on it where the behaviour differs.
+const CurrentVersion = 2
+
+// NewContact is the input of a contact's first run.
+func NewContact(contactID string) ContactState {
+	return ContactState{ContactID: contactID, Stage: StageSubscriber, Version: CurrentVersion}
+}
+
+// StartAttributes are the search attributes a contact's run starts with, so
+// that it need not set them itself.
+func StartAttributes(contactID string) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(ContactIDKey.ValueSet(contactID), LeadScoreKey.ValueSet(0), LifecycleStageKey.ValueSet(StageSubscriber))
+}
+
 // ContactState is everything ContactWorkflow remembers about a contact. It is
 // the workflow's input, so it carries over when the workflow continues as new.
 type ContactState struct {
@@ -54,6 +79,9 @@ type ContactState struct {
 	LastEngagedAt time.Time `json:",omitempty"`
 	Decays        int       `json:",omitempty"`
 	Lapsed        bool      `json:",omitempty"`
+
+	// Version is the behaviour this run has (see CurrentVersion).
+	Version int `json:",omitempty"`
 }
 
 // RunningJourney is a journey run the contact is in.
@@ -101,10 +129,10 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 		st.Scored = map[string]bool{}
 	}
 	c := &contact{ContactState: st, router: r}
-	// Version 1 scores leads, moves them through the funnel, hands MQLs to
-	// sales and runs the engagement clock. Runs started before it go on
-	// without until they continue as new.
-	c.scoring = workflow.GetVersion(ctx, "lead-scoring", workflow.DefaultVersion, 1) == 1
+	// Scoring leads, moving them through the funnel, handing MQLs to sales
+	// and running the engagement clock came with "lead-scoring" version 1.
+	// Runs started before it go on without until they continue as new.
+	c.scoring = c.Version >= 2 || workflow.GetVersion(ctx, "lead-scoring", workflow.DefaultVersion, 1) == 1
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ContactState, error) { return c.ContactState, nil }); err != nil {
 		return err
 	}
@@ -139,7 +167,9 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 
 	for {
-		if c.scoring {
+		// The clock measures silence from the last engagement; from version
+		// 2 it waits for the first event to have something to measure.
+		if c.scoring && (c.Version < 2 || !c.LastEngagedAt.IsZero()) {
 			c.armClock(ctx, sel)
 		}
 		sel.Select(ctx)
@@ -156,6 +186,7 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 			return err
 		}
+		c.Version = CurrentVersion // the next run starts with today's behaviour
 		return workflow.NewContinueAsNewError(ctx, ContactWorkflowName, c.ContactState)
 	}
 }
@@ -287,10 +318,10 @@ func (c *contact) start(ctx workflow.Context, j Journey, ev Event, sel workflow.
 	if !j.Reentry.allows(c.Entered[entry], now) {
 		return
 	}
-	// Version 1 hands each new run the settings in force (NUDGE_CART_* and
-	// friends); runs started before that got none and need none.
+	// "journey-settings" version 1 hands each new run the settings in force
+	// (NUDGE_CART_* and friends); runs started before that got none.
 	settings := DefaultSettings()
-	if workflow.GetVersion(ctx, "journey-settings", workflow.DefaultVersion, 1) == 1 {
+	if c.Version >= 2 || workflow.GetVersion(ctx, "journey-settings", workflow.DefaultVersion, 1) == 1 {
 		settings = c.settings(ctx)
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -303,7 +334,7 @@ func (c *contact) start(ctx workflow.Context, j Journey, ev Event, sel workflow.
 		),
 		StaticSummary: fmt.Sprintf("%s for %s, entered on %s", j.Name, c.ContactID, describe(ev)),
 	})
-	child := workflow.ExecuteChildWorkflow(cctx, j.Name, JourneyInput{ContactID: c.ContactID, Key: key, Trigger: ev, Settings: settings})
+	child := workflow.ExecuteChildWorkflow(cctx, j.Name, JourneyInput{ContactID: c.ContactID, Key: key, Trigger: ev, Settings: settings, Version: CurrentVersion})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		// Already started (a run from before this one's history): it is running.
 		workflow.GetLogger(ctx).Warn("journey did not start", "journey", id, "error", err)
@@ -355,7 +386,18 @@ func (c *contact) settings(ctx workflow.Context) Settings {
 	return s
 }
 
+// upsertAttributes shows the contact's score and stage in the Temporal UI.
+// From version 2 it writes only when they differ from what the run has.
 func (c *contact) upsertAttributes(ctx workflow.Context) {
+	if c.Version >= 2 {
+		have := workflow.GetTypedSearchAttributes(ctx)
+		id, _ := have.GetKeyword(ContactIDKey)
+		score, _ := have.GetInt64(LeadScoreKey)
+		stage, _ := have.GetKeyword(LifecycleStageKey)
+		if id == c.ContactID && score == c.LeadScore && stage == c.Stage {
+			return
+		}
+	}
 	err := workflow.UpsertTypedSearchAttributes(ctx,
 		ContactIDKey.ValueSet(c.ContactID), LeadScoreKey.ValueSet(c.LeadScore), LifecycleStageKey.ValueSet(c.Stage))
 	if err != nil {

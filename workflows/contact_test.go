@@ -52,7 +52,7 @@ func (r *contactRun) queryAt(offset time.Duration) {
 func (r *contactRun) run(contactID string, until time.Duration) {
 	r.t.Helper()
 	r.at(until, r.env.CancelWorkflow)
-	r.env.ExecuteWorkflow(workflows.ContactWorkflowName, workflows.ContactState{ContactID: contactID})
+	r.env.ExecuteWorkflow(workflows.ContactWorkflowName, workflows.NewContact(contactID))
 	if err := r.env.GetWorkflowError(); !temporal.IsCanceledError(err) {
 		r.t.Fatalf("contact workflow ended with %v, want cancelled", err)
 	}
@@ -172,7 +172,7 @@ func TestContactOnlyStartsEnabledJourneys(t *testing.T) {
 	r := newContactRun(t, h)
 	r.send(0, trackEvent(workflows.EventSignedUp, nil, testStart))
 	r.at(time.Hour, r.env.CancelWorkflow)
-	r.env.ExecuteWorkflow("ContactWorkflowB2BOnly", workflows.ContactState{ContactID: maya.ID})
+	r.env.ExecuteWorkflow("ContactWorkflowB2BOnly", workflows.NewContact(maya.ID))
 	if len(r.started) != 0 || len(r.emails) != 0 {
 		t.Errorf("started %v and sent %v with welcome_ecommerce disabled", r.started, r.sent())
 	}
@@ -185,7 +185,7 @@ func TestContactContinuesAsNew(t *testing.T) {
 	h.env.SetContinueAsNewSuggested(true)
 	r := newContactRun(t, h)
 	r.send(0, trackEvent(workflows.EventSignedUp, nil, testStart))
-	h.env.ExecuteWorkflow(workflows.ContactWorkflowName, workflows.ContactState{ContactID: maya.ID})
+	h.env.ExecuteWorkflow(workflows.ContactWorkflowName, workflows.NewContact(maya.ID))
 
 	var can *workflow.ContinueAsNewError
 	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {

@@ -164,7 +164,7 @@ func (h *harness) runJourneyWith(settings workflows.Settings, name, contactID st
 	if !ok {
 		h.t.Fatalf("no journey %q", name)
 	}
-	in := workflows.JourneyInput{ContactID: contactID, Trigger: trigger, Settings: settings}
+	in := workflows.JourneyInput{ContactID: contactID, Trigger: trigger, Settings: settings, Version: workflows.CurrentVersion}
 	if j.Key != nil {
 		in.Key = j.Key(trigger)
 	}

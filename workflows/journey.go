@@ -218,7 +218,7 @@ func (j *Run) Email(step string, opts ...Option) SendResult {
 		Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template,
 		Marketing: m.marketing, Sender: m.sender, Data: m.data, At: m.at,
 	}
-	j.setStep(step, nil)
+	j.sending(step)
 	var res SendResult
 	if j.activity(SendEmailActivity, "email: "+req.Template, req, &res) {
 		j.logSend("email", step, res)
@@ -253,7 +253,7 @@ func (j *Run) SMS(step string, opts ...Option) {
 		Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template,
 		Marketing: m.marketing, Data: m.data, At: m.at,
 	}
-	j.setStep("sms "+step, nil)
+	j.sending("sms " + step)
 	ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, "sms: "+req.Template))
 	var res SendResult
 	err := workflow.ExecuteActivity(ctx, SendSMSActivity, req).Get(ctx, &res)
@@ -376,10 +376,11 @@ func (j *Run) DiscountCode(percent int) string {
 	req := DiscountRequest{ContactID: j.in.ContactID, Campaign: j.journey.Name, Percent: percent}
 	summary := fmt.Sprintf("discount code: %d%%", percent)
 	var code string
-	// Version 1 issues the code in a local activity, a quick database write
-	// inside the workflow task: one round trip fewer before the first email.
-	// Runs that started before it replay the way they were recorded.
-	if workflow.GetVersion(j.ctx, "discount-code-local-activity", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	// "discount-code-local-activity" version 1 issues the code in a local
+	// activity, a quick database write inside the workflow task: one round
+	// trip fewer before the first email. Runs that started before it replay
+	// the way they were recorded.
+	if j.in.Version < 2 && workflow.GetVersion(j.ctx, "discount-code-local-activity", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		j.activity(IssueDiscountCodeActivity, summary, req, &code)
 	} else {
 		j.localActivity(IssueDiscountCodeActivity, summary, req, &code)
@@ -496,6 +497,17 @@ func (j *Run) setStep(step string, wake *time.Time) {
 	j.state.Step = step
 	j.state.NextWakeUp = wake
 	j.upsertStep()
+}
+
+// sending notes a send on the run's state. From version 2 the JourneyStep
+// search attribute keeps the wait it came from: a send lasts a moment, and
+// each upsert is a write to Temporal's visibility store.
+func (j *Run) sending(step string) {
+	if j.in.Version < 2 {
+		j.setStep(step, nil)
+		return
+	}
+	j.state.Step, j.state.NextWakeUp = step, nil
 }
 
 func (j *Run) upsertStep() {

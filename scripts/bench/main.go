@@ -33,7 +33,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/nudgehq/nudge/internal/stack"
 	"github.com/nudgehq/nudge/metrics"
@@ -54,7 +53,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 4, "ingestion rounds, each a raw, a gateway and a batch run, in ABBA order")
 	flag.IntVar(&o.burst, "burst", 10000, "sign-ups in the sustained-journeys burst (0 skips it)")
 	flag.IntVar(&o.scale, "scale", 0, "contacts for the scale run, e.g. 100000 (0 skips it; it takes about an hour)")
-	flag.StringVar(&o.skip, "skip", "", "comma-separated parts to skip: ingestion, latency, burst")
+	flag.StringVar(&o.skip, "skip", "", "comma-separated parts to skip: ingestion, latency, burst, baseline (the burst's)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, gateway, load) here")
 	flag.Parse()
 
@@ -87,7 +86,7 @@ func run(o options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	s, err := stack.Start(ctx, dir, stack.Options{})
+	s, err := stack.Start(ctx, dir, stack.Options{Env: passThrough("NUDGE_WORKFLOW_CACHE")})
 	if err != nil {
 		return err
 	}
@@ -217,8 +216,8 @@ func rawSignals(ctx context.Context, c client.Client, taskQueue, prefix string, 
 			Properties: map[string]any{"product_id": "sku-1", "price": 19.5}, Timestamp: time.Now().UTC()}
 		_, err := c.SignalWithStartWorkflow(ctx, workflows.ContactWorkflowID(id), workflows.SignalEvent, ev, client.StartWorkflowOptions{
 			ID: workflows.ContactWorkflowID(id), TaskQueue: taskQueue,
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ContactIDKey.ValueSet(id)),
-		}, workflows.ContactWorkflowName, workflows.ContactState{ContactID: id})
+			TypedSearchAttributes: workflows.StartAttributes(id),
+		}, workflows.ContactWorkflowName, workflows.NewContact(id))
 		return err
 	})
 }
@@ -339,6 +338,17 @@ func signupLatency(s *stack.Stack, prefix string, n int, timeout time.Duration) 
 }
 
 const welcomeSubject = "Welcome to Acme, Lee: 10% off your first order"
+
+// passThrough carries settings from the bench's environment to the stack.
+func passThrough(names ...string) map[string]string {
+	env := map[string]string{}
+	for _, n := range names {
+		if v, ok := os.LookupEnv(n); ok {
+			env[n] = v
+		}
+	}
+	return env
+}
 
 func pct(sorted []time.Duration, p int) time.Duration {
 	i := (len(sorted)*p + 99) / 100
