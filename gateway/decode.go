@@ -24,15 +24,20 @@ type parser struct {
 	fields map[string]json.RawMessage
 	prefix string // "batch[3]." inside a batch
 	index  *int   // the batch index, reported with the error
+	admin  bool   // the caller used an admin key: reserved events allowed
 	err    *apiError
 }
 
 func (p *parser) fail(field, format string, args ...any) {
+	p.failWith(http.StatusBadRequest, field, format, args...)
+}
+
+func (p *parser) failWith(status int, field, format string, args ...any) {
 	if p.err != nil {
 		return
 	}
 	p.err = &apiError{
-		Status: http.StatusBadRequest,
+		Status: status,
 		Error:  p.prefix + field + ": " + fmt.Sprintf(format, args...),
 		Field:  field,
 		Index:  p.index,

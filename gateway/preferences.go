@@ -78,7 +78,7 @@ func (g *Gateway) savePreferences(c *gin.Context) {
 	}
 	err := g.accept(ctx, []models.Incoming{{UserID: contact.ID, Event: models.Event{
 		MessageID: messageID, Kind: workflows.KindTrack,
-		Name: "Preferences Updated", Properties: traits, Timestamp: now,
+		Name: workflows.EventPreferencesUpdated, Properties: traits, Timestamp: now,
 	}}})
 	if err != nil {
 		g.log().Error("preferences saved, but the event was not recorded", "contact", contact.ID, "error", err)

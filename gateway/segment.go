@@ -65,7 +65,7 @@ func cors(c *gin.Context) {
 // kind acknowledges a call type Nudge does not use.
 func (g *Gateway) call(kind string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		fields, ok := g.readAuthorized(c, callLimit, "one call")
+		fields, key, ok := g.readAuthorized(c, callLimit, "one call")
 		if !ok {
 			return
 		}
@@ -73,7 +73,7 @@ func (g *Gateway) call(kind string) gin.HandlerFunc {
 			ok200(c)
 			return
 		}
-		p := &parser{fields: fields}
+		p := &parser{fields: fields, admin: key == keyAdmin}
 		in := p.call(kind, time.Now().UTC(), time.Time{}, nil)
 		if p.err != nil {
 			p.err.send(c)
@@ -86,7 +86,7 @@ func (g *Gateway) call(kind string) gin.HandlerFunc {
 // batch handles /v1/batch. Every call is checked before any is stored: a
 // batch is taken whole or not at all.
 func (g *Gateway) batch(c *gin.Context) {
-	fields, ok := g.readAuthorized(c, batchLimit, "a batch")
+	fields, key, ok := g.readAuthorized(c, batchLimit, "a batch")
 	if !ok {
 		return
 	}
@@ -127,7 +127,7 @@ func (g *Gateway) batch(c *gin.Context) {
 			}).send(c)
 			return
 		}
-		p := &parser{prefix: at + ".", index: &i}
+		p := &parser{prefix: at + ".", index: &i, admin: key == keyAdmin}
 		if t := jsonType(item); t != "an object" {
 			(&apiError{Status: http.StatusBadRequest, Error: at + ": must be an object (one call), got " + t, Index: &i}).send(c)
 			return
@@ -175,6 +175,10 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 			p.fail("event", "required for a track call")
 		}
 		name = p.id("event")
+		if p.err == nil && !p.admin && workflows.Reserved(name) {
+			p.failWith(http.StatusForbidden, "event", "%q is reserved: only Nudge records it (from its tracking links, "+
+				"unsubscribe and preference pages, provider webhooks and sales routes); a write key may not send it, an admin key may", name)
+		}
 	case workflows.KindPage:
 		name = p.id("name")
 	}
@@ -294,43 +298,46 @@ func (p *parser) keyProperties(properties map[string]any) {
 
 // readAuthorized reads the body within limit and checks the write key, sent
 // in the Authorization header or, as analytics.js does, as "writeKey" in the
-// body. An unauthenticated request learns nothing about its body.
-func (g *Gateway) readAuthorized(c *gin.Context, limit int64, what string) (map[string]json.RawMessage, bool) {
+// body, and says which kind of key it is. An unauthenticated request learns
+// nothing about its body.
+func (g *Gateway) readAuthorized(c *gin.Context, limit int64, what string) (map[string]json.RawMessage, keyKind, bool) {
 	key, inHeader, problem := headerKey(c.Request)
+	kind := g.kind(key)
 	switch {
 	case problem != "":
 		fail(c, http.StatusUnauthorized, problem)
-		return nil, false
-	case inHeader && g.kind(key) == keyUnknown:
+		return nil, keyUnknown, false
+	case inHeader && kind == keyUnknown:
 		fail(c, http.StatusUnauthorized, msgBadWriteKey)
-		return nil, false
+		return nil, keyUnknown, false
 	}
 	body, aerr := readBody(c, limit, what)
 	if aerr != nil {
 		aerr.send(c)
-		return nil, false
+		return nil, keyUnknown, false
 	}
 	fields, aerr := decodeObject(body)
 	if inHeader {
 		if aerr != nil {
 			aerr.send(c)
-			return nil, false
+			return nil, keyUnknown, false
 		}
-		return fields, true
+		return fields, kind, true
 	}
 	var bodyKey string
 	if aerr == nil {
 		_ = json.Unmarshal(fields["writeKey"], &bodyKey)
 	}
+	kind = g.kind(bodyKey)
 	switch {
 	case bodyKey == "":
 		fail(c, http.StatusUnauthorized, msgNoWriteKey)
-		return nil, false
-	case g.kind(bodyKey) == keyUnknown:
+		return nil, keyUnknown, false
+	case kind == keyUnknown:
 		fail(c, http.StatusUnauthorized, msgBadWriteKey)
-		return nil, false
+		return nil, keyUnknown, false
 	}
-	return fields, true
+	return fields, kind, true
 }
 
 // readBody reads at most limit bytes, unzipping a gzip body as Segment's

@@ -34,14 +34,6 @@ import (
 // NUDGE_PUBLIC_URL must be the address Twilio is given. A missing or wrong
 // signature gets 403, as in Twilio's own examples, and changes nothing.
 
-// Events the Twilio webhooks record, as track events on each contact with
-// the phone number.
-const (
-	EventSMSOptedOut = "SMS Opted Out"
-	EventSMSOptedIn  = "SMS Opted In"
-	EventSMSReceived = "SMS Received"
-)
-
 const (
 	hdrTwilioSignature = "X-Twilio-Signature"
 	// twilioBodyLimit is far above any SMS webhook, an MMS with ten media
@@ -146,16 +138,16 @@ func (g *Gateway) twilioInbound(c *gin.Context) {
 	case optOutWords[keyword]:
 		// Twilio confirms a STOP itself; a reply of ours would not arrive.
 		ids, err = g.Store.OptOutSMS(ctx, from, now)
-		event, props = EventSMSOptedOut, map[string]any{"channel": "sms", "keyword": keyword, "message_sid": sid}
+		event, props = workflows.EventSMSOptedOut, map[string]any{"channel": "sms", "keyword": keyword, "message_sid": sid}
 	case optInWords[keyword]:
 		ids, err = g.Store.OptInSMS(ctx, from, now)
-		event, props = EventSMSOptedIn, map[string]any{"channel": "sms", "keyword": keyword, "message_sid": sid}
+		event, props = workflows.EventSMSOptedIn, map[string]any{"channel": "sms", "keyword": keyword, "message_sid": sid}
 		reply = g.smsStartReply()
 	case helpWords[keyword]:
 		reply = g.smsHelpReply()
 	default:
 		ids, err = g.Store.ContactIDsWithPhone(ctx, from)
-		event, props = EventSMSReceived, map[string]any{"body": body, "message_sid": sid}
+		event, props = workflows.EventSMSReceived, map[string]any{"body": body, "message_sid": sid}
 	}
 	if err == nil && len(ids) > 0 {
 		err = g.accept(ctx, smsEvents(ids, event, sid, props, now))

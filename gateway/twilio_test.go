@@ -116,7 +116,7 @@ func TestTwilioStopOptsOut(t *testing.T) {
 		ev := evs[i]
 		assert.Equal(t, id, ev.ContactID)
 		assert.Equal(t, workflows.KindTrack, ev.Kind)
-		assert.Equal(t, EventSMSOptedOut, ev.Name)
+		assert.Equal(t, workflows.EventSMSOptedOut, ev.Name)
 		assert.Equal(t, "twilio-SM0001-"+id, ev.MessageID)
 		assert.Equal(t, map[string]any{"channel": "sms", "keyword": "STOP", "message_sid": "SM0001"}, ev.Properties)
 		assert.Equal(t, models.EventDelivered, ev.Status)
@@ -128,7 +128,7 @@ func TestTwilioStopOptsOut(t *testing.T) {
 		[]string{calls[0].WorkflowID, calls[1].WorkflowID})
 	for _, call := range calls {
 		assert.Equal(t, workflows.SignalEvent, call.Signal)
-		assert.Equal(t, EventSMSOptedOut, call.Event.Name)
+		assert.Equal(t, workflows.EventSMSOptedOut, call.Event.Name)
 	}
 
 	// Twilio sends the same webhook again: acknowledged, not processed twice.
@@ -162,7 +162,7 @@ func TestTwilioStartOptsBackIn(t *testing.T) {
 	}
 	evs := e.events(t)
 	require.Len(t, evs, 4)
-	assert.Equal(t, EventSMSOptedIn, evs[2].Name)
+	assert.Equal(t, workflows.EventSMSOptedIn, evs[2].Name)
 	assert.Equal(t, "twilio-SM0002-dana", evs[2].MessageID)
 	assert.Equal(t, map[string]any{"channel": "sms", "keyword": "START", "message_sid": "SM0002"}, evs[2].Properties)
 
@@ -199,7 +199,7 @@ func TestTwilioOtherReplyIsAnEvent(t *testing.T) {
 	requireTwiML(t, e.twilioPost(t, "/webhooks/twilio/inbound", inbound("SM0006", danaPhone, "Is the blue one back in stock?")), emptyTwiML)
 	evs := e.events(t)
 	require.Len(t, evs, 2)
-	assert.Equal(t, EventSMSReceived, evs[0].Name)
+	assert.Equal(t, workflows.EventSMSReceived, evs[0].Name)
 	assert.Equal(t, "dana", evs[0].ContactID)
 	assert.Equal(t, map[string]any{"body": "Is the blue one back in stock?", "message_sid": "SM0006"}, evs[0].Properties)
 	assert.Equal(t, "dana-shop", evs[1].ContactID)

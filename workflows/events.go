@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"strconv"
 	"time"
 )
@@ -57,6 +58,34 @@ const (
 	EventHandedOff        = "Lead Handed Off"   // crossed the MQL threshold; a sales task is open
 	EventEngagementLapsed = "Engagement Lapsed" // no open, click or page view for the win-back window
 )
+
+// Events the Twilio webhooks and the preference page record.
+const (
+	EventSMSOptedOut        = "SMS Opted Out"
+	EventSMSOptedIn         = "SMS Opted In"
+	EventSMSReceived        = "SMS Received"
+	EventPreferencesUpdated = "Preferences Updated"
+)
+
+// reservedEvents are the events only Nudge records: from its tracking links,
+// its unsubscribe and preference pages, provider webhooks, the sales task
+// routes and ContactWorkflow itself. They move scores, stages, consent and
+// revenue credit, so a write key, which ships in web pages, may not send
+// them; an admin key may, for imports and repairs.
+var reservedEvents = []string{
+	EventEmailOpened, EventEmailClicked, EventEmailBounced, EventEmailSpam,
+	EventUnsubscribed, EventPreferencesUpdated,
+	EventSMSOptedOut, EventSMSOptedIn, EventSMSReceived,
+	EventLeadAccepted, EventSalesTaskClosed,
+	EventBecameLead, EventHandedOff, EventEngagementLapsed,
+}
+
+// Reserved reports whether only Nudge (or an admin key) may record the
+// track event called name.
+func Reserved(name string) bool { return slices.Contains(reservedEvents, name) }
+
+// ReservedEvents lists the reserved events, for documentation and errors.
+func ReservedEvents() []string { return slices.Clone(reservedEvents) }
 
 // Event is something a contact did, as delivered to workflows.
 type Event struct {

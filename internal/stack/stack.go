@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,6 +70,9 @@ type Stack struct {
 	WriteKey string
 	AdminKey string
 	Dir      string
+	// TemporalMetrics is the dev server's Prometheus endpoint, for the
+	// benchmark's count of persistence operations.
+	TemporalMetrics string
 	// Env is the NUDGE_* settings the stack runs with, for a worker started
 	// in a process of its own.
 	Env map[string]string
@@ -124,6 +128,12 @@ func Start(ctx context.Context, dir string, opts Options) (s *Stack, err error) 
 	for _, dc := range opts.DynamicConfig {
 		extra = append(extra, "--dynamic-config-value", dc)
 	}
+	metricsPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	extra = append(extra, "--metrics-port", strconv.Itoa(metricsPort))
+	s.TemporalMetrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
 	s.Temporal, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: bin,
 		ClientOptions: &client.Options{
@@ -248,4 +258,14 @@ func (s *Stack) WaitForEmail(ctx context.Context, to, subject string) (smtptest.
 		return m, fmt.Errorf("no email %q to %s (the SMTP server has %q): %w", subject, to, got, err)
 	}
 	return m, nil
+}
+
+// freePort asks the kernel for a loopback port that is free now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -27,21 +27,34 @@ import (
 // grown database.
 func burst(ctx context.Context, s *stack.Stack, o options) error {
 	base := burstResult{n: 1, last: time.Hour}
+	before, err := readServerOps(s.TemporalMetrics)
+	if err != nil {
+		return err
+	}
 	if !o.skips("baseline") {
-		var err error
 		if base, err = baseline(ctx, s, o.burst, o.concurrency); err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
+	}
+	between, err := readServerOps(s.TemporalMetrics)
+	if err != nil {
+		return err
 	}
 	got, err := signupBurst(ctx, s, o.burst, o.concurrency)
 	if err != nil {
 		return fmt.Errorf("nudge: %w", err)
 	}
+	after, err := readServerOps(s.TemporalMetrics)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("Sustained journeys, a burst of %d sign-ups, %d requests in flight:\n", o.burst, o.concurrency)
 	fmt.Printf("  %-42s %10s %14s %16s\n", "", "intake/s", "last email", "journeys/s")
 	fmt.Printf("  %-42s %10.0f %14s %16.0f\n", "raw: workflow + email activity + timer", base.intake, base.last.Round(100*time.Millisecond), base.perSecond())
 	fmt.Printf("  %-42s %10.0f %14s %16.0f\n", "Nudge: identify + Signed Up in /v1/batch", got.intake, got.last.Round(100*time.Millisecond), got.perSecond())
-	fmt.Printf("  Nudge / raw: %.2f   (target >= 0.70)\n\n", got.perSecond()/base.perSecond())
+	fmt.Printf("  Nudge / raw: %.2f   (target >= 0.70)\n", got.perSecond()/base.perSecond())
+	printOpsPerSignup(between.since(before), after.since(between), base.n, got.n)
+	fmt.Println()
 	return nil
 }
 
