@@ -209,7 +209,7 @@ func decodeObject(body []byte) (map[string]json.RawMessage, *apiError) {
 			if t := jsonType(body); t != "an object" {
 				return nil, bad("the body must be a JSON object, got " + t)
 			}
-			if aerr := badValue(body, true); aerr != nil {
+			if aerr := badValue(body, true, 0); aerr != nil {
 				return nil, aerr
 			}
 		}
@@ -226,8 +226,11 @@ func decodeObject(body []byte) (map[string]json.RawMessage, *apiError) {
 	// encoding/json would quietly turn bad text into U+FFFD.
 	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u`)) {
 		// the common case: nothing to look for
-	} else if aerr := badValue(body, false); aerr != nil {
+	} else if aerr := badValue(body, false, 0); aerr != nil {
 		return nil, aerr
+	}
+	if nesting(body) > maxNesting {
+		return nil, badValue(body, false, maxNesting)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
@@ -236,13 +239,45 @@ func decodeObject(body []byte) (map[string]json.RawMessage, *apiError) {
 	return fields, nil
 }
 
+// maxNesting is how deep objects and arrays may nest in a body. A batch
+// call's products sit 6 levels down; 32 leaves room for rich properties
+// and keeps every stored document well inside MySQL's JSON limit of 100.
+const maxNesting = 32
+
+// nesting is how deep a JSON document's objects and arrays nest.
+func nesting(body []byte) int {
+	deepest, depth, inString, escaped := 0, 0, false, false
+	for _, b := range body {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch b {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case b == '"':
+			inString = true
+		case b == '{' || b == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case b == '}' || b == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
 // badValue finds the first string in a JSON document (a key or a value)
 // that is not valid UTF-8 or escapes half a surrogate pair, or, with
-// numbers, the first number a float64 cannot hold, and refuses it naming
-// where it is, like "batch[3].properties.name". Inside the top-level
-// "batch" array, the field is named within the call, with the call's
-// index. body must be valid JSON; nil means nothing was found.
-func badValue(body []byte, numbers bool) *apiError {
+// numbers, the first number a float64 cannot hold, or, with a depth limit,
+// the first object or array nested deeper, and refuses it naming where it
+// is, like "batch[3].properties.name". Inside the top-level "batch" array,
+// the field is named within the call, with the call's index. body must be
+// valid JSON; nil means nothing was found.
+func badValue(body []byte, numbers bool, depthLimit int) *apiError {
 	type level struct {
 		object bool
 		key    string // the current key, in an object
@@ -333,6 +368,9 @@ func badValue(body []byte, numbers bool) *apiError {
 			top.onKey = true
 		}
 		if d, ok := tok.(json.Delim); ok {
+			if depthLimit > 0 && len(stack) >= depthLimit {
+				return refuse(stack, false, fmt.Sprintf("nests objects and arrays more than %d levels deep; send flatter data", depthLimit))
+			}
 			stack = append(stack, level{object: d == '{', onKey: d == '{'})
 		}
 	}

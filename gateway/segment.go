@@ -184,6 +184,7 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 	}
 	properties := p.obj("properties")
 	p.keyProperties(properties)
+	p.moneyProperties(properties)
 	traits := p.obj("traits")
 	callContext := p.obj("context")
 	timestamp, hasTimestamp := p.time("timestamp")
@@ -217,6 +218,10 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 		for k, v := range traits {
 			allTraits[k] = v
 		}
+	}
+	if len(allTraits) > workflows.MaxTraits {
+		p.fail("traits", "holds %d traits (with context.traits); the limit is %d", len(allTraits), workflows.MaxTraits)
+		return models.Incoming{}
 	}
 	if key, err := models.CheckTraits(allTraits); err != nil {
 		p.fail("traits."+key, "%v", err)
@@ -292,6 +297,18 @@ func (p *parser) keyProperties(properties map[string]any) {
 		case nil:
 		default:
 			p.fail("properties."+k, "must be a string or a whole number, got %s", valueType(v))
+		}
+	}
+}
+
+// moneyProperties are the amounts orders and carts are valued by: revenue
+// reports add them up, so none may be negative (a refund is its own event).
+var moneyProperties = []string{"total", "value", "revenue"}
+
+func (p *parser) moneyProperties(properties map[string]any) {
+	for _, k := range moneyProperties {
+		if v, ok := (workflows.Event{Properties: properties}).Number(k); ok && v < 0 {
+			p.fail("properties."+k, "must not be negative, got %v; send a refund as Order Refunded", v)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/nudgehq/nudge/workflows"
@@ -55,4 +56,56 @@ func TestAdminKeyMaySendReservedEvents(t *testing.T) {
 	if len(evs) != 1 || evs[0].Name != workflows.EventEmailOpened {
 		t.Fatalf("stored %+v, want the one Email Opened", evs)
 	}
+}
+
+// Traits nested 3,000 deep were accepted once; MySQL's JSON columns stop at
+// 100 levels, and every walker of the document pays for them.
+func TestDeepNestingIsRefusedNamingThePath(t *testing.T) {
+	e := newEnv(t)
+	deep := strings.Repeat("[", 3000) + strings.Repeat("]", 3000)
+	rec := e.post("/v1/identify", `{"userId":"u1","traits":{"x":`+deep+`}}`)
+	field := "traits.x" + strings.Repeat("[0]", 30)
+	want, _ := json.Marshal(map[string]any{"success": false, "field": field,
+		"error": field + ": nests objects and arrays more than 32 levels deep; send flatter data"})
+	requireJSON(t, rec, http.StatusBadRequest, string(want))
+
+	// In a batch the path is within the call, with its index.
+	rec = e.post("/v1/batch", `{"batch":[{"type":"track","userId":"u1","event":"E","properties":{"p":`+deep+`}}]}`)
+	field = "properties.p" + strings.Repeat("[0]", 28)
+	want, _ = json.Marshal(map[string]any{"success": false, "field": field, "index": 0,
+		"error": "batch[0]." + field + ": nests objects and arrays more than 32 levels deep; send flatter data"})
+	requireJSON(t, rec, http.StatusBadRequest, string(want))
+
+	// Brackets inside strings are text, not nesting.
+	requireJSON(t, e.post("/v1/track", `{"userId":"u1","event":"E","properties":{"q":"`+strings.Repeat("[{", 100)+`"}}`), http.StatusOK, okBody)
+	if evs := e.events(t); len(evs) != 1 {
+		t.Fatalf("stored %d events, want only the last", len(evs))
+	}
+}
+
+func TestTooManyTraitsAreRefused(t *testing.T) {
+	e := newEnv(t)
+	traits := map[string]any{}
+	for i := range workflows.MaxTraits + 1 {
+		traits[fmt.Sprintf("t%03d", i)] = i
+	}
+	body, _ := json.Marshal(map[string]any{"userId": "u1", "traits": traits})
+	requireJSON(t, e.post("/v1/identify", string(body)), http.StatusBadRequest,
+		`{"success":false,"field":"traits","error":"traits: holds 201 traits (with context.traits); the limit is 200"}`)
+	if n := e.countContacts(t); n != 0 {
+		t.Fatalf("%d contacts stored from a refused call", n)
+	}
+}
+
+// A negative total once let anyone subtract revenue from a journey's report.
+func TestNegativeAmountsAreRefused(t *testing.T) {
+	e := newEnv(t)
+	requireJSON(t, e.post("/v1/track", `{"userId":"u1","event":"Order Completed","properties":{"order_id":"9","total":-50000}}`), http.StatusBadRequest,
+		`{"success":false,"field":"properties.total","error":"properties.total: must not be negative, got -50000; send a refund as Order Refunded"}`)
+	requireJSON(t, e.post("/v1/track", `{"userId":"u1","event":"Checkout Started","properties":{"checkout_id":"c9","value":"-1.50"}}`), http.StatusBadRequest,
+		`{"success":false,"field":"properties.value","error":"properties.value: must not be negative, got -1.5; send a refund as Order Refunded"}`)
+	if evs := e.events(t); len(evs) != 0 {
+		t.Fatalf("stored %d events from refused calls", len(evs))
+	}
+	requireJSON(t, e.post("/v1/track", `{"userId":"u1","event":"Order Completed","properties":{"order_id":"9","total":0}}`), http.StatusOK, okBody)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // traitLimits are the longest values the contact's own columns hold, by
@@ -49,9 +51,7 @@ func (c *Contact) ApplyTraits(traits map[string]any, contextTimezone string) {
 	if c.Traits == nil {
 		c.Traits = map[string]any{}
 	}
-	for k, v := range traits {
-		c.Traits[k] = v
-	}
+	workflows.MergeTraits(c.Traits, traits)
 	set := func(field *string, keys ...string) {
 		if v := firstString(traits, keys...); v != "" {
 			*field = v

@@ -210,10 +210,8 @@ func (c *contact) handle(ctx workflow.Context, ev Event, sel workflow.Selector) 
 	}
 	c.Events++
 	c.LastEventAt = workflow.Now(ctx)
-	// A merge: the order keys are visited in cannot change the result.
-	//workflowcheck:ignore
-	for k, v := range ev.Traits {
-		c.Traits[k] = v
+	if left := MergeTraits(c.Traits, ev.Traits); len(left) > 0 {
+		workflow.GetLogger(ctx).Warn("contact has the most traits it keeps; new ones left out", "limit", MaxTraits, "left_out", left)
 	}
 	if ev.Is(EventUnsubscribed) {
 		c.Unsubscribed = true
