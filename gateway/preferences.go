@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,9 +73,9 @@ func (g *Gateway) savePreferences(c *gin.Context) {
 		return
 	}
 	now := time.Now().UTC()
-	messageID := fmt.Sprintf("preferences-%s-%d", contact.ID, now.UnixNano())
+	messageID := workflows.OwnID("preferences", contact.ID, strconv.FormatInt(now.UnixNano(), 10))
 	if len(messageID) > maxIDLength {
-		messageID = fmt.Sprintf("preferences-%x-%d", contactHash(contact.ID), now.UnixNano())
+		messageID = workflows.OwnID("preferences", fmt.Sprintf("%x", contactHash(contact.ID)), strconv.FormatInt(now.UnixNano(), 10))
 	}
 	err := g.accept(ctx, []models.Incoming{{UserID: contact.ID, Event: models.Event{
 		MessageID: messageID, Kind: workflows.KindTrack,

@@ -168,6 +168,9 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 	userID := p.id("userId")
 	anonymousID := p.id("anonymousId")
 	messageID := p.id("messageId")
+	if strings.HasPrefix(messageID, workflows.OwnIDPrefix) || strings.HasPrefix(messageID, "nudge/") {
+		p.fail("messageId", "%q starts with %q, which Nudge keeps for the events it records itself; use another messageId", clip(messageID), messageID[:6])
+	}
 	var name string
 	switch kind {
 	case workflows.KindTrack:

@@ -89,7 +89,7 @@ func TestSlackAcceptLead(t *testing.T) {
 
 	evs := e.events(t)
 	require.Len(t, evs, 1)
-	require.Equal(t, "accept-task-1", evs[0].MessageID)
+	require.Equal(t, "nudge:accept-task-1", evs[0].MessageID)
 	require.Equal(t, "ana", evs[0].ContactID)
 	require.Equal(t, workflows.EventLeadAccepted, evs[0].Name)
 	require.Equal(t, map[string]any{"task_id": float64(1), "rep": "sam.rep", "via": "slack", "slack_user_id": "U0SAM"}, evs[0].Properties)

@@ -203,14 +203,14 @@ func (g *Gateway) acceptTask(ctx context.Context, id uint64, rep string, props m
 		p[k] = v
 	}
 	return g.finishTask(ctx, id, models.TaskAccepted, taskClip("accepted by "+rep, taskReasonLimit),
-		workflows.EventLeadAccepted, fmt.Sprintf("accept-task-%d", id), p)
+		workflows.EventLeadAccepted, workflows.OwnID("accept-task", strconv.FormatUint(uint64(id), 10)), p)
 }
 
 // closeTask marks an open task closed and tells the contact's workflow with
 // a Sales Task Closed event (messageId close-task-<id>).
 func (g *Gateway) closeTask(ctx context.Context, id uint64, reason string) (*models.Task, error) {
 	return g.finishTask(ctx, id, models.TaskClosed, reason,
-		workflows.EventSalesTaskClosed, fmt.Sprintf("close-task-%d", id), map[string]any{"task_id": id, "reason": reason})
+		workflows.EventSalesTaskClosed, workflows.OwnID("close-task", strconv.FormatUint(uint64(id), 10)), map[string]any{"task_id": id, "reason": reason})
 }
 
 // finishTask moves an open task to status, then stores and signals the

@@ -130,7 +130,7 @@ func TestAcceptTask(t *testing.T) {
 	evs := e.events(t)
 	require.Len(t, evs, 1)
 	ev := evs[0]
-	require.Equal(t, "accept-task-1", ev.MessageID)
+	require.Equal(t, "nudge:accept-task-1", ev.MessageID)
 	require.Equal(t, "ana", ev.ContactID)
 	require.Equal(t, workflows.KindTrack, ev.Kind)
 	require.Equal(t, workflows.EventLeadAccepted, ev.Name)
@@ -140,7 +140,7 @@ func TestAcceptTask(t *testing.T) {
 	require.Len(t, calls, 1)
 	require.Equal(t, "contact/ana", calls[0].WorkflowID)
 	require.Equal(t, workflows.SignalEvent, calls[0].Signal)
-	require.Equal(t, "accept-task-1", calls[0].Event.MessageID)
+	require.Equal(t, "nudge:accept-task-1", calls[0].Event.MessageID)
 	require.True(t, calls[0].Event.Is(workflows.EventLeadAccepted))
 
 	// Accepted already: 409, and nothing more is sent.
@@ -169,7 +169,7 @@ func TestCloseTask(t *testing.T) {
 
 	evs := e.events(t)
 	require.Len(t, evs, 1)
-	require.Equal(t, "close-task-2", evs[0].MessageID)
+	require.Equal(t, "nudge:close-task-2", evs[0].MessageID)
 	require.Equal(t, "ben", evs[0].ContactID)
 	require.Equal(t, workflows.EventSalesTaskClosed, evs[0].Name)
 	require.Equal(t, map[string]any{"task_id": float64(2), "reason": "not a fit: a student"}, evs[0].Properties)
@@ -222,7 +222,7 @@ func TestAcceptTaskAgainStoresAMissingEvent(t *testing.T) {
 	require.Equal(t, http.StatusConflict, e.do(http.MethodPost, "/v1/tasks/1/accept", "", bearer(adminKey)).Code)
 	evs := e.events(t)
 	require.Len(t, evs, 1)
-	require.Equal(t, "accept-task-1", evs[0].MessageID)
+	require.Equal(t, "nudge:accept-task-1", evs[0].MessageID)
 	require.Len(t, e.tc.calls(), 1)
 	// Once stored, asking again changes nothing.
 	require.Equal(t, http.StatusConflict, e.do(http.MethodPost, "/v1/tasks/1/accept", "", bearer(adminKey)).Code)

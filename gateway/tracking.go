@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/mail"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -63,7 +64,7 @@ func (g *Gateway) trackOpen(c *gin.Context) {
 	if id, err := g.Links.Open(c.Param("token")); err == nil && g.counts(c) {
 		ctx := context.WithoutCancel(c.Request.Context())
 		if m := g.trackedMessage(ctx, id); m != nil {
-			g.record(ctx, m, workflows.EventEmailOpened, fmt.Sprintf("open-%d", m.ID), nil)
+			g.record(ctx, m, workflows.EventEmailOpened, workflows.OwnID("open", strconv.FormatUint(uint64(m.ID), 10)), nil)
 		}
 	}
 	h := c.Writer.Header()
@@ -94,7 +95,7 @@ func (g *Gateway) trackClick(c *gin.Context) {
 		ctx := context.WithoutCancel(c.Request.Context())
 		if m := g.trackedMessage(ctx, click.MessageID); m != nil {
 			sum := sha256.Sum256([]byte(click.URL))
-			g.record(ctx, m, workflows.EventEmailClicked, fmt.Sprintf("click-%d-%s", m.ID, hex.EncodeToString(sum[:8])),
+			g.record(ctx, m, workflows.EventEmailClicked, workflows.OwnID("click", strconv.FormatUint(uint64(m.ID), 10), hex.EncodeToString(sum[:8])),
 				map[string]any{"url": click.URL, "tag": click.Tag})
 		}
 	}
@@ -418,7 +419,7 @@ func (g *Gateway) applyEmailEvent(ctx context.Context, ev emailEvent, messages m
 		sum := sha256.Sum256([]byte(id + "\x00" + key))
 		calls = append(calls, models.Incoming{
 			Event: models.Event{
-				MessageID:  "email-" + ev.Type + "-" + hex.EncodeToString(sum[:16]),
+				MessageID:  workflows.OwnID("email", ev.Type, hex.EncodeToString(sum[:16])),
 				Kind:       workflows.KindTrack,
 				Name:       name,
 				Properties: props,

@@ -76,7 +76,7 @@ func TestOpenIsRecordedOncePerMessage(t *testing.T) {
 	assert.Equal(t, workflows.KindTrack, ev.Kind)
 	assert.Equal(t, workflows.EventEmailOpened, ev.Name)
 	assert.Equal(t, "u1", ev.ContactID)
-	assert.Equal(t, fmt.Sprintf("open-%d", m.ID), ev.MessageID)
+	assert.Equal(t, fmt.Sprintf("nudge:open-%d", m.ID), ev.MessageID)
 	assert.Equal(t, map[string]any{
 		"message_id": float64(m.ID), "journey": "nurture_b2b", "step": "lesson_2", "template": "nurture_b2b/lesson",
 		"topic": "reporting", "content": "dashboards-101",
@@ -160,7 +160,7 @@ func TestClickIsRecordedAndRedirected(t *testing.T) {
 	ev := evs[0]
 	assert.Equal(t, workflows.EventEmailClicked, ev.Name)
 	assert.Equal(t, "u1", ev.ContactID)
-	assert.True(t, strings.HasPrefix(ev.MessageID, fmt.Sprintf("click-%d-", m.ID)), ev.MessageID)
+	assert.True(t, strings.HasPrefix(ev.MessageID, fmt.Sprintf("nudge:click-%d-", m.ID)), ev.MessageID)
 	assert.Equal(t, map[string]any{
 		"message_id": float64(m.ID), "journey": "nurture_b2b", "step": "lesson_2", "template": "nurture_b2b/lesson",
 		"topic": "reporting", "content": "dashboards-101", "url": dest, "tag": "pricing",

@@ -109,3 +109,22 @@ func TestNegativeAmountsAreRefused(t *testing.T) {
 	}
 	requireJSON(t, e.post("/v1/track", `{"userId":"u1","event":"Order Completed","properties":{"order_id":"9","total":0}}`), http.StatusOK, okBody)
 }
+
+// Pre-posting the messageId the open pixel would use once made the real
+// open count for nothing. Nudge's own IDs now carry a prefix clients may not
+// send, so no client event can take one.
+func TestClientsCannotTakeNudgesMessageIDs(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []string{"nudge:open-1", "nudge:click-1-00", "nudge/alice/Became Lead/1"} {
+		body := fmt.Sprintf(`{"userId":"mallory","messageId":%q,"event":"Viewed"}`, id)
+		want, _ := json.Marshal(map[string]any{"success": false, "field": "messageId",
+			"error": fmt.Sprintf("messageId: %q starts with %q, which Nudge keeps for the events it records itself; use another messageId", id, id[:6])})
+		requireJSON(t, e.post("/v1/track", body), http.StatusBadRequest, string(want))
+	}
+	if evs := e.events(t); len(evs) != 0 {
+		t.Fatalf("stored %d events", len(evs))
+	}
+	if got := workflows.OwnID("open", "42"); got != "nudge:open-42" {
+		t.Fatalf("OwnID = %q", got)
+	}
+}

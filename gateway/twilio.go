@@ -168,9 +168,9 @@ func (g *Gateway) twilioInbound(c *gin.Context) {
 func smsEvents(contactIDs []string, name, messageSID string, props map[string]any, at time.Time) []models.Incoming {
 	calls := make([]models.Incoming, 0, len(contactIDs))
 	for _, id := range contactIDs {
-		msgID := "twilio-" + messageSID + "-" + id
+		msgID := workflows.OwnID("twilio", messageSID, id)
 		if len(msgID) > maxIDLength {
-			msgID = fmt.Sprintf("twilio-%s-%x", messageSID, contactHash(id))
+			msgID = workflows.OwnID("twilio", messageSID, fmt.Sprintf("%x", contactHash(id)))
 		}
 		calls = append(calls, models.Incoming{
 			Event:  models.Event{MessageID: msgID, Kind: workflows.KindTrack, Name: name, Properties: props, Timestamp: at},

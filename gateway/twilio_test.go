@@ -117,7 +117,7 @@ func TestTwilioStopOptsOut(t *testing.T) {
 		assert.Equal(t, id, ev.ContactID)
 		assert.Equal(t, workflows.KindTrack, ev.Kind)
 		assert.Equal(t, workflows.EventSMSOptedOut, ev.Name)
-		assert.Equal(t, "twilio-SM0001-"+id, ev.MessageID)
+		assert.Equal(t, "nudge:twilio-SM0001-"+id, ev.MessageID)
 		assert.Equal(t, map[string]any{"channel": "sms", "keyword": "STOP", "message_sid": "SM0001"}, ev.Properties)
 		assert.Equal(t, models.EventDelivered, ev.Status)
 	}
@@ -163,7 +163,7 @@ func TestTwilioStartOptsBackIn(t *testing.T) {
 	evs := e.events(t)
 	require.Len(t, evs, 4)
 	assert.Equal(t, workflows.EventSMSOptedIn, evs[2].Name)
-	assert.Equal(t, "twilio-SM0002-dana", evs[2].MessageID)
+	assert.Equal(t, "nudge:twilio-SM0002-dana", evs[2].MessageID)
 	assert.Equal(t, map[string]any{"channel": "sms", "keyword": "START", "message_sid": "SM0002"}, evs[2].Properties)
 
 	for _, word := range []string{"YES", "unstop"} {

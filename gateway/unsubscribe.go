@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -71,7 +72,7 @@ func (g *Gateway) recordUnsubscribe(ctx context.Context, contact *models.Contact
 	}
 	in := models.Incoming{
 		Event: models.Event{
-			MessageID:  fmt.Sprintf("unsubscribe-%s-%d", contact.ID, at.UnixNano()),
+			MessageID:  workflows.OwnID("unsubscribe", contact.ID, strconv.FormatInt(at.UnixNano(), 10)),
 			Kind:       workflows.KindTrack,
 			Name:       workflows.EventUnsubscribed,
 			Properties: map[string]any{"channel": "email", "method": method},
@@ -80,7 +81,7 @@ func (g *Gateway) recordUnsubscribe(ctx context.Context, contact *models.Contact
 		UserID: contact.ID,
 	}
 	if len(in.MessageID) > maxIDLength {
-		in.MessageID = fmt.Sprintf("unsubscribe-%x-%d", contactHash(contact.ID), at.UnixNano())
+		in.MessageID = workflows.OwnID("unsubscribe", fmt.Sprintf("%x", contactHash(contact.ID)), strconv.FormatInt(at.UnixNano(), 10))
 	}
 	if err := g.accept(ctx, []models.Incoming{in}); err != nil {
 		g.log().Error("could not store the Unsubscribed event", "contact", contact.ID, "error", err)

@@ -58,7 +58,7 @@ func TestOneClickUnsubscribe(t *testing.T) {
 	assert.Equal(t, workflows.KindTrack, ev.Kind)
 	assert.Equal(t, workflows.EventUnsubscribed, ev.Name)
 	assert.Equal(t, "u1", ev.ContactID)
-	assert.True(t, strings.HasPrefix(ev.MessageID, "unsubscribe-u1-"), ev.MessageID)
+	assert.True(t, strings.HasPrefix(ev.MessageID, "nudge:unsubscribe-u1-"), ev.MessageID)
 	assert.Equal(t, "one-click", ev.Properties["method"])
 	assert.Equal(t, models.EventDelivered, ev.Status)
 	calls := e.tc.calls()

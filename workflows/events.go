@@ -80,6 +80,22 @@ var reservedEvents = []string{
 	EventBecameLead, EventHandedOff, EventEngagementLapsed,
 }
 
+// OwnIDPrefix starts the messageId of every event Nudge records itself
+// (tracking, webhooks, unsubscribes, sales routes). Clients may not send a
+// messageId with it, so none can take an ID Nudge will use and have the
+// real event dropped as a duplicate.
+const OwnIDPrefix = "nudge:"
+
+// OwnID is the messageId of an event Nudge records, from what identifies it:
+// OwnID("open", "42") is "nudge:open-42".
+func OwnID(kind string, parts ...string) string {
+	id := OwnIDPrefix + kind
+	for _, p := range parts {
+		id += "-" + p
+	}
+	return id
+}
+
 // Reserved reports whether only Nudge (or an admin key) may record the
 // track event called name.
 func Reserved(name string) bool { return slices.Contains(reservedEvents, name) }
