@@ -140,14 +140,23 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 		return res, err
 	}
 	row.To = contact.Email
+	// What the address is known for, whichever contact it came from.
+	address, err := a.Store.Suppression(ctx, models.ChannelEmail, contact.Email)
+	if err != nil {
+		return workflows.SendResult{}, err
+	}
 	switch {
 	case contact.Email == "":
 		return a.skip(ctx, row, "no email address")
 	case contact.EmailSuppressedAt != nil:
 		// A hard bounce or a complaint: the address takes no more email.
 		return a.skip(ctx, row, "address suppressed: "+contact.SuppressionReason)
+	case address.Suppressed:
+		return a.skip(ctx, row, "address suppressed: "+address.Reason)
 	case req.Marketing && contact.UnsubscribedAt != nil:
 		return a.skip(ctx, row, "unsubscribed from marketing email")
+	case req.Marketing && address.Unsubscribed:
+		return a.skip(ctx, row, "unsubscribed from marketing email under another contact with this address")
 	case req.Marketing && contact.UnengagedAt != nil:
 		return a.skip(ctx, row, "unengaged: no response to the win-back emails")
 	}

@@ -457,3 +457,41 @@ func TestIssueDiscountCodeOncePerContact(t *testing.T) {
 		t.Errorf("codes %q and %q, want one stable code", a, b)
 	}
 }
+
+// An unsubscribe is about the address: a second contact that carries it
+// (a Shopify guest keyed by the email, in other case) gets no marketing
+// email either, now or when it is created later; a bounce stops all email
+// to it.
+func TestSuppressionFollowsTheAddressAcrossContacts(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.store.Unsubscribe(ctx, "u1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.addContact(t, models.Contact{ID: "guest-dana", Email: "Dana@Example.com", FirstName: "Dana"})
+	req := welcome("k-guest")
+	req.ContactID = "guest-dana"
+	res, err := f.send(t, req)
+	if err != nil || res.Status != "skipped" || res.Reason != "unsubscribed from marketing email under another contact with this address" {
+		t.Fatalf("marketing to the same address = %+v, %v", res, err)
+	}
+	receipt := welcome("k-guest-receipt")
+	receipt.ContactID, receipt.Marketing = "guest-dana", false
+	if res, err := f.send(t, receipt); err != nil || res.Status != "sent" {
+		t.Fatalf("transactional = %+v, %v", res, err)
+	}
+
+	// A hard bounce reported for u1's address stops everything to it.
+	if _, err := f.store.SuppressEmail(ctx, "dana@example.com", "hard bounce", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.addContact(t, models.Contact{ID: "later-dana", Email: "DANA@example.com"})
+	receipt = welcome("k-later-receipt")
+	receipt.ContactID, receipt.Marketing = "later-dana", false
+	if res, err := f.send(t, receipt); err != nil || res.Status != "skipped" || res.Reason != "address suppressed: hard bounce" {
+		t.Fatalf("after the bounce = %+v, %v", res, err)
+	}
+	if n := len(f.smtp.Messages()); n != 1 {
+		t.Fatalf("%d emails reached SMTP, want only the first receipt", n)
+	}
+}

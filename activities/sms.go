@@ -63,10 +63,14 @@ func (a *Activities) SendSMS(ctx context.Context, req workflows.SMSRequest) (wor
 		return res, err
 	}
 	row.To = contact.Phone
+	number, err := a.Store.Suppression(ctx, models.ChannelSMS, contact.Phone)
+	if err != nil {
+		return workflows.SendResult{}, err
+	}
 	switch {
 	case !config.IsE164(contact.Phone):
 		return a.skip(ctx, row, SkipNoPhone)
-	case contact.SMSOptedOutAt != nil:
+	case contact.SMSOptedOutAt != nil, number.Suppressed:
 		// STOP stops every SMS, not only marketing: carriers refuse the
 		// rest anyway (Twilio error 21610).
 		return a.skip(ctx, row, SkipSMSOptedOut)
@@ -314,4 +318,23 @@ func permanentStatus(status int) bool {
 		return false
 	}
 	return status >= 400 && status < 500
+}
+
+// MessageTime is when Twilio took a message, from its Message resource
+// (date_created, RFC 1123 with a numeric zone). Inbound webhooks carry no
+// time of their own, and consent must follow the order the person texted
+// in, not the order webhooks arrive in.
+func (s *TwilioSender) MessageTime(_ context.Context, sid string) (time.Time, error) {
+	m, err := s.client.Api.FetchMessage(sid, &twapi.FetchMessageParams{})
+	if err != nil {
+		return time.Time{}, twilioError(err)
+	}
+	if m.DateCreated == nil {
+		return time.Time{}, fmt.Errorf("twilio: message %s has no date_created", sid)
+	}
+	t, err := time.Parse(time.RFC1123Z, *m.DateCreated)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("twilio: message %s: date_created %q: %w", sid, *m.DateCreated, err)
+	}
+	return t.UTC(), nil
 }

@@ -533,3 +533,20 @@ func TestNewTwilioSenderNeedsAnAccount(t *testing.T) {
 		}
 	}
 }
+
+// A STOP is about the number: a contact created later with it gets no SMS.
+func TestStopFollowsTheNumberToLaterContacts(t *testing.T) {
+	f := newSMSFixture(t)
+	if _, err := f.store.OptOutSMS(context.Background(), danaPhone, sendAt.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.addContact(t, models.Contact{ID: "dana-shop", Phone: danaPhone, SMSConsent: true})
+	req := cartSMS("k-later", "dana-shop")
+	req.Marketing = false
+	if res, err := f.send(t, req); err != nil || res.Status != "skipped" || res.Reason != "opted out of SMS (replied STOP)" {
+		t.Fatalf("to the stopped number under a new contact: %+v, %v", res, err)
+	}
+	if n := len(f.twilio.requests()); n != 0 {
+		t.Errorf("Twilio got %d requests", n)
+	}
+}

@@ -41,6 +41,9 @@ type Gateway struct {
 	Temporal Temporal
 	Links    *links.Signer
 	Log      *slog.Logger
+	// SMSTimes says when Twilio took an inbound message, to apply STOP and
+	// START in the order they were texted; nil when Twilio is not set up.
+	SMSTimes SMSTimes
 
 	// RelayInterval is how often the relay looks for pending events it
 	// did not store itself.
@@ -62,6 +65,11 @@ type Gateway struct {
 
 	relay    *relay
 	backlogs backlogCache
+}
+
+// SMSTimes looks up when Twilio took a message (activities.TwilioSender).
+type SMSTimes interface {
+	MessageTime(ctx context.Context, sid string) (time.Time, error)
 }
 
 // New builds a Gateway and parses its pages.

@@ -27,13 +27,17 @@ import (
 // checkout is Checkout Started, an order Order Completed, a fulfilled order
 // Order Shipped, a new customer an identify and Signed Up. They go through
 // the same store → signal path as /v1/track.
+//
+// Shopify's HMAC covers the body only: X-Shopify-Webhook-Id, -Topic and
+// -Shop-Domain can be changed by whoever replays a signed body. So nothing
+// that decides what is recorded rests on them alone: messageIds come from
+// the body (see shopifyDelivery.messageID), and the topic must match the body
+// (see shopifyDelivery.checkKind and the topics' own checks).
 
 const (
 	// shopifyBodyLimit is generous: an order with many line items, each
 	// with its tax lines and discount allocations, runs to hundreds of KB.
 	shopifyBodyLimit = 1 << 20
-	// shopifyIDLimit leaves room for "shopify-" and a suffix in a messageId.
-	shopifyIDLimit = maxIDLength - len("shopify-") - len("-identify")
 
 	hdrShopifyHmac    = "X-Shopify-Hmac-Sha256"
 	hdrShopifyWebhook = "X-Shopify-Webhook-Id"
@@ -45,13 +49,22 @@ const (
 // shopifyTopics maps the webhook topics Nudge uses to what they become.
 // Any other topic is acknowledged and ignored: Shopify removes a webhook
 // subscription that keeps failing.
-var shopifyTopics = map[string]func(d *shopifyDelivery, body []byte) (calls []models.Incoming, ignored string, err *apiError){
-	"checkouts/create": shopifyCheckout,
-	"checkouts/update": shopifyCheckout,
-	"orders/create":    shopifyOrderCompleted,
-	"orders/fulfilled": shopifyOrderShipped,
-	"orders/cancelled": shopifyOrderCancelled,
-	"customers/create": shopifyCustomerCreated,
+var shopifyTopics = map[string]shopifyMapping{
+	// Both checkout topics report the same thing, so one version of a
+	// checkout is one Checkout Started whichever topic it came under.
+	"checkouts/create": {kind: "checkout", event: "started", read: shopifyCheckout},
+	"checkouts/update": {kind: "checkout", event: "started", read: shopifyCheckout},
+	"orders/create":    {kind: "order", event: "completed", read: shopifyOrderCompleted},
+	"orders/fulfilled": {kind: "order", event: "shipped", read: shopifyOrderShipped},
+	"orders/cancelled": {kind: "order", event: "cancelled", read: shopifyOrderCancelled},
+	"customers/create": {kind: "customer", event: "signed-up", read: shopifyCustomerCreated},
+}
+
+// shopifyMapping is what a topic's body must be and what it becomes.
+type shopifyMapping struct {
+	kind  string // the resource the body must be: checkout, order or customer
+	event string // what the delivery reports; part of its messageIds
+	read  func(d *shopifyDelivery, body []byte) (calls []models.Incoming, ignored string, err *apiError)
 }
 
 // shopifyWebhook handles POST /webhooks/shopify.
@@ -104,18 +117,14 @@ func (g *Gateway) shopifyWebhook(c *gin.Context) {
 	}
 	switch {
 	case d.ID == "":
-		refuse(&apiError{Status: http.StatusBadRequest, Error: hdrShopifyWebhook + " header missing; it identifies the webhook so a redelivery is not processed twice"})
-		return
-	case len(d.ID) > shopifyIDLimit:
-		refuse(&apiError{Status: http.StatusBadRequest, Error: fmt.Sprintf("%s is %d characters long; the limit is %d", hdrShopifyWebhook, len(d.ID), shopifyIDLimit)})
+		refuse(&apiError{Status: http.StatusBadRequest, Error: hdrShopifyWebhook + " header missing; Shopify sends it with every webhook, and Nudge keeps it with the events to trace them"})
 		return
 	case d.Topic == "":
 		refuse(&apiError{Status: http.StatusBadRequest, Error: hdrShopifyTopic + " header missing; it says what the webhook is about, such as orders/create"})
 		return
 	}
-	// The webhook ID becomes part of messageIds, and every header read is
-	// stored in the events' context: each must be text that can be kept
-	// as it is.
+	// Every header read is stored in the events' context: each must be
+	// text that can be kept as it is, the webhook ID within an ID's limits.
 	if err := workflows.CheckID(d.ID); err != nil {
 		refuse(&apiError{Status: http.StatusBadRequest, Error: fmt.Sprintf("%s %v", hdrShopifyWebhook, err)})
 		return
@@ -126,13 +135,14 @@ func (g *Gateway) shopifyWebhook(c *gin.Context) {
 			return
 		}
 	}
-	mapTopic, known := shopifyTopics[d.Topic]
+	topic, known := shopifyTopics[d.Topic]
 	if !known {
 		g.log().Debug("shopify webhook ignored: topic not used", "topic", d.Topic, "webhook_id", d.ID, "shop", d.Shop)
 		shopifyIgnored(c, fmt.Sprintf("topic %s is not used", d.Topic))
 		return
 	}
-	calls, ignored, aerr := mapTopic(d, body)
+	d.kind, d.event = topic.kind, topic.event
+	calls, ignored, aerr := topic.read(d, body)
 	switch {
 	case aerr != nil:
 		refuse(aerr)
@@ -163,21 +173,49 @@ func shopifySignature(header string) ([]byte, string) {
 	return sig, ""
 }
 
-// shopifyDelivery is one webhook delivery, from its headers.
+// shopifyDelivery is one webhook delivery, from its headers, and what its
+// topic says the body must be (kind) and reports (event).
 type shopifyDelivery struct {
 	ID, Topic, Shop, Version string
 	Received                 time.Time
+	kind, event              string
+}
+
+// shopifyRef is what a delivery reports on: one version of one resource,
+// both read from the signed body.
+type shopifyRef struct {
+	ID      string    // the order or customer ID, or the checkout token
+	Version time.Time // the body's timestamp for the change reported
+}
+
+// messageID is the messageId a delivery's events are built on:
+// shopify-<kind>-<id>-<version>-<event>, as in
+// shopify-order-5612398723191-2024-05-01T14:24:05Z-completed. It comes
+// from the signed body, not from X-Shopify-Webhook-Id, so the same body
+// sent again under any webhook ID is dropped by the store (and the
+// contact workflow) as a duplicate. The shop is left out: its header is
+// unsigned too, and Shopify's IDs and checkout tokens are unique across
+// shops. An ID that would take the messageId past an ID's limits is
+// replaced by its hash.
+func (d *shopifyDelivery) messageID(ref shopifyRef) string {
+	build := func(id string) string {
+		return workflows.OwnID("shopify", d.kind, id, ref.Version.UTC().Format(time.RFC3339Nano), d.event)
+	}
+	id := build(ref.ID)
+	if workflows.CheckID(id+"-identify") != nil {
+		id = build(fmt.Sprintf("%x", contactHash(ref.ID)))
+	}
+	return id
 }
 
 // calls builds what a webhook becomes: an identify first when there are
-// traits, then the track. Message IDs come from the webhook ID, so a
-// redelivery is recognised and dropped by the store.
-func (d *shopifyDelivery) calls(userID string, traits map[string]any, when shopifyTime, event string, properties map[string]any) []models.Incoming {
+// traits, then the track, with messageIds from ref.
+func (d *shopifyDelivery) calls(ref shopifyRef, userID string, traits map[string]any, when shopifyTime, event string, properties map[string]any) []models.Incoming {
 	at := when.T
 	if at.IsZero() {
 		at = d.Received
 	}
-	base := "shopify-" + d.ID
+	base := d.messageID(ref)
 	callContext := map[string]any{"source": "shopify", "shopify": d.context()}
 	var out []models.Incoming
 	if len(traits) > 0 {
@@ -213,7 +251,7 @@ func (d *shopifyDelivery) context() map[string]any {
 // shopifyCheckout: checkouts/create and checkouts/update → Checkout Started.
 func shopifyCheckout(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
 	var p shopifyPurchase
-	if aerr := decodeShopify(body, &p); aerr != nil {
+	if aerr := decodeShopify(d, body, &p); aerr != nil {
 		return nil, "", aerr
 	}
 	if p.Token == "" {
@@ -221,6 +259,11 @@ func shopifyCheckout(d *shopifyDelivery, body []byte) ([]models.Incoming, string
 	}
 	if aerr := shopifyKey("token", p.Token); aerr != nil {
 		return nil, "", aerr
+	}
+	// Each update of a checkout is a new version of the cart.
+	version := p.UpdatedAt.or(p.CreatedAt)
+	if version.T.IsZero() {
+		return nil, "", shopifyRequired("updated_at", "when the checkout last changed, which tells a new version of it from the same one sent again")
 	}
 	if !p.CompletedAt.T.IsZero() {
 		// Shopify sends a last checkouts/update when the order is placed;
@@ -252,19 +295,25 @@ func shopifyCheckout(d *shopifyDelivery, body []byte) ([]models.Incoming, string
 	if d.Topic == "checkouts/update" {
 		at = p.UpdatedAt.or(p.CreatedAt)
 	}
-	return d.calls(userID, p.traits(p.Email), at, workflows.EventCheckoutStarted, props), "", nil
+	ref := shopifyRef{ID: p.Token, Version: version.T}
+	return d.calls(ref, userID, p.traits(p.Email), at, workflows.EventCheckoutStarted, props), "", nil
 }
 
-// shopifyOrder reads an order payload and the contact it belongs to.
+// shopifyOrder reads an order payload and the contact it belongs to. check
+// is the topic's own test of the order (is it cancelled, is it fulfilled),
+// made before anything else so a mismatch is refused, never ignored.
 // ignored is set (and the rest empty) when the order has no contact.
-func shopifyOrder(body []byte) (p shopifyPurchase, userID, ignored string, aerr *apiError) {
-	if aerr = decodeShopify(body, &p); aerr != nil {
+func shopifyOrder(d *shopifyDelivery, body []byte, check func(p *shopifyPurchase) *apiError) (p shopifyPurchase, userID, ignored string, aerr *apiError) {
+	if aerr = decodeShopify(d, body, &p); aerr != nil {
 		return p, "", "", aerr
 	}
 	if p.ID == "" {
 		return p, "", "", shopifyRequired("id", "the order ID")
 	}
 	if aerr = shopifyKey("id", string(p.ID)); aerr != nil {
+		return p, "", "", aerr
+	}
+	if aerr = check(&p); aerr != nil {
 		return p, "", "", aerr
 	}
 	if token := strings.TrimSpace(p.CheckoutToken); token != "" {
@@ -280,7 +329,15 @@ func shopifyOrder(body []byte) (p shopifyPurchase, userID, ignored string, aerr 
 
 // shopifyOrderCompleted: orders/create → Order Completed.
 func shopifyOrderCompleted(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
-	p, userID, ignored, aerr := shopifyOrder(body)
+	p, userID, ignored, aerr := shopifyOrder(d, body, func(p *shopifyPurchase) *apiError {
+		if !p.CancelledAt.T.IsZero() {
+			return d.mismatch("cancelled_at", "cancelled_at is set: a new order is not cancelled")
+		}
+		if p.CreatedAt.T.IsZero() {
+			return shopifyRequired("created_at", "when the order was placed, which identifies its Order Completed")
+		}
+		return nil
+	})
 	if aerr != nil || ignored != "" {
 		return nil, ignored, aerr
 	}
@@ -300,25 +357,50 @@ func shopifyOrderCompleted(d *shopifyDelivery, body []byte) ([]models.Incoming, 
 	if products != nil {
 		props["products"] = products
 	}
-	return d.calls(userID, p.traits(email), p.CreatedAt.or(p.UpdatedAt), workflows.EventOrderCompleted, props), "", nil
+	// An order is placed once: keyed on created_at, not updated_at, a later
+	// signed version of it (say its orders/fulfilled body) sent as
+	// orders/create is the same Order Completed, not a second sale.
+	ref := shopifyRef{ID: string(p.ID), Version: p.CreatedAt.T}
+	return d.calls(ref, userID, p.traits(email), p.CreatedAt.or(p.UpdatedAt), workflows.EventOrderCompleted, props), "", nil
 }
 
 // shopifyOrderShipped: orders/fulfilled → Order Shipped, with the tracking
 // of the first fulfillment that has any.
 func shopifyOrderShipped(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
-	p, userID, ignored, aerr := shopifyOrder(body)
+	var fulfillments []shopifyFulfillment
+	p, userID, ignored, aerr := shopifyOrder(d, body, func(p *shopifyPurchase) (aerr *apiError) {
+		if p.FulfillmentStatus != "fulfilled" {
+			got := "null"
+			if p.FulfillmentStatus != "" {
+				got = strconv.Quote(clip(p.FulfillmentStatus))
+			}
+			return d.mismatch("fulfillment_status", "fulfillment_status is "+got+`, not "fulfilled"`)
+		}
+		fulfillments, aerr = decodeShopifyList[shopifyFulfillment]("fulfillments", p.Fulfillments)
+		return aerr
+	})
 	if aerr != nil || ignored != "" {
 		return nil, ignored, aerr
 	}
-	fulfillments, aerr := decodeShopifyList[shopifyFulfillment]("fulfillments", p.Fulfillments)
-	if aerr != nil {
-		return nil, "", aerr
+	// The shipment is the order's live fulfillments: keyed on the newest,
+	// a later version of the same fulfilled order is the same Order
+	// Shipped, and a new fulfillment (one cancelled and made again) a new one.
+	var version time.Time
+	for _, f := range fulfillments {
+		if t := f.CreatedAt.or(f.UpdatedAt).T; f.live() && t.After(version) {
+			version = t
+		}
+	}
+	if version.IsZero() {
+		version = p.UpdatedAt.T
+	}
+	if version.IsZero() {
+		return nil, "", shopifyRequired("updated_at", "when the order was fulfilled, from its fulfillments' created_at or the order's updated_at")
 	}
 	props := map[string]any{"order_id": string(p.ID)}
 	at := p.UpdatedAt.or(p.CreatedAt)
 	for _, f := range fulfillments {
-		switch f.Status {
-		case "cancelled", "error", "failure":
+		if !f.live() {
 			continue
 		}
 		number := firstNonEmpty(append([]string{f.TrackingNumber}, f.TrackingNumbers...)...)
@@ -332,25 +414,34 @@ func shopifyOrderShipped(d *shopifyDelivery, body []byte) ([]models.Incoming, st
 		at = f.CreatedAt.or(f.UpdatedAt).or(at)
 		break
 	}
-	return d.calls(userID, nil, at, workflows.EventOrderShipped, props), "", nil
+	return d.calls(shopifyRef{ID: string(p.ID), Version: version}, userID, nil, at, workflows.EventOrderShipped, props), "", nil
 }
 
 // shopifyOrderCancelled: orders/cancelled → Order Cancelled, which ends the
 // order's post-purchase journey.
 func shopifyOrderCancelled(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
-	p, userID, ignored, aerr := shopifyOrder(body)
+	p, userID, ignored, aerr := shopifyOrder(d, body, func(p *shopifyPurchase) *apiError {
+		// The topic header is not signed: only a body Shopify signed as
+		// cancelled may end an order's journey.
+		if p.CancelledAt.T.IsZero() {
+			return d.mismatch("cancelled_at", "cancelled_at is null: the order is not cancelled")
+		}
+		return nil
+	})
 	if aerr != nil || ignored != "" {
 		return nil, ignored, aerr
 	}
 	props := map[string]any{"order_id": string(p.ID)}
 	setString(props, "reason", p.CancelReason)
-	return d.calls(userID, nil, p.CancelledAt.or(p.UpdatedAt), workflows.EventOrderCancelled, props), "", nil
+	// An order is cancelled once (Shopify cannot reopen it).
+	ref := shopifyRef{ID: string(p.ID), Version: p.CancelledAt.T}
+	return d.calls(ref, userID, nil, p.CancelledAt.or(p.UpdatedAt), workflows.EventOrderCancelled, props), "", nil
 }
 
 // shopifyCustomerCreated: customers/create → identify, then Signed Up.
 func shopifyCustomerCreated(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
 	var cu shopifyCustomer
-	if aerr := decodeShopify(body, &cu); aerr != nil {
+	if aerr := decodeShopify(d, body, &cu); aerr != nil {
 		return nil, "", aerr
 	}
 	if cu.ID == "" {
@@ -360,7 +451,12 @@ func shopifyCustomerCreated(d *shopifyDelivery, body []byte) ([]models.Incoming,
 	if aerr != nil {
 		return nil, "", aerr
 	}
-	return d.calls(userID, cu.traits(), cu.CreatedAt.or(cu.UpdatedAt), workflows.EventSignedUp, map[string]any{"source": "shopify"}), "", nil
+	// A customer is created once: a later version of it is the same sign-up.
+	if cu.CreatedAt.T.IsZero() {
+		return nil, "", shopifyRequired("created_at", "when the customer was created, which identifies their Signed Up")
+	}
+	ref := shopifyRef{ID: string(cu.ID), Version: cu.CreatedAt.T}
+	return d.calls(ref, userID, cu.traits(), cu.CreatedAt.or(cu.UpdatedAt), workflows.EventSignedUp, map[string]any{"source": "shopify"}), "", nil
 }
 
 // shopifyPurchase holds what Nudge reads from a checkout or an order (they
@@ -371,6 +467,7 @@ type shopifyPurchase struct {
 	Name                 string            `json:"name"` // the order number shoppers see, like #1001
 	CancelReason         string            `json:"cancel_reason"`
 	CancelledAt          shopifyTime       `json:"cancelled_at"`
+	FulfillmentStatus    string            `json:"fulfillment_status"` // null, "partial" or "fulfilled" for an order
 	Token                string            `json:"token"`
 	CheckoutToken        string            `json:"checkout_token"`
 	AbandonedCheckoutURL string            `json:"abandoned_checkout_url"`
@@ -492,6 +589,15 @@ type shopifyFulfillment struct {
 	UpdatedAt       shopifyTime `json:"updated_at"`
 }
 
+// live is false for a fulfillment that shipped nothing.
+func (f *shopifyFulfillment) live() bool {
+	switch f.Status {
+	case "cancelled", "error", "failure":
+		return false
+	}
+	return true
+}
+
 // shopifyProducts maps line items to Segment's products[].
 func shopifyProducts(raw []json.RawMessage) ([]any, *apiError) {
 	items, aerr := decodeShopifyList[shopifyLineItem]("line_items", raw)
@@ -520,15 +626,47 @@ func shopifyProducts(raw []json.RawMessage) ([]any, *apiError) {
 	return products, nil
 }
 
-// decodeShopify reads a webhook body into v, checking each field's type.
-func decodeShopify(body []byte, v any) *apiError {
-	if _, aerr := decodeObject(body); aerr != nil {
+// decodeShopify reads a webhook body into v, checking that it is the
+// resource the topic is about and each field's type.
+func decodeShopify(d *shopifyDelivery, body []byte, v any) *apiError {
+	fields, aerr := decodeObject(body)
+	if aerr != nil {
+		return aerr
+	}
+	if aerr := d.checkKind(fields); aerr != nil {
 		return aerr
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return shopifyShapeError("", err)
 	}
 	return nil
+}
+
+// checkKind refuses a body that is not the resource its topic is about,
+// since the topic header is not signed: a signed order replayed as a
+// checkout or a customer, and so on. An order always has order_number and a
+// checkout never; both have line_items, and a customer never.
+func (d *shopifyDelivery) checkKind(fields map[string]json.RawMessage) *apiError {
+	has := func(key string) bool {
+		raw, ok := fields[key]
+		return ok && jsonType(raw) != "null"
+	}
+	switch {
+	case d.kind == "order" && !has("order_number"):
+		return d.mismatch("order_number", "the body is not an order: it has no order_number")
+	case d.kind != "order" && has("order_number"):
+		return d.mismatch("order_number", "the body is an order (it has order_number), not a "+d.kind)
+	case d.kind == "checkout" && !has("line_items"):
+		return d.mismatch("line_items", "the body is not a checkout: it has no line_items")
+	case d.kind == "customer" && has("line_items"):
+		return d.mismatch("line_items", "the body is a checkout (it has line_items), not a customer")
+	}
+	return nil
+}
+
+// mismatch refuses a topic the signed body contradicts.
+func (d *shopifyDelivery) mismatch(field, why string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Error: fmt.Sprintf("%s is %s, but %s", hdrShopifyTopic, d.Topic, why), Field: field}
 }
 
 // decodeShopifyList decodes an array's items one by one, so an error names

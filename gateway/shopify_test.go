@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +30,17 @@ const (
 	webhookID     = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
 	anaID         = "9065422389463117" // over 2^53: read digit for digit, not through a float64
 	checkoutToken = "c1f3e4b0a2d94e7f8b6a5d3c2e1f0a9b"
+	orderID       = "5612398723191"
+)
+
+// The messageIds the fixtures become: shopify-<kind>-<id>-<version>-<event>,
+// all from the signed body, none from X-Shopify-Webhook-Id.
+const (
+	checkoutMID  = "nudge:shopify-checkout-" + checkoutToken + "-2024-05-01T14:21:30Z-started" // updated_at
+	completedMID = "nudge:shopify-order-" + orderID + "-2024-05-01T14:24:05Z-completed"        // created_at
+	shippedMID   = "nudge:shopify-order-" + orderID + "-2024-05-03T18:40:10Z-shipped"          // the newest fulfillment's created_at
+	cancelledMID = "nudge:shopify-order-" + orderID + "-2024-05-02T13:00:00Z-cancelled"        // cancelled_at, as the tests set it
+	signedUpMID  = "nudge:shopify-customer-706405506930370084-2024-05-02T12:30:15Z-signed-up"  // created_at
 )
 
 func shopifyEnv(t *testing.T) *env {
@@ -163,7 +176,7 @@ func TestShopifyCheckoutBecomesIdentifyAndCheckoutStarted(t *testing.T) {
 
 			requireStoredAndSignalled(t, e, anaID,
 				stored{
-					MessageID: "shopify-" + webhookID + "-identify", Kind: workflows.KindIdentify,
+					MessageID: checkoutMID + "-identify", Kind: workflows.KindIdentify,
 					Traits: map[string]any{
 						"email": "ana.lopez@example.com", "phone": "+15555550123", "firstName": "Ana", "lastName": "Lopez",
 						"sms_consent": false, "email_marketing": true,
@@ -171,7 +184,7 @@ func TestShopifyCheckoutBecomesIdentifyAndCheckoutStarted(t *testing.T) {
 					Timestamp: tc.at,
 				},
 				stored{
-					MessageID: "shopify-" + webhookID + "-track", Kind: workflows.KindTrack, Name: workflows.EventCheckoutStarted,
+					MessageID: checkoutMID + "-track", Kind: workflows.KindTrack, Name: workflows.EventCheckoutStarted,
 					Properties: map[string]any{
 						"checkout_id": checkoutToken,
 						"cart_url":    "https://harborandpine.example/58129231927/checkouts/ac/c1f3e4b0a2d94e7f8b6a5d3c2e1f0a9b/recover?key=8b8c5a0f2e1d4c3b",
@@ -259,7 +272,7 @@ func TestShopifyOrderCreateBecomesOrderCompleted(t *testing.T) {
 	at := utc("2024-05-01T14:24:05Z")
 	requireStoredAndSignalled(t, e, anaID,
 		stored{
-			MessageID: "shopify-" + webhookID + "-identify", Kind: workflows.KindIdentify,
+			MessageID: completedMID + "-identify", Kind: workflows.KindIdentify,
 			Traits: map[string]any{
 				"email": "ana.lopez@example.com", "phone": "+15555550123", "firstName": "Ana", "lastName": "Lopez",
 				"sms_consent": true, "email_marketing": true,
@@ -267,7 +280,7 @@ func TestShopifyOrderCreateBecomesOrderCompleted(t *testing.T) {
 			Timestamp: at,
 		},
 		stored{
-			MessageID: "shopify-" + webhookID + "-track", Kind: workflows.KindTrack, Name: workflows.EventOrderCompleted,
+			MessageID: completedMID + "-track", Kind: workflows.KindTrack, Name: workflows.EventOrderCompleted,
 			Properties: map[string]any{
 				"order_id":     "5612398723191",
 				"order_number": "#1042",
@@ -287,7 +300,7 @@ func TestShopifyOrderFulfilledBecomesOrderShipped(t *testing.T) {
 	requireJSON(t, e.shopify("orders/fulfilled", webhookID, fixture(t, "orders_fulfilled.json")), http.StatusOK, okBody)
 	// The first fulfillment went without tracking; the second has it.
 	requireStoredAndSignalled(t, e, anaID, stored{
-		MessageID: "shopify-" + webhookID, Kind: workflows.KindTrack, Name: workflows.EventOrderShipped,
+		MessageID: shippedMID, Kind: workflows.KindTrack, Name: workflows.EventOrderShipped,
 		Properties: map[string]any{
 			"order_id":        "5612398723191",
 			"tracking_number": "1Z999AA10123456784",
@@ -306,7 +319,7 @@ func TestShopifyOrderCancelledBecomesOrderCancelled(t *testing.T) {
 	})
 	requireJSON(t, e.shopify("orders/cancelled", webhookID, body), http.StatusOK, okBody)
 	requireStoredAndSignalled(t, e, anaID, stored{
-		MessageID: "shopify-" + webhookID, Kind: workflows.KindTrack, Name: workflows.EventOrderCancelled,
+		MessageID: cancelledMID, Kind: workflows.KindTrack, Name: workflows.EventOrderCancelled,
 		Properties: map[string]any{"order_id": "5612398723191", "reason": "customer"},
 		Timestamp:  utc("2024-05-02T13:00:00Z"),
 	})
@@ -319,7 +332,8 @@ func TestShopifyOrderFulfilledWithoutTracking(t *testing.T) {
 	})
 	requireJSON(t, e.shopify("orders/fulfilled", webhookID, body), http.StatusOK, okBody)
 	requireStoredAndSignalled(t, e, anaID, stored{
-		MessageID: "shopify-" + webhookID, Kind: workflows.KindTrack, Name: workflows.EventOrderShipped,
+		MessageID: "nudge:shopify-order-" + orderID + "-2024-05-02T13:12:44Z-shipped", // the one fulfillment's created_at
+		Kind:      workflows.KindTrack, Name: workflows.EventOrderShipped,
 		Properties: map[string]any{"order_id": "5612398723191"},
 		Timestamp:  utc("2024-05-03T18:40:12Z"), // the order's updated_at
 	})
@@ -332,7 +346,7 @@ func TestShopifyCustomerCreateBecomesIdentifyAndSignedUp(t *testing.T) {
 	at := utc("2024-05-02T12:30:15Z")
 	requireStoredAndSignalled(t, e, id,
 		stored{
-			MessageID: "shopify-" + webhookID + "-identify", Kind: workflows.KindIdentify,
+			MessageID: signedUpMID + "-identify", Kind: workflows.KindIdentify,
 			Traits: map[string]any{
 				"email": "Marta.Quinn@example.com", "phone": "+16135550135", "firstName": "Marta", "lastName": "Quinn",
 				"sms_consent":     true,
@@ -341,7 +355,7 @@ func TestShopifyCustomerCreateBecomesIdentifyAndSignedUp(t *testing.T) {
 			Timestamp: at,
 		},
 		stored{
-			MessageID: "shopify-" + webhookID + "-track", Kind: workflows.KindTrack, Name: workflows.EventSignedUp,
+			MessageID: signedUpMID + "-track", Kind: workflows.KindTrack, Name: workflows.EventSignedUp,
 			Properties: map[string]any{"source": "shopify"},
 			Timestamp:  at,
 		})
@@ -376,11 +390,11 @@ func TestShopifyStorySignalsOneContactInOrder(t *testing.T) {
 		got = append(got, c.WorkflowID+" "+c.Event.MessageID+" "+c.Event.Name)
 	}
 	assert.Equal(t, []string{
-		"contact/" + anaID + " shopify-w1-identify ",
-		"contact/" + anaID + " shopify-w1-track Checkout Started",
-		"contact/" + anaID + " shopify-w2-identify ",
-		"contact/" + anaID + " shopify-w2-track Order Completed",
-		"contact/" + anaID + " shopify-w3 Order Shipped",
+		"contact/" + anaID + " " + checkoutMID + "-identify ",
+		"contact/" + anaID + " " + checkoutMID + "-track Checkout Started",
+		"contact/" + anaID + " " + completedMID + "-identify ",
+		"contact/" + anaID + " " + completedMID + "-track Order Completed",
+		"contact/" + anaID + " " + shippedMID + " Order Shipped",
 	}, got)
 	// The order names the checkout it completes, which is what ends the
 	// abandoned-cart run for that checkout.
@@ -437,10 +451,10 @@ func TestShopifyRefusedWebhooks(t *testing.T) {
 			shopifyHeaders("products/create", webhookID, body), 401, mismatch},
 		{"no webhook id", "orders/create", body,
 			shopifyHeaders("orders/create", "", body), 400,
-			`{"success":false,"error":"X-Shopify-Webhook-Id header missing; it identifies the webhook so a redelivery is not processed twice"}`},
+			`{"success":false,"error":"X-Shopify-Webhook-Id header missing; Shopify sends it with every webhook, and Nudge keeps it with the events to trace them"}`},
 		{"webhook id too long", "orders/create", body,
-			shopifyHeaders("orders/create", strings.Repeat("x", 175), body), 400,
-			`{"success":false,"error":"X-Shopify-Webhook-Id is 175 characters long; the limit is 174"}`},
+			shopifyHeaders("orders/create", strings.Repeat("x", 192), body), 400,
+			`{"success":false,"error":"X-Shopify-Webhook-Id is 192 characters long; the limit is 191"}`},
 		{"no topic", "", body,
 			shopifyHeaders("", webhookID, body), 400,
 			`{"success":false,"error":"X-Shopify-Topic header missing; it says what the webhook is about, such as orders/create"}`},
@@ -583,4 +597,240 @@ func TestShopifyMoneySentAsANumberIsRead(t *testing.T) {
 	})
 	requireJSON(t, e.shopify("orders/create", webhookID, body), http.StatusOK, okBody)
 	assert.Equal(t, 136.95, e.events(t)[1].Properties["total"])
+}
+
+// Finding: X-Shopify-Webhook-Id is not covered by the HMAC, and messageIds
+// used to come from it, so a signed body replayed under a new webhook ID
+// was recorded again. Now they come from the body: a replay under any
+// webhook ID (or shop domain, which is not signed either) records nothing
+// and is answered 200, so Shopify would not retry it.
+func TestShopifyReplayUnderANewWebhookIDRecordsNothing(t *testing.T) {
+	cancelled := func(t *testing.T) string {
+		return edit(t, fixture(t, "orders_create.json"), func(m map[string]any) {
+			m["cancelled_at"] = "2024-05-02T09:00:00-04:00"
+			m["updated_at"] = "2024-05-02T09:00:01-04:00"
+		})
+	}
+	for _, tc := range []struct {
+		topic string
+		body  func(t *testing.T) string
+		want  []string
+	}{
+		{"checkouts/create", func(t *testing.T) string { return fixture(t, "checkouts_create.json") }, []string{checkoutMID + "-identify", checkoutMID + "-track"}},
+		{"orders/create", func(t *testing.T) string { return fixture(t, "orders_create.json") }, []string{completedMID + "-identify", completedMID + "-track"}},
+		{"orders/fulfilled", func(t *testing.T) string { return fixture(t, "orders_fulfilled.json") }, []string{shippedMID}},
+		{"orders/cancelled", cancelled, []string{cancelledMID}},
+		{"customers/create", func(t *testing.T) string { return fixture(t, "customers_create.json") }, []string{signedUpMID + "-identify", signedUpMID + "-track"}},
+	} {
+		t.Run(tc.topic, func(t *testing.T) {
+			e := shopifyEnv(t)
+			body := tc.body(t)
+			requireJSON(t, e.shopify(tc.topic, webhookID, body), http.StatusOK, okBody)
+			for i, extra := range [][]string{
+				nil,
+				{"X-Shopify-Shop-Domain: another-shop.myshopify.com"},
+				{"X-Shopify-API-Version: 2025-01"},
+			} {
+				replayID := "f00dfeed-0000-4000-8000-00000000000" + strconv.Itoa(i)
+				requireJSON(t, e.shopify(tc.topic, replayID, body, extra...), http.StatusOK, okBody)
+			}
+			evs := e.events(t)
+			var got []string
+			for _, ev := range evs {
+				got = append(got, ev.MessageID)
+				assert.Equal(t, webhookID, ev.Context["shopify"].(map[string]any)["webhook_id"], "the first delivery's event, kept as it was")
+			}
+			assert.Equal(t, tc.want, got)
+			assert.Len(t, e.tc.calls(), len(tc.want), "signalled once")
+		})
+	}
+
+	// The same version of a resource under another topic that reports the
+	// same thing, or a later version of something that happens once, is
+	// not a new event either.
+	for _, tc := range []struct {
+		name, firstTopic, first, thenTopic string
+		then                               func(t *testing.T) string
+		want                               []string
+	}{
+		{"checkouts/create body sent as checkouts/update", "checkouts/create", "checkouts_create.json", "checkouts/update",
+			func(t *testing.T) string { return fixture(t, "checkouts_create.json") },
+			[]string{checkoutMID + "-identify", checkoutMID + "-track"}},
+		{"the fulfilled order sent as orders/create: one order, one Order Completed", "orders/create", "orders_create.json", "orders/create",
+			func(t *testing.T) string { return fixture(t, "orders_fulfilled.json") },
+			[]string{completedMID + "-identify", completedMID + "-track"}},
+		{"a later version of the fulfilled order sent as orders/fulfilled: the same shipment", "orders/fulfilled", "orders_fulfilled.json", "orders/fulfilled",
+			func(t *testing.T) string {
+				return edit(t, fixture(t, "orders_fulfilled.json"), func(m map[string]any) {
+					m["updated_at"] = "2024-05-09T11:00:00-04:00"
+					m["note"] = "gift wrap"
+				})
+			},
+			[]string{shippedMID}},
+		{"a later version of the customer sent as customers/create: one sign-up", "customers/create", "customers_create.json", "customers/create",
+			func(t *testing.T) string {
+				return edit(t, fixture(t, "customers_create.json"), func(m map[string]any) {
+					m["updated_at"] = "2024-06-01T08:00:00-04:00"
+					m["first_name"] = "Martina"
+				})
+			},
+			[]string{signedUpMID + "-identify", signedUpMID + "-track"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := shopifyEnv(t)
+			requireJSON(t, e.shopify(tc.firstTopic, webhookID, fixture(t, tc.first)), http.StatusOK, okBody)
+			requireJSON(t, e.shopify(tc.thenTopic, "f00dfeed-0000-4000-8000-000000000001", tc.then(t)), http.StatusOK, okBody)
+			var got []string
+			for _, ev := range e.events(t) {
+				got = append(got, ev.MessageID)
+			}
+			assert.Equal(t, tc.want, got)
+			assert.Len(t, e.tc.calls(), len(tc.want))
+		})
+	}
+}
+
+// Finding: X-Shopify-Topic is not covered by the HMAC, so an orders/create
+// body sent with the topic orders/cancelled cancelled the order. A topic
+// the signed body contradicts is refused with 400 naming the field, and
+// nothing changes.
+func TestShopifyTopicTheSignedBodyContradictsIsRefused(t *testing.T) {
+	t.Run("orders/create body as orders/cancelled", func(t *testing.T) {
+		e := shopifyEnv(t)
+		body := fixture(t, "orders_create.json")
+		requireJSON(t, e.shopify("orders/create", webhookID, body), http.StatusOK, okBody)
+		requireJSON(t, e.shopify("orders/cancelled", "f00dfeed-0000-4000-8000-000000000001", body), http.StatusBadRequest,
+			`{"success":false,"error":"X-Shopify-Topic is orders/cancelled, but cancelled_at is null: the order is not cancelled","field":"cancelled_at"}`)
+		evs := e.events(t)
+		require.Len(t, evs, 2, "only the order's own events")
+		for _, ev := range evs {
+			assert.NotEqual(t, workflows.EventOrderCancelled, ev.Name)
+		}
+		assert.Equal(t, []string{completedMID + "-identify", completedMID + "-track"}, []string{evs[0].MessageID, evs[1].MessageID})
+		assert.Len(t, e.tc.calls(), 2, "no Order Cancelled signalled")
+	})
+
+	orderBody := func(t *testing.T) string { return fixture(t, "orders_create.json") }
+	checkoutBody := func(t *testing.T) string { return fixture(t, "checkouts_create.json") }
+	customerBody := func(t *testing.T) string { return fixture(t, "customers_create.json") }
+	for _, tc := range []struct {
+		name, topic string
+		body        func(t *testing.T) string
+		want        string
+	}{
+		{"unfulfilled order as orders/fulfilled", "orders/fulfilled", orderBody,
+			`{"success":false,"error":"X-Shopify-Topic is orders/fulfilled, but fulfillment_status is null, not \"fulfilled\"","field":"fulfillment_status"}`},
+		{"partly fulfilled order as orders/fulfilled", "orders/fulfilled", func(t *testing.T) string {
+			return edit(t, fixture(t, "orders_fulfilled.json"), func(m map[string]any) { m["fulfillment_status"] = "partial" })
+		}, `{"success":false,"error":"X-Shopify-Topic is orders/fulfilled, but fulfillment_status is \"partial\", not \"fulfilled\"","field":"fulfillment_status"}`},
+		{"cancelled order as orders/create", "orders/create", func(t *testing.T) string {
+			return edit(t, fixture(t, "orders_create.json"), func(m map[string]any) { m["cancelled_at"] = "2024-05-02T09:00:00-04:00" })
+		}, `{"success":false,"error":"X-Shopify-Topic is orders/create, but cancelled_at is set: a new order is not cancelled","field":"cancelled_at"}`},
+		{"order as checkouts/update", "checkouts/update", orderBody,
+			`{"success":false,"error":"X-Shopify-Topic is checkouts/update, but the body is an order (it has order_number), not a checkout","field":"order_number"}`},
+		{"order as customers/create", "customers/create", orderBody,
+			`{"success":false,"error":"X-Shopify-Topic is customers/create, but the body is an order (it has order_number), not a customer","field":"order_number"}`},
+		{"checkout as orders/create", "orders/create", checkoutBody,
+			`{"success":false,"error":"X-Shopify-Topic is orders/create, but the body is not an order: it has no order_number","field":"order_number"}`},
+		{"checkout as orders/cancelled", "orders/cancelled", checkoutBody,
+			`{"success":false,"error":"X-Shopify-Topic is orders/cancelled, but the body is not an order: it has no order_number","field":"order_number"}`},
+		{"checkout as customers/create", "customers/create", checkoutBody,
+			`{"success":false,"error":"X-Shopify-Topic is customers/create, but the body is a checkout (it has line_items), not a customer","field":"line_items"}`},
+		{"customer as checkouts/create", "checkouts/create", customerBody,
+			`{"success":false,"error":"X-Shopify-Topic is checkouts/create, but the body is not a checkout: it has no line_items","field":"line_items"}`},
+		{"customer as orders/fulfilled", "orders/fulfilled", customerBody,
+			`{"success":false,"error":"X-Shopify-Topic is orders/fulfilled, but the body is not an order: it has no order_number","field":"order_number"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := shopifyEnv(t)
+			requireJSON(t, e.shopify(tc.topic, webhookID, tc.body(t)), http.StatusBadRequest, tc.want)
+			assert.Empty(t, e.events(t), "nothing stored")
+			assert.Zero(t, e.countContacts(t), "no contact created")
+			assert.Empty(t, e.tc.calls(), "nothing signalled")
+		})
+	}
+}
+
+// What Shopify really sends is still recorded: a cancellation after the
+// order, a checkout that changed, an order shipped again after its
+// shipment was cancelled.
+func TestShopifyNewVersionsAreNewEvents(t *testing.T) {
+	t.Run("order, then its real cancellation", func(t *testing.T) {
+		e := shopifyEnv(t)
+		requireJSON(t, e.shopify("orders/create", webhookID, fixture(t, "orders_create.json")), http.StatusOK, okBody)
+		body := edit(t, fixture(t, "orders_create.json"), func(m map[string]any) {
+			m["cancelled_at"] = "2024-05-02T09:00:00-04:00"
+			m["cancel_reason"] = "customer"
+			m["updated_at"] = "2024-05-02T09:00:01-04:00"
+		})
+		requireJSON(t, e.shopify("orders/cancelled", "f00dfeed-0000-4000-8000-000000000001", body), http.StatusOK, okBody)
+		evs := e.events(t)
+		require.Len(t, evs, 3)
+		assert.Equal(t, cancelledMID, evs[2].MessageID)
+		assert.Equal(t, workflows.EventOrderCancelled, evs[2].Name)
+		assert.Equal(t, map[string]any{"order_id": orderID, "reason": "customer"}, evs[2].Properties)
+		assert.True(t, utc("2024-05-02T13:00:00Z").Equal(evs[2].Timestamp))
+		assert.Len(t, e.tc.calls(), 3)
+	})
+
+	t.Run("checkout updated", func(t *testing.T) {
+		e := shopifyEnv(t)
+		requireJSON(t, e.shopify("checkouts/create", webhookID, fixture(t, "checkouts_create.json")), http.StatusOK, okBody)
+		body := edit(t, fixture(t, "checkouts_create.json"), func(m map[string]any) {
+			m["updated_at"] = "2024-05-01T10:40:00-04:00"
+			m["line_items"] = m["line_items"].([]any)[:1]
+			m["total_price"] = "89.00"
+		})
+		requireJSON(t, e.shopify("checkouts/update", "f00dfeed-0000-4000-8000-000000000001", body), http.StatusOK, okBody)
+		const updated = "nudge:shopify-checkout-" + checkoutToken + "-2024-05-01T14:40:00Z-started"
+		evs := e.events(t)
+		require.Len(t, evs, 4)
+		assert.Equal(t, []string{checkoutMID + "-identify", checkoutMID + "-track", updated + "-identify", updated + "-track"},
+			[]string{evs[0].MessageID, evs[1].MessageID, evs[2].MessageID, evs[3].MessageID})
+		assert.Equal(t, 89.0, evs[3].Properties["value"])
+		assert.True(t, utc("2024-05-01T14:40:00Z").Equal(evs[3].Timestamp))
+		assert.Len(t, e.tc.calls(), 4)
+	})
+
+	t.Run("order fulfilled again", func(t *testing.T) {
+		e := shopifyEnv(t)
+		requireJSON(t, e.shopify("orders/fulfilled", webhookID, fixture(t, "orders_fulfilled.json")), http.StatusOK, okBody)
+		// The UPS shipment was cancelled and the items sent again by USPS.
+		body := edit(t, fixture(t, "orders_fulfilled.json"), func(m map[string]any) {
+			fs := m["fulfillments"].([]any)
+			fs[1].(map[string]any)["status"] = "cancelled"
+			fs = append(fs, map[string]any{
+				"id": json.Number("5036213010615"), "status": "success", "created_at": "2024-05-06T10:00:00-04:00",
+				"tracking_company": "USPS", "tracking_number": "9400111899223197428490",
+				"tracking_url": "https://tools.usps.com/go/TrackConfirmAction?tLabels=9400111899223197428490",
+			})
+			m["fulfillments"] = fs
+			m["updated_at"] = "2024-05-06T10:00:02-04:00"
+		})
+		requireJSON(t, e.shopify("orders/fulfilled", "f00dfeed-0000-4000-8000-000000000001", body), http.StatusOK, okBody)
+		evs := e.events(t)
+		require.Len(t, evs, 2)
+		assert.Equal(t, shippedMID, evs[0].MessageID)
+		assert.Equal(t, "nudge:shopify-order-"+orderID+"-2024-05-06T14:00:00Z-shipped", evs[1].MessageID)
+		assert.Equal(t, map[string]any{
+			"order_id": orderID, "tracking_number": "9400111899223197428490", "carrier": "USPS",
+			"tracking_url": "https://tools.usps.com/go/TrackConfirmAction?tLabels=9400111899223197428490",
+		}, evs[1].Properties)
+		assert.Len(t, e.tc.calls(), 2)
+	})
+}
+
+// An ID too long for a messageId is replaced by its hash, so the messageId
+// keeps an ID's limits.
+func TestShopifyLongIDIsHashedInTheMessageID(t *testing.T) {
+	e := shopifyEnv(t)
+	token := strings.Repeat("k", 150)
+	body := edit(t, fixture(t, "checkouts_create.json"), func(m map[string]any) { m["token"] = token })
+	requireJSON(t, e.shopify("checkouts/create", webhookID, body), http.StatusOK, okBody)
+	base := fmt.Sprintf("nudge:shopify-checkout-%x-2024-05-01T14:21:30Z-started", contactHash(token))
+	evs := e.events(t)
+	require.Len(t, evs, 2)
+	assert.Equal(t, base+"-identify", evs[0].MessageID)
+	assert.Equal(t, base+"-track", evs[1].MessageID)
+	assert.Equal(t, token, evs[1].Properties["checkout_id"], "the checkout keeps its token")
 }

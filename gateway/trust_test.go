@@ -1,12 +1,19 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/nudgehq/nudge/activities"
+	"github.com/nudgehq/nudge/config"
+	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
 
@@ -128,3 +135,63 @@ func TestClientsCannotTakeNudgesMessageIDs(t *testing.T) {
 		t.Fatalf("OwnID = %q", got)
 	}
 }
+
+// twilioMessages stands in for Twilio's Message resource
+// (GET /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json), answering
+// with the date_created each SID was taken at.
+func twilioMessages(t *testing.T, taken map[string]time.Time) *activities.TwilioSender {
+	t.Helper()
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		prefix := "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/"
+		sid, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, prefix), ".json")
+		at, known := taken[sid]
+		if r.Method != http.MethodGet || !ok || !known {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"code":20404,"message":"The requested resource was not found","status":404}`))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"sid": sid, "status": "received", "direction": "inbound",
+			"date_created": at.Format(time.RFC1123Z), "account_sid": "AC0123456789abcdef0123456789abcdef"})
+	}))
+	t.Cleanup(srv.Close)
+	s, err := activities.NewTwilioSender(&config.Twilio{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: twilioToken,
+		From: "+15550009999", APIURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// A replayed START once undid a STOP. Each message SID now counts once,
+// and a keyword texted before the one in force changes nothing; both are
+// answered 200 so Twilio does not retry.
+func TestReplayedOrLateSMSKeywordsDoNotUndoAStop(t *testing.T) {
+	e := twilioEnv(t)
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	e.gw.SMSTimes = twilioMessages(t, map[string]time.Time{"SM01": t0, "SM02": t0.Add(time.Minute), "SM00": t0.Add(-time.Minute)})
+
+	requireTwiML(t, e.twilioPost(t, "/webhooks/twilio/inbound", inbound("SM01", danaPhone, "START")), startTwiML)
+	requireTwiML(t, e.twilioPost(t, "/webhooks/twilio/inbound", inbound("SM02", danaPhone, "STOP")), emptyTwiML)
+	// The attack: the earlier START, signed, sent again.
+	requireTwiML(t, e.twilioPost(t, "/webhooks/twilio/inbound", inbound("SM01", danaPhone, "START")), startTwiML)
+	// A START texted before the STOP that reaches Nudge after it.
+	requireTwiML(t, e.twilioPost(t, "/webhooks/twilio/inbound", inbound("SM00", danaPhone, "START")), startTwiML)
+
+	for _, id := range []string{"dana", "dana-shop"} {
+		c := e.contact(t, id)
+		if c.SMSConsent || c.SMSOptedOutAt == nil || !c.SMSOptedOutAt.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("%s: consent %v, opted out at %v; want the STOP of %v in force", id, c.SMSConsent, c.SMSOptedOutAt, t0.Add(time.Minute))
+		}
+	}
+	sup, err := e.store.Suppression(context.Background(), models.ChannelSMS, danaPhone)
+	if err != nil || !sup.Suppressed || sup.Source != "SM02" || !sup.ChangedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("number: %+v, %v; want suppressed by SM02", sup, err)
+	}
+}
+
+const startTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response><Message>` +
+	`Acme: you are subscribed to our texts again. Reply STOP to opt out, HELP for help.</Message></Response>`

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	twclient "github.com/twilio/twilio-go/client"
 
+	"github.com/nudgehq/nudge/metrics"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -137,10 +138,10 @@ func (g *Gateway) twilioInbound(c *gin.Context) {
 	switch {
 	case optOutWords[keyword]:
 		// Twilio confirms a STOP itself; a reply of ours would not arrive.
-		ids, err = g.Store.OptOutSMS(ctx, from, now)
+		ids, err = g.smsKeyword(ctx, sid, from, true, now)
 		event, props = workflows.EventSMSOptedOut, map[string]any{"channel": "sms", "keyword": keyword, "message_sid": sid}
 	case optInWords[keyword]:
-		ids, err = g.Store.OptInSMS(ctx, from, now)
+		ids, err = g.smsKeyword(ctx, sid, from, false, now)
 		event, props = workflows.EventSMSOptedIn, map[string]any{"channel": "sms", "keyword": keyword, "message_sid": sid}
 		reply = g.smsStartReply()
 	case helpWords[keyword]:
@@ -160,6 +161,28 @@ func (g *Gateway) twilioInbound(c *gin.Context) {
 		return
 	}
 	twiml(c, reply)
+}
+
+// smsKeyword applies a STOP or START once per message SID, in the order
+// Twilio took the messages. The rule when Twilio cannot say when it took
+// one: the time it reached Nudge counts, logged and counted as
+// nudge_sms_consent_unordered_total.
+func (g *Gateway) smsKeyword(ctx context.Context, sid, from string, optOut bool, received time.Time) ([]string, error) {
+	at := received
+	if g.SMSTimes != nil {
+		t, err := g.SMSTimes.MessageTime(ctx, sid)
+		if err == nil {
+			at = t
+		} else {
+			metrics.SMSConsentUnordered.Inc()
+			g.log().Warn("could not ask Twilio when it took a STOP or START; ordering it by arrival", "message_sid", sid, "error", err)
+		}
+	}
+	ids, applied, err := g.Store.SMSKeyword(ctx, sid, from, optOut, at)
+	if err == nil && !applied {
+		g.log().Info("SMS keyword changed nothing: a repeat of a handled message, or older than the keyword in force", "message_sid", sid, "stop", optOut)
+	}
+	return ids, err
 }
 
 // smsEvents are the track events for an inbound SMS, one per contact with

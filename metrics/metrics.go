@@ -27,11 +27,7 @@ var (
 	RelaySignals = newCounter("nudge_relay_signals_total",
 		"SignalWithStart calls from the relay, by outcome.", "outcome")
 	// RelayEvents counts events delivered, so events/signals is the fold.
-	RelayEvents = func() prometheus.Counter {
-		c := prometheus.NewCounter(prometheus.CounterOpts{Name: "nudge_relay_events_delivered_total", Help: "Events delivered to contacts' workflows."})
-		Registry.MustRegister(c)
-		return c
-	}()
+	RelayEvents = newPlainCounter("nudge_relay_events_delivered_total", "Events delivered to contacts' workflows.")
 	// Sends counts message sends by channel (email, sms, slack) and outcome:
 	// sent, recorded, skipped, refused (permanent), deferred (temporary,
 	// retried), unknown (may have gone out; not repeated), repeated (an
@@ -41,7 +37,17 @@ var (
 	// CapSkips counts marketing messages a frequency cap held back.
 	CapSkips = newCounter("nudge_cap_skips_total",
 		"Marketing messages skipped by a frequency cap.", "channel")
+	// SMSConsentUnordered counts STOPs and STARTs applied in arrival order
+	// because Twilio could not say when it took them.
+	SMSConsentUnordered = newPlainCounter("nudge_sms_consent_unordered_total",
+		"SMS keywords ordered by arrival because Twilio's message time could not be read.")
 )
+
+func newPlainCounter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	Registry.MustRegister(c)
+	return c
+}
 
 func newCounter(name, help string, labels ...string) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)

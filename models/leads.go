@@ -155,12 +155,20 @@ func (s *Store) CloseTask(ctx context.Context, id uint64, status, reason string,
 // SuppressEmail stops marketing email to every contact with this address
 // (a hard bounce or a complaint). It returns the contacts changed.
 func (s *Store) SuppressEmail(ctx context.Context, email, reason string, at time.Time) ([]string, error) {
-	ids, err := s.ContactIDsWithEmail(ctx, email)
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
-	return ids, s.db.WithContext(ctx).Model(&Contact{}).Where("id IN ? AND email_suppressed_at IS NULL", ids).
-		Updates(map[string]any{"email_suppressed_at": at.UTC(), "suppression_reason": reason}).Error
+	var ids []string
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		yes := true
+		// For the address, so contacts that get it later are covered too.
+		if _, err := changeSuppression(tx, SuppressionChange{Channel: ChannelEmail, Address: email, Suppressed: &yes, Reason: reason, At: at}); err != nil {
+			return err
+		}
+		if err := tx.Model(&Contact{}).Where("LOWER(email) = LOWER(?)", email).Order("id").Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+			return err
+		}
+		return tx.Model(&Contact{}).Where("id IN ? AND email_suppressed_at IS NULL", ids).
+			Updates(map[string]any{"email_suppressed_at": at.UTC(), "suppression_reason": reason}).Error
+	})
+	return ids, err
 }
 
 // MarkUnengaged excludes a contact from marketing sends after a win-back

@@ -1,6 +1,8 @@
 package models
 
 import (
+	"gorm.io/gorm"
+
 	"context"
 	"time"
 )
@@ -8,21 +10,49 @@ import (
 // OptOutSMS withdraws SMS consent from every contact with this phone number
 // (a STOP reply). It returns the IDs of the contacts it changed.
 func (s *Store) OptOutSMS(ctx context.Context, phone string, at time.Time) ([]string, error) {
-	return s.setSMSConsent(ctx, phone, map[string]any{"sms_consent": false, "sms_opted_out_at": at.UTC()})
+	ids, _, err := s.SMSKeyword(ctx, "", phone, true, at)
+	return ids, err
 }
 
 // OptInSMS gives SMS consent back to the contacts with this phone number (a
 // START reply).
 func (s *Store) OptInSMS(ctx context.Context, phone string, at time.Time) ([]string, error) {
-	return s.setSMSConsent(ctx, phone, map[string]any{"sms_consent": true, "sms_consent_at": at.UTC(), "sms_opted_out_at": nil})
+	ids, _, err := s.SMSKeyword(ctx, "", phone, false, at)
+	return ids, err
 }
 
-func (s *Store) setSMSConsent(ctx context.Context, phone string, change map[string]any) ([]string, error) {
-	ids, err := s.ContactIDsWithPhone(ctx, phone)
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
-	return ids, s.db.WithContext(ctx).Model(&Contact{}).Where("id IN ?", ids).Updates(change).Error
+// SMSKeyword applies a STOP (optOut) or a START from phone, which Twilio
+// took at at, to the number and to every contact with it. With a message
+// SID it is applied once: a webhook sent again (by Twilio, or replayed by
+// anyone) changes nothing. A keyword older than the one in force changes
+// nothing either, so consent follows the order the person texted in, not
+// the order the webhooks arrived in. It returns the contacts with the
+// number and whether consent changed.
+func (s *Store) SMSKeyword(ctx context.Context, messageSID, phone string, optOut bool, at time.Time) (ids []string, applied bool, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&Contact{}).Where("phone = ?", phone).Order("id").Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if messageSID != "" {
+			if first, err := firstReceipt(tx, "twilio", messageSID); err != nil || !first {
+				return err
+			}
+		}
+		reason := "STOP"
+		if !optOut {
+			reason = "START"
+		}
+		applied, err = changeSuppression(tx, SuppressionChange{Channel: ChannelSMS, Address: phone, Suppressed: &optOut, Reason: reason, At: at, Source: messageSID})
+		if err != nil || !applied || len(ids) == 0 {
+			return err
+		}
+		change := map[string]any{"sms_consent": false, "sms_opted_out_at": at.UTC()}
+		if !optOut {
+			change = map[string]any{"sms_consent": true, "sms_consent_at": at.UTC(), "sms_opted_out_at": nil}
+		}
+		return tx.Model(&Contact{}).Where("id IN ?", ids).Updates(change).Error
+	})
+	return ids, applied, err
 }
 
 // SetDeliveryStatus records what a provider's status callback says about a

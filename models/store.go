@@ -214,11 +214,25 @@ func (s *Store) SaveContact(ctx context.Context, c *Contact) error {
 
 // Unsubscribe stops marketing email to the contact. It reports whether the
 // contact was subscribed until now.
-func (s *Store) Unsubscribe(ctx context.Context, contactID string, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&Contact{}).
-		Where("id = ? AND unsubscribed_at IS NULL", contactID).
-		Update("unsubscribed_at", at.UTC())
-	return res.RowsAffected == 1, res.Error
+func (s *Store) Unsubscribe(ctx context.Context, contactID string, at time.Time) (changed bool, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Contact{}).Where("id = ? AND unsubscribed_at IS NULL", contactID).Update("unsubscribed_at", at.UTC())
+		if res.Error != nil {
+			return res.Error
+		}
+		changed = res.RowsAffected == 1
+		// The address goes with it: no other contact that carries it
+		// gets marketing email either.
+		var email string
+		if err := tx.Model(&Contact{}).Where("id = ?", contactID).Pluck("email", &email).Error; err != nil || email == "" {
+			return err
+		}
+		yes := true
+		_, err := changeSuppression(tx, SuppressionChange{Channel: ChannelEmail, Address: email, Unsubscribed: &yes,
+			Reason: "unsubscribed", At: at, Source: "contact " + contactID})
+		return err
+	})
+	return changed, err
 }
 
 // Messages lists the messages to a contact, newest first.

@@ -211,7 +211,14 @@ func (p *Platform) sweepAbandonedSends(ctx context.Context, acts *activities.Act
 
 // Gateway builds the HTTP gateway.
 func (p *Platform) Gateway() (*gateway.Gateway, error) {
-	return gateway.New(p.Config, p.Store, p.Temporal, p.Links, p.Log.With("component", "gateway"))
+	gw, err := gateway.New(p.Config, p.Store, p.Temporal, p.Links, p.Log.With("component", "gateway"))
+	if err != nil || p.Config.Twilio == nil {
+		return gw, err
+	}
+	if gw.SMSTimes, err = activities.NewTwilioSender(p.Config.Twilio); err != nil {
+		return nil, fmt.Errorf("NUDGE_TWILIO_*: %w", err)
+	}
+	return gw, nil
 }
 
 // Serve runs the gateway on l (and its relay) until ctx ends, then shuts

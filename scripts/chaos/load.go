@@ -290,8 +290,10 @@ func (c *Client) SignUp(ctx context.Context, p Person) (Outcome, bool) {
 	return out, true
 }
 
-// ShopifyCall is a webhook signed with secret.
-func ShopifyCall(secret, topic, webhookID string, payload any) Call {
+// ShopifyCall is a webhook signed with secret; messageID is the base of the
+// messageIds the gateway gives its events (the resource and its version,
+// not the unsigned webhook ID).
+func ShopifyCall(secret, topic, webhookID, messageID string, payload any) Call {
 	body, _ := json.Marshal(payload)
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
@@ -302,7 +304,7 @@ func ShopifyCall(secret, topic, webhookID string, payload any) Call {
 			"X-Shopify-Webhook-Id":  webhookID,
 			"X-Shopify-Shop-Domain": "chaos.myshopify.com",
 		},
-		MessageIDs: []string{"shopify-" + webhookID + "-identify", "shopify-" + webhookID + "-track"}}
+		MessageIDs: []string{messageID + "-identify", messageID + "-track"}}
 }
 
 // Load runs fn for n items with `concurrency` goroutines, at most rate

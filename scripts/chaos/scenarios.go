@@ -72,7 +72,9 @@ func poison(ctx context.Context, r *Run) error {
 		}
 	}
 	guest := "josé@café.example"
-	call := ShopifyCall(r.Stack.ShopifySecret, "checkouts/create", "chaos-guest-1", guestCheckout(guest))
+	checkout := guestCheckout(guest)
+	call := ShopifyCall(r.Stack.ShopifySecret, "checkouts/create", "chaos-guest-1",
+		"nudge:shopify-checkout-chaosguestcheckout0001-"+checkout["updated_at"].(string)+"-started", checkout)
 	if out := r.Client.Send(ctx, call); out.OK() {
 		r.Notef("Shopify guest checkout for %s (no customer id): 200 %s", guest, clip(out.Body, 120))
 	} else {
