@@ -4,10 +4,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/nudgehq/nudge/models"
 )
 
 type keyKind int
@@ -69,6 +72,25 @@ func (g *Gateway) kind(key string) keyKind {
 		return keyWrite
 	}
 	return keyUnknown
+}
+
+// caller is who sent a request: the kind of key, and the source its events
+// are recorded under. A write key's source names the key by a hash, so the
+// database never holds the key and each key's orders stay its own.
+type caller struct {
+	kind   keyKind
+	source string
+}
+
+func (g *Gateway) caller(key string) caller {
+	switch g.kind(key) {
+	case keyAdmin:
+		return caller{kind: keyAdmin, source: models.SourceAdmin}
+	case keyWrite:
+		sum := sha256.Sum256([]byte(key))
+		return caller{kind: keyWrite, source: "segment:" + hex.EncodeToString(sum[:6])}
+	}
+	return caller{}
 }
 
 const (

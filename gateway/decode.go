@@ -25,6 +25,7 @@ type parser struct {
 	prefix string // "batch[3]." inside a batch
 	index  *int   // the batch index, reported with the error
 	admin  bool   // the caller used an admin key: reserved events allowed
+	source string // the caller, as events record it (models.Event.Source)
 	err    *apiError
 }
 

@@ -65,7 +65,7 @@ func cors(c *gin.Context) {
 // kind acknowledges a call type Nudge does not use.
 func (g *Gateway) call(kind string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		fields, key, ok := g.readAuthorized(c, callLimit, "one call")
+		fields, who, ok := g.readAuthorized(c, callLimit, "one call")
 		if !ok {
 			return
 		}
@@ -73,7 +73,7 @@ func (g *Gateway) call(kind string) gin.HandlerFunc {
 			ok200(c)
 			return
 		}
-		p := &parser{fields: fields, admin: key == keyAdmin}
+		p := &parser{fields: fields, admin: who.kind == keyAdmin, source: who.source}
 		in := p.call(kind, time.Now().UTC(), time.Time{}, nil)
 		if p.err != nil {
 			p.err.send(c)
@@ -86,7 +86,7 @@ func (g *Gateway) call(kind string) gin.HandlerFunc {
 // batch handles /v1/batch. Every call is checked before any is stored: a
 // batch is taken whole or not at all.
 func (g *Gateway) batch(c *gin.Context) {
-	fields, key, ok := g.readAuthorized(c, batchLimit, "a batch")
+	fields, who, ok := g.readAuthorized(c, batchLimit, "a batch")
 	if !ok {
 		return
 	}
@@ -127,7 +127,7 @@ func (g *Gateway) batch(c *gin.Context) {
 			}).send(c)
 			return
 		}
-		p := &parser{prefix: at + ".", index: &i, admin: key == keyAdmin}
+		p := &parser{prefix: at + ".", index: &i, admin: who.kind == keyAdmin, source: who.source}
 		if t := jsonType(item); t != "an object" {
 			(&apiError{Status: http.StatusBadRequest, Error: at + ": must be an object (one call), got " + t, Index: &i}).send(c)
 			return
@@ -270,6 +270,7 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 			Traits:      allTraits,
 			Context:     callContext,
 			Timestamp:   timestamp.UTC(),
+			Source:      p.source,
 		},
 		UserID:          userID,
 		ContextTimezone: timezone,
@@ -318,46 +319,44 @@ func (p *parser) moneyProperties(properties map[string]any) {
 
 // readAuthorized reads the body within limit and checks the write key, sent
 // in the Authorization header or, as analytics.js does, as "writeKey" in the
-// body, and says which kind of key it is. An unauthenticated request learns
-// nothing about its body.
-func (g *Gateway) readAuthorized(c *gin.Context, limit int64, what string) (map[string]json.RawMessage, keyKind, bool) {
+// body, and says who is calling. An unauthenticated request learns nothing
+// about its body.
+func (g *Gateway) readAuthorized(c *gin.Context, limit int64, what string) (map[string]json.RawMessage, caller, bool) {
 	key, inHeader, problem := headerKey(c.Request)
-	kind := g.kind(key)
 	switch {
 	case problem != "":
 		fail(c, http.StatusUnauthorized, problem)
-		return nil, keyUnknown, false
-	case inHeader && kind == keyUnknown:
+		return nil, caller{}, false
+	case inHeader && g.kind(key) == keyUnknown:
 		fail(c, http.StatusUnauthorized, msgBadWriteKey)
-		return nil, keyUnknown, false
+		return nil, caller{}, false
 	}
 	body, aerr := readBody(c, limit, what)
 	if aerr != nil {
 		aerr.send(c)
-		return nil, keyUnknown, false
+		return nil, caller{}, false
 	}
 	fields, aerr := decodeObject(body)
 	if inHeader {
 		if aerr != nil {
 			aerr.send(c)
-			return nil, keyUnknown, false
+			return nil, caller{}, false
 		}
-		return fields, kind, true
+		return fields, g.caller(key), true
 	}
 	var bodyKey string
 	if aerr == nil {
 		_ = json.Unmarshal(fields["writeKey"], &bodyKey)
 	}
-	kind = g.kind(bodyKey)
 	switch {
 	case bodyKey == "":
 		fail(c, http.StatusUnauthorized, msgNoWriteKey)
-		return nil, keyUnknown, false
-	case kind == keyUnknown:
+		return nil, caller{}, false
+	case g.kind(bodyKey) == keyUnknown:
 		fail(c, http.StatusUnauthorized, msgBadWriteKey)
-		return nil, keyUnknown, false
+		return nil, caller{}, false
 	}
-	return fields, kind, true
+	return fields, g.caller(bodyKey), true
 }
 
 // readBody reads at most limit bytes, unzipping a gzip body as Segment's

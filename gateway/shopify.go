@@ -220,12 +220,12 @@ func (d *shopifyDelivery) calls(ref shopifyRef, userID string, traits map[string
 	var out []models.Incoming
 	if len(traits) > 0 {
 		out = append(out, models.Incoming{
-			Event:  models.Event{MessageID: base + "-identify", Kind: workflows.KindIdentify, Traits: traits, Context: callContext, Timestamp: at},
+			Event:  models.Event{MessageID: base + "-identify", Kind: workflows.KindIdentify, Traits: traits, Context: callContext, Timestamp: at, Source: models.SourceShopify},
 			UserID: userID,
 		})
 	}
 	track := models.Incoming{
-		Event:  models.Event{MessageID: base, Kind: workflows.KindTrack, Name: event, Properties: properties, Context: callContext, Timestamp: at},
+		Event:  models.Event{MessageID: base, Kind: workflows.KindTrack, Name: event, Properties: properties, Context: callContext, Timestamp: at, Source: models.SourceShopify},
 		UserID: userID,
 	}
 	if len(out) > 0 {

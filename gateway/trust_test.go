@@ -195,3 +195,60 @@ func TestReplayedOrLateSMSKeywordsDoNotUndoAStop(t *testing.T) {
 
 const startTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response><Message>` +
 	`Acme: you are subscribed to our texts again. Reply STOP to opt out, HELP for help.</Message></Response>`
+
+// Orders once upserted on a global ID: anyone with the write key moved a
+// contact's order (total 120) to themselves with a total of 1, then
+// refunded it. An order now belongs to its source and its contact.
+func TestOrdersBelongToTheirSourceAndContact(t *testing.T) {
+	e := newEnv(t)
+	e.gw.Config.WriteKeys = append(e.gw.Config.WriteKeys, "wk_other_store")
+	order := func(t *testing.T, key string) models.Order {
+		t.Helper()
+		var o models.Order
+		if err := e.store.DB().Where("id = ?", key).Take(&o).Error; err != nil {
+			t.Fatalf("order %s: %v", key, err)
+		}
+		return o
+	}
+	src := e.gw.caller(writeKey).source
+	requireJSON(t, e.post("/v1/track", `{"userId":"victim","messageId":"v1","event":"Order Completed","properties":{"order_id":"1001","total":120}}`), http.StatusOK, okBody)
+	key := models.OrderKey(src, "1001")
+	if o := order(t, key); o.ContactID != "victim" || o.Total != 120 || o.OrderID != "1001" || o.Source != src {
+		t.Fatalf("recorded %+v", o)
+	}
+
+	// The attack, with the same public write key: claim it, then refund it.
+	requireJSON(t, e.post("/v1/track", `{"userId":"mallory","messageId":"m1","event":"Order Completed","properties":{"order_id":"1001","total":1}}`), http.StatusOK, okBody)
+	requireJSON(t, e.post("/v1/track", `{"userId":"mallory","messageId":"m2","event":"Order Refunded","properties":{"order_id":"1001"}}`), http.StatusOK, okBody)
+	if o := order(t, key); o.ContactID != "victim" || o.Total != 120 || o.Status != "completed" {
+		t.Fatalf("after the attack: %+v", o)
+	}
+	var n int64
+	e.store.DB().Model(&models.Order{}).Count(&n)
+	if n != 1 {
+		t.Fatalf("%d orders, want the victim's alone", n)
+	}
+
+	// Another store (write key) may use the same order number for its own order.
+	rec := e.do(http.MethodPost, "/v1/track", `{"userId":"shopper","messageId":"o1","event":"Order Completed","properties":{"order_id":"1001","total":30}}`,
+		"Content-Type: application/json", basic("wk_other_store"))
+	requireJSON(t, rec, http.StatusOK, okBody)
+	if o := order(t, models.OrderKey(e.gw.caller("wk_other_store").source, "1001")); o.ContactID != "shopper" || o.Total != 30 {
+		t.Fatalf("the other store's order: %+v", o)
+	}
+	if o := order(t, key); o.ContactID != "victim" || o.Total != 120 {
+		t.Fatalf("the first store's order changed: %+v", o)
+	}
+
+	// The victim's own refund, from the same source, applies; an admin's too.
+	requireJSON(t, e.post("/v1/track", `{"userId":"victim","messageId":"v2","event":"Order Shipped","properties":{"order_id":"1001"}}`), http.StatusOK, okBody)
+	if o := order(t, key); o.Status != "shipped" {
+		t.Fatalf("the owner's update: %+v", o)
+	}
+	rec = e.do(http.MethodPost, "/v1/track", `{"userId":"victim","messageId":"a1","event":"Order Refunded","properties":{"order_id":"1001"}}`,
+		"Content-Type: application/json", bearer(adminKey))
+	requireJSON(t, rec, http.StatusOK, okBody)
+	if o := order(t, key); o.Status != "refunded" {
+		t.Fatalf("the admin's refund: %+v", o)
+	}
+}

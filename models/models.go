@@ -112,6 +112,9 @@ type Event struct {
 	Context       map[string]any `gorm:"serializer:json;type:text" json:"context,omitempty"`
 	Timestamp     time.Time      `gorm:"index:idx_events_contact_kind_name_ts,priority:4" json:"timestamp"`
 	ReceivedAt    time.Time      `json:"received_at"`
+	// Source is who sent it, for what it may change: "segment:<key id>",
+	// "shopify", SourceAdmin; empty for what Nudge records itself.
+	Source string `gorm:"size:64" json:"source,omitempty"`
 	Status        string         `gorm:"size:16;index:idx_events_pending_contact,priority:1;not null" json:"status"`
 	Attempts      int            `json:"attempts,omitempty"`
 	LastError     string         `gorm:"type:text" json:"last_error,omitempty"`
@@ -201,7 +204,10 @@ type DiscountCode struct {
 
 // Order is a purchase, with the journey and message it is attributed to.
 type Order struct {
+	// ID is the order's key: its source and its ID there (OrderKey).
 	ID         string         `gorm:"primaryKey;size:191" json:"id"`
+	Source     string         `gorm:"size:64" json:"source,omitempty"`
+	OrderID    string         `gorm:"size:191;index" json:"order_id"`
 	ContactID  string         `gorm:"size:191;index;not null" json:"contact_id"`
 	CheckoutID string         `gorm:"size:191;index" json:"checkout_id,omitempty"`
 	Total      float64        `json:"total"`

@@ -31,14 +31,41 @@ const (
 	AttributedRecentCart = "recent_cart" // the contact's latest abandoned cart in the window
 )
 
+// SourceAdmin is the source of events sent with an admin key: they may
+// change any source's orders, for repairs.
+const SourceAdmin = "admin"
+
+// SourceShopify is the source of what the signed Shopify webhooks report.
+const SourceShopify = "shopify"
+
+// OrderKey is an order's key in the orders table: order IDs are unique only
+// within the source that sent them (a Segment write key, the Shopify shop),
+// so another source cannot name, move or refund them.
+func OrderKey(source, orderID string) string {
+	if source == "" {
+		return orderID
+	}
+	return source + "/" + orderID
+}
+
 // recordOrder keeps the orders table in step with order events: an Order
 // Completed creates the order, attributed to a journey; the others move its
-// status along.
+// status along. An order belongs to the source and the contact that placed
+// it: an event from another source or about another contact changes
+// nothing in the table (the event itself still reaches its own contact).
+// An admin key's events may change the contact's orders from any source.
 func (s *Store) recordOrder(tx *gorm.DB, ev *Event) error {
 	status, ok := orderStatus[ev.Name]
 	id := PropString(ev.Properties, "order_id")
 	if !ok || ev.Kind != "track" || id == "" || ev.ContactID == "" {
 		return nil
+	}
+	key := OrderKey(ev.Source, id)
+	// The orders this event may change: its source's, or, for an admin,
+	// the contact's under any source; always the same contact's.
+	mine := tx.Model(&Order{}).Where("id = ? AND contact_id = ?", key, ev.ContactID)
+	if ev.Source == SourceAdmin {
+		mine = tx.Model(&Order{}).Where("(id = ? OR order_id = ?) AND contact_id = ?", key, id, ev.ContactID)
 	}
 	if status != "completed" {
 		details := map[string]any{}
@@ -48,7 +75,7 @@ func (s *Store) recordOrder(tx *gorm.DB, ev *Event) error {
 			}
 		}
 		change := &Order{Status: status}
-		update := tx.Model(&Order{}).Where("id = ?", id).Select("status")
+		update := mine.Select("status")
 		if len(details) > 0 {
 			change.Details = details
 			update = update.Select("status", "details")
@@ -57,11 +84,22 @@ func (s *Store) recordOrder(tx *gorm.DB, ev *Event) error {
 		if res.Error != nil || res.RowsAffected > 0 {
 			return res.Error
 		}
-		// News of an order we never saw completed: keep what we know.
-		return skipDuplicates(tx).Create(&Order{ID: id, ContactID: ev.ContactID, Status: status, Details: details, OrderedAt: ev.Timestamp}).Error
+		// News of an order we never saw completed: keep what we know,
+		// unless the key is another contact's.
+		return skipDuplicates(tx).Create(&Order{ID: key, Source: ev.Source, OrderID: id, ContactID: ev.ContactID, Status: status,
+			Details: details, OrderedAt: ev.Timestamp}).Error
+	}
+	var owner string
+	if err := tx.Model(&Order{}).Where("id = ?", key).Pluck("contact_id", &owner).Error; err != nil {
+		return err
+	}
+	if owner != "" && owner != ev.ContactID {
+		return nil // another contact's order: not moved
 	}
 	o := Order{
-		ID:         id,
+		ID:         key,
+		Source:     ev.Source,
+		OrderID:    id,
 		ContactID:  ev.ContactID,
 		CheckoutID: firstProp(ev.Properties, "checkout_id", "cart_id"),
 		Currency:   PropString(ev.Properties, "currency"),
@@ -80,7 +118,7 @@ func (s *Store) recordOrder(tx *gorm.DB, ev *Event) error {
 	}
 	return tx.Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"contact_id", "checkout_id", "total", "currency", "products", "journey", "message_id", "attributed", "ordered_at", "updated_at"}),
+		DoUpdates: clause.AssignmentColumns([]string{"checkout_id", "total", "currency", "products", "journey", "message_id", "attributed", "ordered_at", "updated_at"}),
 	}).Create(&o).Error
 }
 

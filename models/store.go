@@ -166,6 +166,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := db.AutoMigrate(all...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	// Orders from before sources were recorded are keyed by their bare ID:
+	// name it as their order ID too, so an admin key can still reach them.
+	if err := db.Model(&Order{}).Where("order_id = '' OR order_id IS NULL").Update("order_id", gorm.Expr("id")).Error; err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	// Replaced by idx_events_pending_contact, which the relay's claims use.
 	if m := db.Migrator(); m.HasIndex(&Event{}, "idx_events_status_id") {
 		if err := m.DropIndex(&Event{}, "idx_events_status_id"); err != nil {
