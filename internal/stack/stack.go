@@ -128,7 +128,7 @@ func Start(ctx context.Context, dir string, opts Options) (s *Stack, err error) 
 	for _, dc := range opts.DynamicConfig {
 		extra = append(extra, "--dynamic-config-value", dc)
 	}
-	metricsPort, err := freePort()
+	metricsPort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -260,8 +260,8 @@ func (s *Stack) WaitForEmail(ctx context.Context, to, subject string) (smtptest.
 	return m, nil
 }
 
-// freePort asks the kernel for a loopback port that is free now.
-func freePort() (int, error) {
+// FreePort asks the kernel for a loopback port that is free now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/nudgehq/nudge/internal/stack"
 	"github.com/nudgehq/nudge/models"
 )
 
@@ -94,7 +95,7 @@ func StartStack(ctx context.Context, dir, tag string, opts StackOptions) (s *Sta
 
 	n := max(opts.Gateways, 1)
 	for i := range n {
-		port, err := freePort()
+		port, err := stack.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +137,7 @@ func StartStack(ctx context.Context, dir, tag string, opts StackOptions) (s *Sta
 // env is a Nudge process's environment: the harness's own, minus any NUDGE_*
 // setting, plus this stack's.
 func (s *Stack) env(publicURL string, extra map[string]string) ([]string, error) {
-	metrics, err := freePort()
+	metrics, err := stack.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +179,7 @@ func (s *Stack) env(publicURL string, extra map[string]string) ([]string, error)
 func (s *Stack) startTemporal(ctx context.Context) error {
 	var ports [4]int
 	for i := range ports {
-		p, err := freePort()
+		p, err := stack.FreePort()
 		if err != nil {
 			return err
 		}
