@@ -103,25 +103,25 @@ type Event struct {
 	MessageID string `gorm:"size:191;uniqueIndex;not null" json:"message_id"`
 	// (contact, kind, name, timestamp) serves segments and attribution:
 	// "has this contact done X, and when".
-	ContactID     string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:1;index:idx_events_pending_contact,priority:2" json:"contact_id,omitempty"`
-	AnonymousID   string         `gorm:"size:191;index" json:"anonymous_id,omitempty"`
-	Kind          string         `gorm:"size:16;not null;index:idx_events_contact_kind_name_ts,priority:2" json:"kind"`
-	Name          string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:3" json:"name,omitempty"`
-	Properties    map[string]any `gorm:"serializer:json;type:text" json:"properties,omitempty"`
-	Traits        map[string]any `gorm:"serializer:json;type:text" json:"traits,omitempty"`
-	Context       map[string]any `gorm:"serializer:json;type:text" json:"context,omitempty"`
-	Timestamp     time.Time      `gorm:"index:idx_events_contact_kind_name_ts,priority:4" json:"timestamp"`
-	ReceivedAt    time.Time      `json:"received_at"`
+	ContactID   string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:1;index:idx_events_pending_contact,priority:2" json:"contact_id,omitempty"`
+	AnonymousID string         `gorm:"size:191;index" json:"anonymous_id,omitempty"`
+	Kind        string         `gorm:"size:16;not null;index:idx_events_contact_kind_name_ts,priority:2" json:"kind"`
+	Name        string         `gorm:"size:191;index:idx_events_contact_kind_name_ts,priority:3" json:"name,omitempty"`
+	Properties  map[string]any `gorm:"serializer:json;type:text" json:"properties,omitempty"`
+	Traits      map[string]any `gorm:"serializer:json;type:text" json:"traits,omitempty"`
+	Context     map[string]any `gorm:"serializer:json;type:text" json:"context,omitempty"`
+	Timestamp   time.Time      `gorm:"index:idx_events_contact_kind_name_ts,priority:4" json:"timestamp"`
+	ReceivedAt  time.Time      `json:"received_at"`
 	// Source is who sent it, for what it may change: "segment:<key id>",
 	// "shopify", SourceAdmin; empty for what Nudge records itself.
-	Source string `gorm:"size:64" json:"source,omitempty"`
-	Status        string         `gorm:"size:16;index:idx_events_pending_contact,priority:1;not null" json:"status"`
-	Attempts      int            `json:"attempts,omitempty"`
-	LastError     string         `gorm:"type:text" json:"last_error,omitempty"`
-	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
-	LeaseOwner    string         `gorm:"size:64" json:"-"`
-	LeaseUntil    *time.Time     `json:"-"`
-	DeliveredAt   *time.Time     `json:"delivered_at,omitempty"`
+	Source        string     `gorm:"size:64" json:"source,omitempty"`
+	Status        string     `gorm:"size:16;index:idx_events_pending_contact,priority:1;not null" json:"status"`
+	Attempts      int        `json:"attempts,omitempty"`
+	LastError     string     `gorm:"type:text" json:"last_error,omitempty"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	LeaseOwner    string     `gorm:"size:64" json:"-"`
+	LeaseUntil    *time.Time `json:"-"`
+	DeliveredAt   *time.Time `json:"delivered_at,omitempty"`
 }
 
 // Message states beyond the outcomes in workflows (sent, recorded, skipped,
