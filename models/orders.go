@@ -196,10 +196,10 @@ func (s *Store) SaveCart(ctx context.Context, c *Cart) error {
 	}).Create(c).Error
 }
 
-// Order returns one order by ID, or ErrNotFound.
-func (s *Store) Order(ctx context.Context, id string) (*Order, error) {
+// Order returns one order by its key (OrderKey), or ErrNotFound.
+func (s *Store) Order(ctx context.Context, key string) (*Order, error) {
 	var o Order
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&o).Error
+	err := s.db.WithContext(ctx).Where("id = ?", key).Take(&o).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
