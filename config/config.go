@@ -17,6 +17,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/nudgehq/nudge/codec"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -63,6 +64,14 @@ type Config struct {
 	SMSQuietHours             string `env:"SMS_QUIET_HOURS" envDefault:"21:00-08:00"`
 	DefaultTimezone           string `env:"DEFAULT_TIMEZONE" envDefault:"UTC"`
 
+	// Temporal payload encryption: "id:base64key,id2:base64key2", 32-byte
+	// AES-256 keys. The first encrypts, all decrypt, so keys rotate. Unset:
+	// payloads go to Temporal in plain JSON, readable in its UI.
+	EncryptionKeysRaw string `env:"ENCRYPTION_KEYS"`
+	// The Temporal UI's origin, the one browser origin the gateway's codec
+	// endpoint answers cross-origin requests from.
+	TemporalUIOrigin string `env:"TEMPORAL_UI_ORIGIN" envDefault:"http://localhost:8233"`
+
 	// Storefronts.
 	ShopifyWebhookSecret string `env:"SHOPIFY_WEBHOOK_SECRET"`
 
@@ -107,6 +116,8 @@ type Config struct {
 	Caps       Caps           `env:"-"`
 	SalesReps  []SalesRep     `env:"-"`
 	ICPSize    [2]int         `env:"-"` // employees, min and max
+	// EncryptionKeys is nil when NUDGE_ENCRYPTION_KEYS is unset.
+	EncryptionKeys *codec.Keys `env:"-"`
 }
 
 // SalesRep is a person leads are handed to.
@@ -356,6 +367,18 @@ func (c *Config) validate() error {
 	if !slices.Contains([]string{"free_shipping", "discount", "none"}, c.CartIncentive) {
 		bad("CART_INCENTIVE", "%q is not free_shipping, discount or none", c.CartIncentive)
 	}
+	if strings.TrimSpace(c.EncryptionKeysRaw) != "" {
+		if keys, err := codec.ParseKeys(c.EncryptionKeysRaw); err != nil {
+			bad("ENCRYPTION_KEYS", "%v (use id:base64key, comma-separated; the first encrypts)", err)
+		} else {
+			c.EncryptionKeys = keys
+		}
+	}
+	if o, err := ParseOrigin(c.TemporalUIOrigin); err != nil {
+		bad("TEMPORAL_UI_ORIGIN", "%v", err)
+	} else {
+		c.TemporalUIOrigin = o
+	}
 	if c.CartDiscountPercent < 1 || c.CartDiscountPercent > 90 {
 		bad("CART_DISCOUNT_PERCENT", "%d is not a percentage between 1 and 90", c.CartDiscountPercent)
 	}
@@ -395,6 +418,17 @@ func (c *Config) RequireServing() error {
 		errs = append(errs, errors.New(prefix+"SECRET: set 16 or more random characters; it signs unsubscribe links"))
 	}
 	return errors.Join(errs...)
+}
+
+// ParseOrigin reads a browser origin, scheme://host[:port], as a browser
+// sends it in the Origin header (lower case, no path), so it compares equal.
+func ParseOrigin(s string) (string, error) {
+	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(s), "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("%q is not an origin like http://localhost:8233 (scheme, host and port; no path)", s)
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
 }
 
 // IsE164 reports whether s is a phone number in E.164 form: + and 7 to 15 digits.

@@ -75,6 +75,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"metrics name":  {"NUDGE_METRICS_ADDR", "127.0.0.1:metrics", `NUDGE_METRICS_ADDR: port "metrics" in "127.0.0.1:metrics" is not a port number`},
 		"cache zero":    {"NUDGE_WORKFLOW_CACHE", "0", "NUDGE_WORKFLOW_CACHE: 0 is not a number of workflows; use at least 1 (the default is 2000)"},
 		"cache word":    {"NUDGE_WORKFLOW_CACHE", "lots", `NUDGE_WORKFLOW_CACHE`},
+		"enc no id":     {"NUDGE_ENCRYPTION_KEYS", "c2VjcmV0", "NUDGE_ENCRYPTION_KEYS: entry 1 is not id:base64key"},
+		"enc short":     {"NUDGE_ENCRYPTION_KEYS", "k1:c2VjcmV0", `NUDGE_ENCRYPTION_KEYS: key "k1" (entry 1) decodes to 6 bytes; AES-256 needs exactly 32`},
+		"ui origin":     {"NUDGE_TEMPORAL_UI_ORIGIN", "http://localhost:8233/ui", `NUDGE_TEMPORAL_UI_ORIGIN: "http://localhost:8233/ui" is not an origin`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			vars := map[string]string{tc.key: tc.value}
@@ -126,5 +129,36 @@ func TestMetricsAddr(t *testing.T) {
 		} else if c.MetricsAddr != want {
 			t.Errorf("NUDGE_METRICS_ADDR=%q: MetricsAddr = %q, want %q", value, c.MetricsAddr, want)
 		}
+	}
+}
+
+// NUDGE_ENCRYPTION_KEYS is optional: unset, payloads stay plain; set, it is
+// parsed into the keys every Temporal client encrypts with.
+func TestEncryptionKeys(t *testing.T) {
+	c, err := LoadFrom(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EncryptionKeys != nil || c.TemporalUIOrigin != "http://localhost:8233" {
+		t.Errorf("defaults: keys %v, UI origin %q", c.EncryptionKeys, c.TemporalUIOrigin)
+	}
+	key := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" // 32 bytes
+	c, err = LoadFrom(map[string]string{
+		"NUDGE_ENCRYPTION_KEYS":    "2025-06:" + key + ",2024-01:" + key,
+		"NUDGE_TEMPORAL_UI_ORIGIN": "HTTPS://Temporal.Acme.example/",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EncryptionKeys == nil || !slices.Equal(c.EncryptionKeys.IDs(), []string{"2025-06", "2024-01"}) {
+		t.Errorf("keys = %v", c.EncryptionKeys)
+	}
+	if c.TemporalUIOrigin != "https://temporal.acme.example" {
+		t.Errorf("UI origin = %q, want it as a browser sends it", c.TemporalUIOrigin)
+	}
+	// A bad key list is an error that names the variable and never shows a key.
+	_, err = LoadFrom(map[string]string{"NUDGE_ENCRYPTION_KEYS": "a:" + key + ",a:" + key})
+	if err == nil || !strings.Contains(err.Error(), `NUDGE_ENCRYPTION_KEYS: entry 2: key ID "a" is listed twice`) || strings.Contains(err.Error(), key) {
+		t.Errorf("duplicate key ID: err = %v", err)
 	}
 }

@@ -148,6 +148,7 @@ func (g *Gateway) Handler() http.Handler {
 	g.taskRoutes(admin)
 	g.eventRoutes(admin)
 	g.segmentationRoutes(admin)
+	g.codecRoutes(r)
 
 	r.GET("/unsubscribe/:token", g.unsubscribePage)
 	r.POST("/unsubscribe/:token", g.unsubscribe)

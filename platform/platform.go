@@ -17,6 +17,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/nudgehq/nudge/activities"
+	"github.com/nudgehq/nudge/codec"
 	"github.com/nudgehq/nudge/config"
 	"github.com/nudgehq/nudge/gateway"
 	"github.com/nudgehq/nudge/links"
@@ -55,17 +56,32 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Platform,
 		store.Close()
 		return nil, err
 	}
-	c, err := client.NewLazyClient(client.Options{
-		HostPort:       cfg.TemporalAddress,
-		Namespace:      cfg.TemporalNamespace,
-		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal")),
-		MetricsHandler: sdkMetrics,
-	})
+	c, err := client.NewLazyClient(ClientOptions(cfg, log, sdkMetrics))
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("NUDGE_TEMPORAL_ADDRESS: %w", err)
 	}
+	if cfg.EncryptionKeys != nil {
+		log.Info("Temporal payloads are encrypted", "keys", cfg.EncryptionKeys.IDs())
+	}
 	return &Platform{Config: cfg, Log: log, Store: store, Temporal: c, Links: links.NewSigner(cfg.Secret, cfg.PublicURL)}, nil
+}
+
+// ClientOptions are the options of every Temporal client Nudge creates; the
+// worker inherits its data converter from the client. With
+// NUDGE_ENCRYPTION_KEYS set, payloads are compressed and encrypted before
+// they leave the process, so Temporal stores no personal data in the clear.
+func ClientOptions(cfg *config.Config, log *slog.Logger, metricsHandler client.MetricsHandler) client.Options {
+	opts := client.Options{
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal")),
+		MetricsHandler: metricsHandler,
+	}
+	if cfg.EncryptionKeys != nil {
+		opts.DataConverter = codec.DataConverter(cfg.EncryptionKeys)
+	}
+	return opts
 }
 
 // ServeMetrics serves Prometheus metrics at NUDGE_METRICS_ADDR in the

@@ -1,11 +1,14 @@
 package worker_test
 
 import (
+	"encoding/base64"
 	"path/filepath"
 	"testing"
 
+	"go.temporal.io/sdk/converter"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/nudgehq/nudge/codec"
 	"github.com/nudgehq/nudge/worker"
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -22,13 +25,25 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no recorded histories in testdata/histories")
 	}
+	keys, err := codec.ParseKeys("test:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	encrypting := codec.DataConverter(keys)
 	replayed := map[string]bool{}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := sdkworker.NewWorkflowReplayer()
-			worker.RegisterWorkflows(r, &workflows.Router{Enabled: workflows.JourneyNames(), Settings: workflows.DefaultSettings()})
-			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
-				t.Fatal(err)
+			// Plain, and as a worker with NUDGE_ENCRYPTION_KEYS set: payloads
+			// written before encryption pass the codec untouched.
+			for name, dc := range map[string]converter.DataConverter{"plain": nil, "encrypting": encrypting} {
+				r, err := sdkworker.NewWorkflowReplayerWithOptions(sdkworker.WorkflowReplayerOptions{DataConverter: dc})
+				if err != nil {
+					t.Fatal(err)
+				}
+				worker.RegisterWorkflows(r, &workflows.Router{Enabled: workflows.JourneyNames(), Settings: workflows.DefaultSettings()})
+				if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
 			}
 		})
 		replayed[filepath.Base(f)] = true
