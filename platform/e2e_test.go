@@ -25,14 +25,17 @@ import (
 // startStack brings up a real Temporal dev server, a loopback SMTP server,
 // and Nudge's worker and gateway. Without a Temporal CLI the test is skipped,
 // except under `make test`, which sets NUDGE_REQUIRE_E2E and must not skip.
-func startStack(t *testing.T) *stack.Stack {
+func startStack(t *testing.T) *stack.Stack { return startStackWith(t, nil) }
+
+// startStackWith starts the stack with env overriding NUDGE_* settings.
+func startStackWith(t *testing.T, env map[string]string) *stack.Stack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped with -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := stack.Start(ctx, t.TempDir(), stack.Options{Log: testLog{t}})
+	s, err := stack.Start(ctx, t.TempDir(), stack.Options{Log: testLog{t}, Env: env})
 	if errors.Is(err, stack.ErrNoTemporal) && os.Getenv("NUDGE_REQUIRE_E2E") == "" {
 		t.Skip(err)
 	}
