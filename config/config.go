@@ -68,6 +68,9 @@ type Config struct {
 	// AES-256 keys. The first encrypts, all decrypt, so keys rotate. Unset:
 	// payloads go to Temporal in plain JSON, readable in its UI.
 	EncryptionKeysRaw string `env:"ENCRYPTION_KEYS"`
+	// Encryption "off" lets `nudge worker` and `nudge gateway` run without
+	// keys, said out loud; anything but "off" or unset is refused.
+	Encryption string `env:"ENCRYPTION"`
 	// The Temporal UI's origin, the one browser origin the gateway's codec
 	// endpoint answers cross-origin requests from.
 	TemporalUIOrigin string `env:"TEMPORAL_UI_ORIGIN" envDefault:"http://localhost:8233"`
@@ -374,6 +377,12 @@ func (c *Config) validate() error {
 			c.EncryptionKeys = keys
 		}
 	}
+	switch {
+	case c.Encryption != "" && c.Encryption != "off":
+		bad("ENCRYPTION", "%q is not off; leave it unset to encrypt with NUDGE_ENCRYPTION_KEYS", c.Encryption)
+	case c.Encryption == "off" && c.EncryptionKeys != nil:
+		bad("ENCRYPTION", "is off, but NUDGE_ENCRYPTION_KEYS is set; unset one of them")
+	}
 	if o, err := ParseOrigin(c.TemporalUIOrigin); err != nil {
 		bad("TEMPORAL_UI_ORIGIN", "%v", err)
 	} else {
@@ -418,6 +427,16 @@ func (c *Config) RequireServing() error {
 		errs = append(errs, errors.New(prefix+"SECRET: set 16 or more random characters; it signs unsubscribe links"))
 	}
 	return errors.Join(errs...)
+}
+
+// RequireEncryption refuses to run the worker or the gateway with Temporal
+// payloads in the clear, unless NUDGE_ENCRYPTION=off says so.
+func (c *Config) RequireEncryption() error {
+	if c.EncryptionKeys != nil || c.Encryption == "off" {
+		return nil
+	}
+	return errors.New(prefix + "ENCRYPTION_KEYS: set a key so Temporal stores no personal data in the clear, " +
+		"e.g. NUDGE_ENCRYPTION_KEYS=k1:$(openssl rand -base64 32); or set NUDGE_ENCRYPTION=off to run without")
 }
 
 // ParseOrigin reads a browser origin, scheme://host[:port], as a browser

@@ -162,3 +162,42 @@ func TestEncryptionKeys(t *testing.T) {
 		t.Errorf("duplicate key ID: err = %v", err)
 	}
 }
+
+// The worker and the gateway refuse to send personal data to Temporal in
+// the clear unless told so by name.
+func TestRequireEncryption(t *testing.T) {
+	key := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" when allowed
+	}{
+		{map[string]string{}, "NUDGE_ENCRYPTION_KEYS: set a key so Temporal stores no personal data in the clear, " +
+			"e.g. NUDGE_ENCRYPTION_KEYS=k1:$(openssl rand -base64 32); or set NUDGE_ENCRYPTION=off to run without"},
+		{map[string]string{"NUDGE_ENCRYPTION_KEYS": "k1:" + key}, ""},
+		{map[string]string{"NUDGE_ENCRYPTION": "off"}, ""},
+	} {
+		c, err := LoadFrom(tc.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if err := c.RequireEncryption(); err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.env, got, tc.want)
+		}
+	}
+	for env, want := range map[string]string{
+		"NUDGE_ENCRYPTION=no": `NUDGE_ENCRYPTION: "no" is not off; leave it unset to encrypt with NUDGE_ENCRYPTION_KEYS`,
+		"both":                "NUDGE_ENCRYPTION: is off, but NUDGE_ENCRYPTION_KEYS is set; unset one of them",
+	} {
+		vars := map[string]string{"NUDGE_ENCRYPTION": "no"}
+		if env == "both" {
+			vars = map[string]string{"NUDGE_ENCRYPTION": "off", "NUDGE_ENCRYPTION_KEYS": "k1:" + key}
+		}
+		if _, err := LoadFrom(vars); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", env, err, want)
+		}
+	}
+}

@@ -28,6 +28,8 @@ import (
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/nudgehq/nudge/codec"
 )
 
 // Paths are relative to this package's directory, where `go test` runs.
@@ -1280,6 +1282,14 @@ func TestNudgeEnvironment(t *testing.T) {
 		for _, v := range []string{"NUDGE_WRITE_KEYS", "NUDGE_ADMIN_KEYS", "NUDGE_SECRET"} {
 			if strings.TrimSpace(e[v]) == "" {
 				t.Errorf("service %s: %s is not set; `nudge gateway` refuses to start without it", name, v)
+			}
+		}
+		// config.RequireEncryption: keys that parse, or encryption off by name.
+		if keys := e["NUDGE_ENCRYPTION_KEYS"]; keys == "" && e["NUDGE_ENCRYPTION"] != "off" {
+			t.Errorf("service %s: NUDGE_ENCRYPTION_KEYS is not set; `nudge %s` refuses to start without it (or NUDGE_ENCRYPTION=off)", name, name)
+		} else if keys != "" {
+			if _, err := codec.ParseKeys(keys); err != nil {
+				t.Errorf("service %s: NUDGE_ENCRYPTION_KEYS: %v", name, err)
 			}
 		}
 		if n := len(e["NUDGE_SECRET"]); n < 16 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nudgehq/nudge/codec"
 	"github.com/nudgehq/nudge/config"
 	"github.com/nudgehq/nudge/platform"
 )
@@ -23,6 +25,9 @@ type devKeys struct {
 	WriteKey string `json:"write_key"`
 	AdminKey string `json:"admin_key"`
 	Secret   string `json:"secret"`
+	// EncryptionKey encrypts Temporal payloads, as in production; files
+	// from before it get one added.
+	EncryptionKey string `json:"encryption_key,omitempty"`
 }
 
 // devSetup fills in the keys and secret a developer has not set.
@@ -37,8 +42,13 @@ func devSetup(cfg *config.Config) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	if keys.WriteKey == "" {
-		keys = devKeys{WriteKey: "wk_dev_" + rand.Text()[:20], AdminKey: "ak_dev_" + rand.Text()[:20], Secret: rand.Text()}
+	if keys.WriteKey == "" || keys.EncryptionKey == "" {
+		if keys.WriteKey == "" {
+			keys = devKeys{WriteKey: "wk_dev_" + rand.Text()[:20], AdminKey: "ak_dev_" + rand.Text()[:20], Secret: rand.Text()}
+		}
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		keys.EncryptionKey = "dev:" + base64.StdEncoding.EncodeToString(key)
 		raw, _ := json.MarshalIndent(keys, "", "  ")
 		if err := os.MkdirAll(filepath.Dir(devKeysFile), 0o755); err != nil {
 			return err
@@ -55,6 +65,13 @@ func devSetup(cfg *config.Config) error {
 	}
 	if cfg.Secret == "" {
 		cfg.Secret = keys.Secret
+	}
+	if cfg.EncryptionKeys == nil && cfg.Encryption != "off" {
+		k, err := codec.ParseKeys(keys.EncryptionKey)
+		if err != nil {
+			return fmt.Errorf("%s: encryption_key: %v: delete the file to make new keys", devKeysFile, err)
+		}
+		cfg.EncryptionKeys = k
 	}
 	return cfg.RequireServing()
 }

@@ -51,9 +51,11 @@ func main() {
 	case "dev":
 		err = withPlatform(ctx, devSetup, runDev)
 	case "worker":
-		err = withPlatform(ctx, nil, runWorker)
+		err = withPlatform(ctx, (*config.Config).RequireEncryption, runWorker)
 	case "gateway":
-		err = withPlatform(ctx, (*config.Config).RequireServing, runGateway)
+		err = withPlatform(ctx, func(c *config.Config) error {
+			return errors.Join(c.RequireServing(), c.RequireEncryption())
+		}, runGateway)
 	case "migrate":
 		err = withPlatform(ctx, nil, func(context.Context, *platform.Platform) error { return nil })
 	case "simulate":

@@ -170,7 +170,10 @@ func Start(ctx context.Context, dir string, opts Options) (s *Stack, err error) 
 		"NUDGE_WRITE_KEYS":       s.WriteKey,
 		"NUDGE_ADMIN_KEYS":       s.AdminKey,
 		"NUDGE_SECRET":           rand.Text(),
-		"NUDGE_SALES_REPS":       "Sam Lee:sam@acme.example.com:U0SAM,Ana Ruiz:ana@acme.example.com:U0ANA",
+		// Plain payloads, so recorded histories replay without a key;
+		// platform/encryption_test.go runs a stack with keys.
+		"NUDGE_ENCRYPTION": "off",
+		"NUDGE_SALES_REPS": "Sam Lee:sam@acme.example.com:U0SAM,Ana Ruiz:ana@acme.example.com:U0ANA",
 	}
 	for k, v := range opts.Env {
 		vars[k] = v

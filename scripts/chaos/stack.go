@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log"
@@ -41,6 +42,9 @@ type Stack struct {
 	tc           client.Client // the harness's own Temporal client, for evidence
 
 	WriteKey, AdminKey, Secret, ShopifySecret string
+	// EncryptionKey (base64, 32 bytes) encrypts Temporal payloads, as a
+	// production stack would.
+	EncryptionKey string
 }
 
 // Gateway is one gateway process and where it listens.
@@ -67,7 +71,7 @@ var (
 func StartStack(ctx context.Context, dir, tag string, opts StackOptions) (s *Stack, err error) {
 	s = &Stack{Dir: dir, LogDir: filepath.Join(dir, "logs"),
 		WriteKey: "wk_" + rand.Text()[:16], AdminKey: "ak_" + rand.Text()[:16],
-		Secret: rand.Text(), ShopifySecret: "shpss_" + rand.Text()}
+		Secret: rand.Text(), ShopifySecret: "shpss_" + rand.Text(), EncryptionKey: newEncryptionKey()}
 	if err := os.MkdirAll(s.LogDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -153,6 +157,7 @@ func (s *Stack) env(publicURL string, extra map[string]string) ([]string, error)
 		"NUDGE_WRITE_KEYS":             s.WriteKey,
 		"NUDGE_ADMIN_KEYS":             s.AdminKey,
 		"NUDGE_SECRET":                 s.Secret,
+		"NUDGE_ENCRYPTION_KEYS":        "chaos:" + s.EncryptionKey,
 		"NUDGE_EMAIL_FROM":             "Acme <hello@acme.example.com>",
 		"NUDGE_ACCOUNT_OWNER":          "Sam Lee <sam@acme.example.com>",
 		"NUDGE_SALES_REPS":             "Sam Lee:sam@acme.example.com:U0SAM",
@@ -357,4 +362,11 @@ func mysqlPing(ctx context.Context) bool {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return exec.CommandContext(cctx, "mysqladmin", "--host=127.0.0.1", "--user=root", "ping").Run() == nil
+}
+
+// newEncryptionKey is a random AES-256 key, base64.
+func newEncryptionKey() string {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return base64.StdEncoding.EncodeToString(key)
 }
