@@ -28,7 +28,7 @@ func TestEncryptedPayloads(t *testing.T) {
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	s := startStackWith(t, map[string]string{"NUDGE_ENCRYPTION_KEYS": "e2e:" + base64.StdEncoding.EncodeToString(key)})
+	s := startStackWith(t, map[string]string{"NUDGE_ENCRYPTION_KEYS": "e2e:" + base64.StdEncoding.EncodeToString(key), "NUDGE_ENCRYPTION": ""})
 	const email = "grace.hopper@example.com"
 	post(t, s, "/v1/identify", `{"userId":"u-grace","messageId":"enc-1","traits":{"email":"`+email+`","firstName":"Grace"}}`)
 	post(t, s, "/v1/track", `{"userId":"u-grace","messageId":"enc-2","event":"Signed Up"}`)

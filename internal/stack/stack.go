@@ -202,6 +202,9 @@ func Start(ctx context.Context, dir string, opts Options) (s *Stack, err error) 
 
 // Close stops everything Start started.
 func (s *Stack) Close() {
+	if s == nil {
+		return // Start failed before it had anything to stop
+	}
 	if s.stop != nil {
 		s.stop()
 		select {
