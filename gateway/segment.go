@@ -323,11 +323,12 @@ func (p *parser) moneyProperties(properties map[string]any) {
 // about its body.
 func (g *Gateway) readAuthorized(c *gin.Context, limit int64, what string) (map[string]json.RawMessage, caller, bool) {
 	key, inHeader, problem := headerKey(c.Request)
+	who := g.caller(key) // every key compared once, on the hot path
 	switch {
 	case problem != "":
 		fail(c, http.StatusUnauthorized, problem)
 		return nil, caller{}, false
-	case inHeader && g.kind(key) == keyUnknown:
+	case inHeader && who.kind == keyUnknown:
 		fail(c, http.StatusUnauthorized, msgBadWriteKey)
 		return nil, caller{}, false
 	}
@@ -342,7 +343,7 @@ func (g *Gateway) readAuthorized(c *gin.Context, limit int64, what string) (map[
 			aerr.send(c)
 			return nil, caller{}, false
 		}
-		return fields, g.caller(key), true
+		return fields, who, true
 	}
 	var bodyKey string
 	if aerr == nil {
@@ -352,11 +353,12 @@ func (g *Gateway) readAuthorized(c *gin.Context, limit int64, what string) (map[
 	case bodyKey == "":
 		fail(c, http.StatusUnauthorized, msgNoWriteKey)
 		return nil, caller{}, false
-	case g.kind(bodyKey) == keyUnknown:
+	}
+	if who = g.caller(bodyKey); who.kind == keyUnknown {
 		fail(c, http.StatusUnauthorized, msgBadWriteKey)
 		return nil, caller{}, false
 	}
-	return fields, g.caller(bodyKey), true
+	return fields, who, true
 }
 
 // readBody reads at most limit bytes, unzipping a gzip body as Segment's

@@ -169,7 +169,12 @@ func (g *Gateway) twilioInbound(c *gin.Context) {
 // nudge_sms_consent_unordered_total.
 func (g *Gateway) smsKeyword(ctx context.Context, sid, from string, optOut bool, received time.Time) ([]string, error) {
 	at := received
-	if g.SMSTimes != nil {
+	// A replay is answered from the receipt; it costs no call to Twilio.
+	seen, err := g.Store.Received(ctx, models.ReceiptTwilio, sid)
+	if err != nil {
+		return nil, err
+	}
+	if g.SMSTimes != nil && !seen {
 		t, err := g.SMSTimes.MessageTime(ctx, sid)
 		if err == nil {
 			at = t

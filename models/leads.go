@@ -162,7 +162,8 @@ func (s *Store) SuppressEmail(ctx context.Context, email, reason string, at time
 		if _, err := changeSuppression(tx, SuppressionChange{Channel: ChannelEmail, Address: email, Suppressed: &yes, Reason: reason, At: at}); err != nil {
 			return err
 		}
-		if err := tx.Model(&Contact{}).Where("LOWER(email) = LOWER(?)", email).Order("id").Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+		var err error
+		if ids, err = contactIDsWithEmail(tx, email); err != nil || len(ids) == 0 {
 			return err
 		}
 		return tx.Model(&Contact{}).Where("id IN ? AND email_suppressed_at IS NULL", ids).

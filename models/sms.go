@@ -30,11 +30,11 @@ func (s *Store) OptInSMS(ctx context.Context, phone string, at time.Time) ([]str
 // number and whether consent changed.
 func (s *Store) SMSKeyword(ctx context.Context, messageSID, phone string, optOut bool, at time.Time) (ids []string, applied bool, err error) {
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&Contact{}).Where("phone = ?", phone).Order("id").Pluck("id", &ids).Error; err != nil {
+		if ids, err = contactIDsWithPhone(tx, phone); err != nil {
 			return err
 		}
 		if messageSID != "" {
-			if first, err := firstReceipt(tx, "twilio", messageSID); err != nil || !first {
+			if first, err := firstReceipt(tx, ReceiptTwilio, messageSID); err != nil || !first {
 				return err
 			}
 		}
@@ -81,7 +81,9 @@ func (s *Store) CountMarketing(ctx context.Context, contactID, channel string, s
 // ContactIDsWithPhone lists the contacts with this phone number, such as
 // the sender of an inbound SMS.
 func (s *Store) ContactIDsWithPhone(ctx context.Context, phone string) ([]string, error) {
-	var ids []string
-	err := s.db.WithContext(ctx).Model(&Contact{}).Where("phone = ?", phone).Order("id").Pluck("id", &ids).Error
-	return ids, err
+	return contactIDsWithPhone(s.db.WithContext(ctx), phone)
+}
+
+func contactIDsWithPhone(db *gorm.DB, phone string) (ids []string, err error) {
+	return ids, db.Model(&Contact{}).Where("phone = ?", phone).Order("id").Pluck("id", &ids).Error
 }

@@ -54,6 +54,9 @@ type SuppressionChange struct {
 // Suppression returns what is known about an address; the zero value when
 // nothing is.
 func (s *Store) Suppression(ctx context.Context, channel, address string) (Suppression, error) {
+	if NormalizeAddress(channel, address) == "" {
+		return Suppression{Channel: channel}, nil
+	}
 	var sup Suppression
 	err := s.db.WithContext(ctx).Where("channel = ? AND address = ?", channel, NormalizeAddress(channel, address)).Take(&sup).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -112,12 +115,24 @@ func changeSuppression(tx *gorm.DB, ch SuppressionChange) (bool, error) {
 	return true, tx.Model(&Suppression{}).Where("channel = ? AND address = ?", ch.Channel, addr).Updates(change).Error
 }
 
+// ReceiptTwilio is the provider of receipts for Twilio's inbound messages,
+// by MessageSid.
+const ReceiptTwilio = "twilio"
+
 // Receipt records that a provider's webhook with this ID was handled, so a
 // replay of it changes nothing.
 type Receipt struct {
 	Provider  string `gorm:"primaryKey;size:32"`
 	ID        string `gorm:"primaryKey;size:191"`
 	CreatedAt time.Time
+}
+
+// Received reports whether a provider's webhook with this ID was handled,
+// so a replay can be told apart before any work is spent on it.
+func (s *Store) Received(ctx context.Context, provider, id string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Receipt{}).Where("provider = ? AND id = ?", provider, id).Count(&n).Error
+	return n > 0, err
 }
 
 // firstReceipt records a receipt inside tx and reports whether it is the

@@ -32,7 +32,9 @@ func (s *Store) SetEmailDeliveryStatus(ctx context.Context, id uint64, status st
 
 // ContactIDsWithEmail returns the contacts with this address, in any case.
 func (s *Store) ContactIDsWithEmail(ctx context.Context, email string) ([]string, error) {
-	var ids []string
-	err := s.db.WithContext(ctx).Model(&Contact{}).Where("LOWER(email) = LOWER(?)", email).Order("id").Pluck("id", &ids).Error
-	return ids, err
+	return contactIDsWithEmail(s.db.WithContext(ctx), email)
+}
+
+func contactIDsWithEmail(db *gorm.DB, email string) (ids []string, err error) {
+	return ids, db.Model(&Contact{}).Where("LOWER(email) = LOWER(?)", email).Order("id").Pluck("id", &ids).Error
 }

@@ -33,6 +33,13 @@ func ContactWorkflowID(contactID string) string { return "contact/" + EncodeID(c
 // here, and an if on it where the behaviour differs.
 const CurrentVersion = 2
 
+// hasChange reports whether a run has the change that workflow.GetVersion
+// marker changeID brought: every run from version 2 has them all; an older
+// run asks its history, as it always did.
+func hasChange(ctx workflow.Context, version int, changeID string) bool {
+	return version >= 2 || workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1) == 1
+}
+
 // NewContact is the input of a contact's first run.
 func NewContact(contactID string) ContactState {
 	return ContactState{ContactID: contactID, Stage: StageSubscriber, Version: CurrentVersion}
@@ -132,7 +139,7 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 	// Scoring leads, moving them through the funnel, handing MQLs to sales
 	// and running the engagement clock came with "lead-scoring" version 1.
 	// Runs started before it go on without until they continue as new.
-	c.scoring = c.Version >= 2 || workflow.GetVersion(ctx, "lead-scoring", workflow.DefaultVersion, 1) == 1
+	c.scoring = hasChange(ctx, c.Version, "lead-scoring")
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ContactState, error) { return c.ContactState, nil }); err != nil {
 		return err
 	}
@@ -319,7 +326,7 @@ func (c *contact) start(ctx workflow.Context, j Journey, ev Event, sel workflow.
 	// "journey-settings" version 1 hands each new run the settings in force
 	// (NUDGE_CART_* and friends); runs started before that got none.
 	settings := DefaultSettings()
-	if c.Version >= 2 || workflow.GetVersion(ctx, "journey-settings", workflow.DefaultVersion, 1) == 1 {
+	if hasChange(ctx, c.Version, "journey-settings") {
 		settings = c.settings(ctx)
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{

@@ -380,7 +380,7 @@ func (j *Run) DiscountCode(percent int) string {
 	// activity, a quick database write inside the workflow task: one round
 	// trip fewer before the first email. Runs that started before it replay
 	// the way they were recorded.
-	if j.in.Version < 2 && workflow.GetVersion(j.ctx, "discount-code-local-activity", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !hasChange(j.ctx, j.in.Version, "discount-code-local-activity") {
 		j.activity(IssueDiscountCodeActivity, summary, req, &code)
 	} else {
 		j.localActivity(IssueDiscountCodeActivity, summary, req, &code)
