@@ -685,6 +685,15 @@ func TestAddressesPointAtServices(t *testing.T) {
 	if env(t, uiService, s.svc(uiService))["TEMPORAL_ADDRESS"] == "" {
 		t.Errorf("service %s: TEMPORAL_ADDRESS is not set; the UI would look for Temporal on 127.0.0.1:7233", uiService)
 	}
+	// The UI decodes payloads in the browser through the gateway's codec
+	// endpoint, sending the session cookie of /codec/login.
+	ui, gw := env(t, uiService, s.svc(uiService)), env(t, gatewayService, s.svc(gatewayService))
+	if want := strings.TrimRight(gw["NUDGE_PUBLIC_URL"], "/") + "/codec"; ui["TEMPORAL_CODEC_ENDPOINT"] != want {
+		t.Errorf("service %s: TEMPORAL_CODEC_ENDPOINT = %q, want %q (the gateway's NUDGE_PUBLIC_URL and /codec)", uiService, ui["TEMPORAL_CODEC_ENDPOINT"], want)
+	}
+	if ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] != "true" {
+		t.Errorf("service %s: TEMPORAL_CODEC_INCLUDE_CREDENTIALS = %q, want \"true\": without it the browser sends no session cookie", uiService, ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"])
+	}
 
 	// Temporal's database.
 	te := env(t, temporalService, s.svc(temporalService))

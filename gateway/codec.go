@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,9 +23,10 @@ const msgCodecOff = "the codec endpoint is off: NUDGE_ENCRYPTION_KEYS is not set
 // POST /codec/encode and /codec/decode, in the protocol of
 // converter.NewPayloadCodecHTTPHandler (Payloads as protobuf JSON; only the
 // path's last part says which). Decoding shows contacts' personal data, so
-// it takes an admin key. The UI calls it from the browser, from another
-// origin: preflights are answered without a key, as browsers send them
-// without credentials.
+// it takes an admin key, or the session cookie /codec/login gives for one:
+// the UI calls it from the browser, from another origin, and can send
+// cookies but not a key. Preflights are answered without either, as
+// browsers send them without credentials.
 func (g *Gateway) codecRoutes(r *gin.Engine) {
 	serve := func(c *gin.Context) { fail(c, http.StatusNotFound, msgCodecOff) }
 	if keys := g.Config.EncryptionKeys; keys != nil {
@@ -37,8 +43,123 @@ func (g *Gateway) codecRoutes(r *gin.Engine) {
 			r.POST(path, g.codecCORS, serve)
 			continue
 		}
-		r.POST(path, g.codecCORS, g.requireAdmin, serve)
+		r.POST(path, g.codecCORS, g.requireCodecAccess, serve)
 	}
+	r.GET("/codec/login", g.codecLoginPage)
+	r.POST("/codec/login", g.codecLogin)
+}
+
+const (
+	codecCookie    = "nudge_codec"
+	codecSessionOf = 12 * time.Hour
+)
+
+// requireCodecAccess lets through an admin key, as requireAdmin does, or a
+// browser signed in at /codec/login with an admin key still configured.
+func (g *Gateway) requireCodecAccess(c *gin.Context) {
+	if _, sent, _ := headerKey(c.Request); !sent {
+		if cookie, err := c.Cookie(codecCookie); err == nil {
+			if tag, err := g.Links.CheckCodecSession(cookie, time.Now()); err == nil && g.adminKeyTagged(tag) {
+				c.Next()
+				return
+			}
+		}
+		c.Header("WWW-Authenticate", `Basic realm="nudge admin"`)
+		fail(c, http.StatusUnauthorized, msgNoCodecAccess(g.codecLoginURL()))
+		return
+	}
+	g.requireAdmin(c)
+}
+
+func msgNoCodecAccess(loginURL string) string {
+	return "missing admin key: send Authorization: Bearer <admin key>, or sign this browser in at " + loginURL +
+		" and tick Include cross-origin credentials in the Temporal UI's codec settings"
+}
+
+// keyTag names an admin key in a session without holding the key.
+func keyTag(key string) string {
+	sum := sha256.Sum256([]byte("codec-session\x00" + key))
+	return hex.EncodeToString(sum[:8])
+}
+
+func (g *Gateway) adminKeyTagged(tag string) bool {
+	found := 0
+	for _, k := range g.Config.AdminKeys {
+		found |= subtle.ConstantTimeCompare([]byte(keyTag(k)), []byte(tag))
+	}
+	return found == 1
+}
+
+func (g *Gateway) codecLoginURL() string {
+	return strings.TrimRight(g.Config.PublicURL, "/") + "/codec/login"
+}
+
+type codecLoginData struct {
+	SignedIn            bool
+	Until, Error, Lasts string
+	Action, Endpoint    string
+}
+
+func (g *Gateway) codecLoginData() codecLoginData {
+	return codecLoginData{
+		Action:   g.codecLoginURL(),
+		Endpoint: strings.TrimRight(g.Config.PublicURL, "/") + "/codec",
+		Lasts:    "12 hours",
+	}
+}
+
+// codecLoginPage says whether this browser may decode, and how to let the
+// Temporal UI use it.
+func (g *Gateway) codecLoginPage(c *gin.Context) {
+	d := g.codecLoginData()
+	if g.Config.EncryptionKeys == nil {
+		fail(c, http.StatusNotFound, msgCodecOff)
+		return
+	}
+	if cookie, err := c.Cookie(codecCookie); err == nil {
+		if tag, err := g.Links.CheckCodecSession(cookie, time.Now()); err == nil && g.adminKeyTagged(tag) {
+			d.SignedIn = true
+		}
+	}
+	c.Header("Cache-Control", "no-store")
+	g.page(c, http.StatusOK, "codec_login.html", d)
+}
+
+// codecLogin trades an admin key, typed into the form, for a session
+// cookie: HttpOnly, so page scripts cannot read it, and limited to /codec.
+// It is SameSite=Lax over http (the UI and the gateway on one host, as with
+// make dev, are the same site) and SameSite=None; Secure over https, where
+// the UI may be on another site.
+func (g *Gateway) codecLogin(c *gin.Context) {
+	d := g.codecLoginData()
+	if g.Config.EncryptionKeys == nil {
+		fail(c, http.StatusNotFound, msgCodecOff)
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10)
+	key := strings.TrimSpace(c.PostForm("key"))
+	switch g.kind(key) {
+	case keyAdmin:
+	case keyWrite:
+		d.Error = "That is a write key. Decoding shows contacts' personal data: sign in with an admin key."
+		g.page(c, http.StatusForbidden, "codec_login.html", d)
+		return
+	default:
+		d.Error = "That is not one of this gateway's admin keys (NUDGE_ADMIN_KEYS)."
+		g.page(c, http.StatusUnauthorized, "codec_login.html", d)
+		return
+	}
+	until := time.Now().Add(codecSessionOf)
+	secure := strings.HasPrefix(g.Config.PublicURL, "https://")
+	cookie := &http.Cookie{
+		Name: codecCookie, Value: g.Links.CodecSession(keyTag(key), until), Path: "/codec",
+		Expires: until, MaxAge: int(codecSessionOf / time.Second), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+	}
+	if secure {
+		cookie.SameSite = http.SameSiteNoneMode
+	}
+	http.SetCookie(c.Writer, cookie)
+	c.Redirect(http.StatusSeeOther, g.codecLoginURL())
 }
 
 // codecCORS lets the Temporal UI's origin (NUDGE_TEMPORAL_UI_ORIGIN), and no

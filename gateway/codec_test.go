@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
@@ -13,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nudgehq/nudge/codec"
+	"github.com/nudgehq/nudge/links"
 )
 
 const uiOrigin = "http://localhost:8233"
@@ -59,7 +64,8 @@ func TestCodecNeedsAnAdminKey(t *testing.T) {
 	body := payloadsJSON(t, enc)
 	for _, path := range []string{"/codec/decode", "/codec/encode"} {
 		rec := e.do(http.MethodPost, path, body, "Content-Type: application/json")
-		requireJSON(t, rec, http.StatusUnauthorized, `{"success":false,"error":"`+msgNoAdminKey+`"}`)
+		requireJSON(t, rec, http.StatusUnauthorized, `{"success":false,"error":"missing admin key: send Authorization: Bearer <admin key>, `+
+			`or sign this browser in at http://gateway.test/codec/login and tick Include cross-origin credentials in the Temporal UI's codec settings"}`)
 		rec = e.do(http.MethodPost, path, body, "Content-Type: application/json", bearer("nope"))
 		requireJSON(t, rec, http.StatusUnauthorized, `{"success":false,"error":"`+msgBadAdminKey+`"}`)
 		rec = e.do(http.MethodPost, path, body, "Content-Type: application/json", bearer(writeKey))
@@ -180,4 +186,67 @@ func TestCodecCORS(t *testing.T) {
 	require.Equal(t, uiOrigin, rec.Header().Get("Access-Control-Allow-Origin"))
 	rec = e.do(http.MethodPost, "/codec/decode", "{}", "Origin: http://evil.example", "Content-Type: application/json", bearer(adminKey))
 	require.Empty(t, rec.Header().Get("Access-Control-Allow-Origin"))
+}
+
+// The Temporal UI can send cookies but not a key: an operator signs the
+// browser in with an admin key at /codec/login, and the UI's calls carry the
+// session cookie. Without it, or with a forged, expired or revoked one,
+// decoding is refused.
+func TestCodecSessionForTheUI(t *testing.T) {
+	e, keys := newCodecEnv(t)
+	enc, err := codec.DataConverter(keys).ToPayloads("ada@example.com")
+	require.NoError(t, err)
+	body := payloadsJSON(t, enc)
+	decode := func(cookie string) *httptest.ResponseRecorder {
+		return e.do(http.MethodPost, "/codec/decode", body, "Content-Type: application/json", "Origin: "+uiOrigin, "Cookie: "+cookie)
+	}
+	login := func(key string) *httptest.ResponseRecorder {
+		return e.do(http.MethodPost, "/codec/login", "key="+url.QueryEscape(key), "Content-Type: application/x-www-form-urlencoded")
+	}
+
+	page := e.do(http.MethodGet, "/codec/login", "")
+	require.Equal(t, http.StatusOK, page.Code)
+	require.Contains(t, page.Body.String(), `<form method="post" action="http://gateway.test/codec/login">`)
+	require.Contains(t, page.Body.String(), `<code>http://gateway.test/codec</code>`)
+
+	for key, status := range map[string]int{writeKey: http.StatusForbidden, "ak_guess": http.StatusUnauthorized, "": http.StatusUnauthorized} {
+		rec := login(key)
+		require.Equal(t, status, rec.Code, "key %q", key)
+		require.Empty(t, rec.Header().Values("Set-Cookie"), "key %q", key)
+	}
+	require.Contains(t, login(writeKey).Body.String(), "That is a write key.")
+
+	rec := login(adminKey)
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	require.Equal(t, "http://gateway.test/codec/login", rec.Header().Get("Location"))
+	cookies := rec.Result().Cookies()
+	require.Len(t, cookies, 1)
+	ck := cookies[0]
+	require.Equal(t, codecCookie, ck.Name)
+	require.Equal(t, "/codec", ck.Path)
+	require.True(t, ck.HttpOnly)
+	require.Equal(t, http.SameSiteLaxMode, ck.SameSite)
+	require.Equal(t, int(codecSessionOf/time.Second), ck.MaxAge)
+	require.NotContains(t, ck.Value, adminKey)
+	session := codecCookie + "=" + ck.Value
+
+	rec = decode(session)
+	require.Equal(t, http.StatusOK, rec.Code, "body: %s", rec.Body.String())
+	require.Contains(t, rec.Body.String(), base64.StdEncoding.EncodeToString([]byte(`"ada@example.com"`)))
+	require.Equal(t, uiOrigin, rec.Header().Get("Access-Control-Allow-Origin"))
+	require.Equal(t, "true", rec.Header().Get("Access-Control-Allow-Credentials"))
+	require.Contains(t, e.do(http.MethodGet, "/codec/login", "", "Cookie: "+session).Body.String(), "Signed in.")
+
+	expired := codecCookie + "=" + e.gw.Links.CodecSession(keyTag(adminKey), time.Now().Add(-time.Second))
+	forged := codecCookie + "=" + ck.Value[:len(ck.Value)-2] + "AA"
+	otherSecret := codecCookie + "=" + links.NewSigner("another-secret-0123456789", "").CodecSession(keyTag(adminKey), time.Now().Add(time.Hour))
+	for name, cookie := range map[string]string{"none": "x=1", "expired": expired, "forged": forged, "other secret": otherSecret} {
+		rec := decode(cookie)
+		require.Equal(t, http.StatusUnauthorized, rec.Code, name)
+		require.NotContains(t, rec.Body.String(), "ada@example.com", name)
+	}
+
+	// Taking the admin key out of NUDGE_ADMIN_KEYS ends its sessions.
+	e.gw.Config.AdminKeys = []string{"ak_rotated"}
+	require.Equal(t, http.StatusUnauthorized, decode(session).Code)
 }

@@ -26,11 +26,17 @@ const (
 // Temporal UI.
 func (g *Gateway) getContact(c *gin.Context) {
 	ctx := c.Request.Context()
-	id := c.Param("id")
+	// A contact is asked for by its ID or by the email address or phone
+	// number it was identified with (which its ID no longer shows).
+	id, err := g.Store.ResolveContact(ctx, c.Param("id"))
+	if err != nil {
+		g.serverError(c, "resolve contact", err)
+		return
+	}
 	contact, err := g.Store.Contact(ctx, id)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
-		fail(c, http.StatusNotFound, fmt.Sprintf("no contact %q; contacts are created by identify or track calls with a userId", clip(id)))
+		fail(c, http.StatusNotFound, fmt.Sprintf("no contact %q; contacts are created by identify or track calls with a userId", clip(c.Param("id"))))
 		return
 	case err != nil:
 		g.serverError(c, "read contact", err)

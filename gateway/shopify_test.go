@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -224,10 +225,14 @@ func TestShopifyGuestCheckoutIsKeyedByEmail(t *testing.T) {
 	})
 	requireJSON(t, e.shopify("checkouts/create", webhookID, body), http.StatusOK, okBody)
 
+	// No customer: the contact is the address, under its opaque ID.
+	id, err := e.store.ResolveContact(context.Background(), "ana.lopez@example.com")
+	require.NoError(t, err)
+	require.Regexp(t, `^c_[a-z2-7]{26}$`, id)
 	evs := e.events(t)
 	require.Len(t, evs, 2)
 	for _, ev := range evs {
-		assert.Equal(t, "ana.lopez@example.com", ev.ContactID, "no customer: the lower-cased email")
+		assert.Equal(t, id, ev.ContactID)
 	}
 	assert.Equal(t, map[string]any{
 		"email": "Ana.Lopez@Example.COM", "phone": "+15555550199", "firstName": "Ana", "lastName": "Lopez",
@@ -238,7 +243,7 @@ func TestShopifyGuestCheckoutIsKeyedByEmail(t *testing.T) {
 		"image_url": "https://cdn.shopify.com/s/files/1/0581/2923/1927/products/linen-shirt-sand.jpg",
 		"url":       "https://harborandpine.example/products/linen-shirt",
 	}, evs[1].Properties["products"].([]any)[0])
-	assert.Equal(t, "Ana.Lopez@Example.COM", e.contact(t, "ana.lopez@example.com").Email, "the address as the shopper typed it")
+	assert.Equal(t, "Ana.Lopez@Example.COM", e.contact(t, id).Email, "the address as the shopper typed it")
 }
 
 func TestShopifyCheckoutWithNoContactIsIgnored(t *testing.T) {

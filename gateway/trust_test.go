@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/nudgehq/nudge/activities"
 	"github.com/nudgehq/nudge/config"
 	"github.com/nudgehq/nudge/models"
@@ -251,4 +254,46 @@ func TestOrdersBelongToTheirSourceAndContact(t *testing.T) {
 	if o := order(t, key); o.Status != "refunded" {
 		t.Fatalf("the admin's refund: %+v", o)
 	}
+}
+
+// A userId that is an email address or a phone number once became the
+// workflow ID contact/jane.doe@example.com and the ContactID search
+// attribute, for anyone with the Temporal UI to read. Now the contact gets
+// an opaque ID, and the contact API finds it by the address.
+func TestAddressesStayOutOfWorkflowIDs(t *testing.T) {
+	e := newEnv(t)
+	requireJSON(t, e.post("/v1/identify", `{"userId":"Jane.Doe@Example.com","messageId":"i1","traits":{"email":"Jane.Doe@Example.com"}}`), http.StatusOK, okBody)
+	requireJSON(t, e.post("/v1/track", `{"userId":"+1 555 010 0199","messageId":"t1","event":"Signed Up"}`), http.StatusOK, okBody)
+	require.Eventually(t, func() bool { return len(e.tc.calls()) == 2 }, 5*time.Second, time.Millisecond)
+
+	var ids []string
+	for _, s := range e.tc.signalsSent() {
+		require.Regexp(t, `^contact/c_[a-z2-7]{26}$`, s.WorkflowID)
+		id := strings.TrimPrefix(s.WorkflowID, "contact/")
+		sa, ok := s.Options.TypedSearchAttributes.GetKeyword(workflows.ContactIDKey)
+		assert.True(t, ok)
+		assert.Equal(t, id, sa, "the ContactID search attribute")
+		ids = append(ids, id)
+	}
+	assert.NotEqual(t, ids[0], ids[1])
+
+	for path, want := range map[string]string{
+		"/v1/contacts/jane.doe@example.com":   ids[0],
+		"/v1/contacts/JANE.DOE%40EXAMPLE.COM": ids[0],
+		"/v1/contacts/%2B15550100199":         ids[1],
+		"/v1/contacts/" + ids[0]:              ids[0],
+	} {
+		e.tc.state = &workflows.ContactState{ContactID: want}
+		rec := e.do(http.MethodGet, path, "", bearer(adminKey))
+		require.Equal(t, http.StatusOK, rec.Code, path+": "+rec.Body.String())
+		var got struct {
+			Contact     models.Contact `json:"contact"`
+			TemporalURL string         `json:"temporal_url"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+		assert.Equal(t, want, got.Contact.ID, path)
+		assert.Equal(t, "http://temporal-ui.test/namespaces/default/workflows/contact%2F"+want, got.TemporalURL, path)
+	}
+	requireJSON(t, e.do(http.MethodGet, "/v1/contacts/nobody@example.com", "", bearer(adminKey)), http.StatusNotFound,
+		`{"success":false,"error":"no contact \"nobody@example.com\"; contacts are created by identify or track calls with a userId"}`)
 }

@@ -159,7 +159,9 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[s
 		call := &calls[i]
 		ev := call.Event
 		ev.ReceivedAt = now
-		ev.ContactID = call.UserID
+		if ev.ContactID, err = s.contactFor(tx, call.UserID); err != nil {
+			return nil, err
+		}
 
 		if ev.ContactID != "" && ev.AnonymousID != "" {
 			released, err := s.linkAnonymous(tx, ev.AnonymousID, ev.ContactID, leaseFor)
@@ -215,6 +217,7 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[s
 // known set, forgetting them all now and then so the set stays small; after
 // a rollback it drops them.
 func (s *Store) commitKnown(committed bool) {
+	s.commitMapping(committed)
 	if committed {
 		for _, id := range s.created {
 			if s.known == nil || len(s.known) >= knownContacts {
@@ -282,9 +285,16 @@ func (s *Store) othersPending(tx *gorm.DB, group []*acceptRequest, now time.Time
 		}
 		owner = r.lease.Owner
 		for _, c := range r.calls {
-			if _, seen := blocked[c.UserID]; c.UserID != "" && !seen {
-				blocked[c.UserID] = false
-				contacts = append(contacts, c.UserID)
+			if c.UserID == "" {
+				continue
+			}
+			id, err := s.contactFor(tx, c.UserID)
+			if err != nil {
+				return nil, err
+			}
+			if _, seen := blocked[id]; !seen {
+				blocked[id] = false
+				contacts = append(contacts, id)
 			}
 		}
 	}

@@ -34,6 +34,9 @@ type Store struct {
 	// exist.
 	known       map[string]bool
 	created     []string
+	idKey       []byte            // the contact ID key (contactids.go)
+	userIDs     map[string]string // addresses mapped to contact IDs, committed
+	txUserIDs   map[string]string // and mapped in the transaction under way
 	accepts     chan *acceptRequest
 	startWriter sync.Once
 	closed      chan struct{}
@@ -100,7 +103,7 @@ func Open(url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	return &Store{db: db, Dialect: dialect, accepts: make(chan *acceptRequest), closed: make(chan struct{})}, nil
+	return &Store{db: db, Dialect: dialect, txUserIDs: map[string]string{}, accepts: make(chan *acceptRequest), closed: make(chan struct{})}, nil
 }
 
 // ParseURL tells which database a NUDGE_DATABASE_URL names and the DSN its

@@ -21,13 +21,19 @@ else
   for sa in $(bin/nudge search-attributes); do
     search_attributes+=(--search-attribute "$sa")
   done
+  # The UI decodes payloads through the gateway's codec endpoint, for a
+  # browser signed in at /codec/login with the admin key.
+  codec=()
+  if [ "${NUDGE_ENCRYPTION:-}" != off ]; then
+    codec=(--ui-codec-endpoint "${NUDGE_PUBLIC_URL:-http://localhost:8080}/codec")
+  fi
   "$temporal_bin" server start-dev \
     --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" \
     --db-filename .data/temporal.db --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=NORMAL \
     --dynamic-config-value system.enableActivityEagerExecution=true \
     --dynamic-config-value matching.numTaskqueueReadPartitions=1 \
     --dynamic-config-value matching.numTaskqueueWritePartitions=1 \
-    "${search_attributes[@]}" --log-level warn >>.data/temporal.log 2>&1 &
+    "${search_attributes[@]}" "${codec[@]}" --log-level warn >>.data/temporal.log 2>&1 &
   temporal_pid=$!
   trap 'kill $temporal_pid 2>/dev/null; wait $temporal_pid 2>/dev/null' EXIT
   for _ in $(seq 1 120); do

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
@@ -29,8 +30,11 @@ var Start = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 const contactID = "simulated-contact"
 
 // Run plays the script with the given journey settings and writes the
-// journey's timeline to out.
-func Run(ctx context.Context, s *Script, acts *activities.Activities, settings workflows.Settings, out io.Writer) error {
+// journey's timeline to out. dc, when not nil, is the data converter every
+// payload goes through, as on the worker (the encrypting one when
+// NUDGE_ENCRYPTION_KEYS is set), so a journey that only works unencrypted
+// fails here too.
+func Run(ctx context.Context, s *Script, acts *activities.Activities, settings workflows.Settings, dc converter.DataConverter, out io.Writer) error {
 	journey, _ := workflows.Lookup(s.Journey)
 	contact := models.Contact{ID: contactID, LifecycleStage: models.StageSubscriber}
 	traits := s.Contact
@@ -76,6 +80,9 @@ func Run(ctx context.Context, s *Script, acts *activities.Activities, settings w
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(Start)
+	if dc != nil {
+		env.SetDataConverter(dc)
+	}
 	worker.RegisterWorkflows(env, &workflows.Router{Enabled: []string{journey.Name}, Settings: settings})
 	sim.Register(env)
 

@@ -3,6 +3,7 @@ package simulate
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/converter"
+
 	"github.com/nudgehq/nudge/activities"
+	"github.com/nudgehq/nudge/codec"
 	"github.com/nudgehq/nudge/config"
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -33,6 +37,11 @@ func testActivities(t *testing.T) *activities.Activities {
 
 func simulateFile(t *testing.T, name string) string {
 	t.Helper()
+	return simulateFileWith(t, name, nil)
+}
+
+func simulateFileWith(t *testing.T, name string, dc converter.DataConverter) string {
+	t.Helper()
 	f, err := os.Open(filepath.Join("examples", name))
 	if err != nil {
 		t.Fatal(err)
@@ -43,10 +52,25 @@ func simulateFile(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := Run(context.Background(), s, testActivities(t), workflows.DefaultSettings(), &out); err != nil {
+	if err := Run(context.Background(), s, testActivities(t), workflows.DefaultSettings(), dc, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	return squeeze(out.String())
+}
+
+// With NUDGE_ENCRYPTION_KEYS set, nudge simulate runs every payload through
+// the encrypting converter, as the worker does, with the same outcome.
+func TestSimulateEncryptedMatchesPlain(t *testing.T) {
+	keys, err := codec.ParseKeys("sim:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"welcome_b2b.json", "abandoned_cart.json"} {
+		plain, encrypted := simulateFile(t, name), simulateFileWith(t, name, codec.DataConverter(keys))
+		if plain != encrypted {
+			t.Errorf("%s: encrypted run differs:\n%s\nplain:\n%s", name, encrypted, plain)
+		}
+	}
 }
 
 // squeeze collapses runs of spaces, so assertions do not depend on column widths.
@@ -167,7 +191,7 @@ func TestSimulateTriggerMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Run(context.Background(), s, testActivities(t), workflows.DefaultSettings(), &bytes.Buffer{})
+	err = Run(context.Background(), s, testActivities(t), workflows.DefaultSettings(), nil, &bytes.Buffer{})
 	if err == nil || err.Error() != `"Signed Up" at +0h does not start welcome_b2b for this contact: check the journey's trigger in workflows/welcome_b2b.go` {
 		t.Errorf("err = %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nudgehq/nudge/codec"
 	"github.com/nudgehq/nudge/config"
@@ -113,8 +114,19 @@ Try it:
   curl -u %s: %s/v1/track -H 'Content-Type: application/json' \
     -d '{"userId":"u1","event":"Signed Up"}'
   curl -H 'Authorization: Bearer %s' %s/v1/contacts/u1
-
+%s
 `, cfg.PublicURL, cfg.TemporalUIURL, metricsURL(metricsAddr), cfg.WriteKeys[0], cfg.AdminKeys[0], cfg.Journeys, emailMode(cfg), smsMode(cfg), slackMode(cfg),
-		cfg.WriteKeys[0], cfg.PublicURL, cfg.WriteKeys[0], cfg.PublicURL, cfg.AdminKeys[0], cfg.PublicURL)
+		cfg.WriteKeys[0], cfg.PublicURL, cfg.WriteKeys[0], cfg.PublicURL, cfg.AdminKeys[0], cfg.PublicURL, codecMode(cfg))
 	return p.Serve(ctx, l)
+}
+
+// codecMode says how to read the encrypted payloads in the Temporal UI.
+func codecMode(cfg *config.Config) string {
+	if cfg.EncryptionKeys == nil {
+		return "\nTemporal payloads are not encrypted (NUDGE_ENCRYPTION=off).\n"
+	}
+	return fmt.Sprintf(`
+Temporal payloads are encrypted. To read them in the Temporal UI, sign this
+browser in at %s/codec/login with the admin key, and follow the steps there.
+`, strings.TrimRight(cfg.PublicURL, "/"))
 }

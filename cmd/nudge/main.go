@@ -5,6 +5,7 @@
 //	nudge gateway    the HTTP gateway: event ingestion, contact API, unsubscribe
 //	nudge migrate    create or update the database schema, then exit
 //	nudge simulate   run a journey against a script of events, on a test clock
+//	nudge contact    find a contact by ID, email address or phone number
 //
 // Configuration is NUDGE_* environment variables (see README.md).
 package main
@@ -34,6 +35,7 @@ commands:
   gateway    run the HTTP gateway
   migrate    create or update the database schema
   simulate   run a journey against a script of events; see nudge simulate -h
+  contact    find a contact by its ID, email address or phone number
 
 Settings are NUDGE_* environment variables; see README.md.
 `
@@ -60,6 +62,10 @@ func main() {
 		err = withPlatform(ctx, nil, func(context.Context, *platform.Platform) error { return nil })
 	case "simulate":
 		err = runSimulate(ctx, args, os.Stdout)
+	case "contact":
+		err = withPlatform(ctx, nil, func(ctx context.Context, p *platform.Platform) error {
+			return runContact(ctx, p, args, os.Stdout)
+		})
 	case "search-attributes":
 		// For scripts that start a Temporal server: what to register.
 		fmt.Println(strings.Join(workflows.SearchAttributes(), "\n"))

@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"os"
 
+	"go.temporal.io/sdk/converter"
+
+	"github.com/nudgehq/nudge/codec"
 	"github.com/nudgehq/nudge/config"
 	"github.com/nudgehq/nudge/platform"
 	"github.com/nudgehq/nudge/simulate"
@@ -61,5 +64,9 @@ Examples are in simulate/examples/.
 	if err != nil {
 		return err
 	}
-	return simulate.Run(ctx, script, acts, cfg.Router().Settings, out)
+	var dc converter.DataConverter
+	if cfg.EncryptionKeys != nil {
+		dc = codec.DataConverter(cfg.EncryptionKeys)
+	}
+	return simulate.Run(ctx, script, acts, cfg.Router().Settings, dc, out)
 }

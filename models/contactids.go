@@ -1,0 +1,202 @@
+package models
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// A contact's ID travels into Temporal: its workflow ID, the ContactID search
+// attribute, its journeys' IDs and summaries. Payloads are encrypted there;
+// those are not. So a userId that is an email address or a phone number does
+// not become the contact's ID: the contact gets an opaque one instead,
+// "c_" and 26 base32 letters of HMAC-SHA256 over the normalized address, and
+// the table user_ids maps the address to it. Any other userId ("u-123",
+// "42") is the contact's ID as it is.
+//
+// The HMAC key is made once and kept in the settings table, so every gateway
+// on the database makes the same ID for the same address, and an ID cannot be
+// recomputed from a list of addresses without the database.
+//
+// Contacts from before opaque IDs keep their IDs, so their running workflows
+// go on receiving events: the first call that names such an address after
+// the upgrade finds the contact under the address itself and maps the
+// address to it (see contactFor).
+
+// UserID maps a userId that is an email address or phone number, normalized,
+// to its contact's ID.
+type UserID struct {
+	UserID    string `gorm:"primaryKey;size:191"`
+	ContactID string `gorm:"size:191;not null;index"`
+	CreatedAt time.Time
+}
+
+// Setting is one of Nudge's own values, made once and shared by every process.
+type Setting struct {
+	Name  string `gorm:"primaryKey;size:64"`
+	Value string `gorm:"size:255;not null"`
+}
+
+// OpaqueIDPrefix starts every contact ID made from an address.
+const OpaqueIDPrefix = "c_"
+
+const contactIDKeySetting = "contact_id_key"
+
+// PersonalID says whether a userId is an email address or a phone number,
+// and returns it normalized: an address lower-cased, a number as "+" and
+// its digits (or its digits alone when it had no "+"). A phone number is
+// told by a leading "+" or by the separators people write numbers with
+// ("(555) 010-0199"); a bare run of digits is taken for a database ID.
+func PersonalID(userID string) (normalized string, ok bool) {
+	s := strings.TrimSpace(userID)
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		// Anything shaped like an address counts, parsed or not: better an
+		// opaque ID too many than an address in a workflow ID.
+		if addr, err := mail.ParseAddress(s); err == nil {
+			return strings.ToLower(addr.Address), true
+		}
+		if at > 0 && at < len(s)-1 {
+			return strings.ToLower(s), true
+		}
+		return "", false
+	}
+	plus := strings.HasPrefix(s, "+")
+	digits, separators := 0, 0
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+			b.WriteRune(r)
+		case r == '+' && i == 0:
+		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
+			separators++
+		default:
+			return "", false
+		}
+	}
+	if digits < 7 || digits > 15 || (!plus && separators == 0) {
+		return "", false
+	}
+	if plus {
+		return "+" + b.String(), true
+	}
+	return b.String(), true
+}
+
+// opaqueID is the contact ID for a normalized address under key.
+func opaqueID(key []byte, normalized string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(normalized))
+	enc := base32.StdEncoding.WithPadding(base32.NoPadding)
+	return OpaqueIDPrefix + strings.ToLower(enc.EncodeToString(m.Sum(nil))[:26])
+}
+
+// contactIDKey reads the HMAC key, making it on first use.
+func (s *Store) contactIDKey(db *gorm.DB) ([]byte, error) {
+	if s.idKey != nil {
+		return s.idKey, nil
+	}
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	// The first process to get here writes it; every other reads that one.
+	if err := skipDuplicates(db).Create(&Setting{Name: contactIDKeySetting, Value: base64.StdEncoding.EncodeToString(fresh)}).Error; err != nil {
+		return nil, fmt.Errorf("store the contact ID key: %w", err)
+	}
+	var st Setting
+	if err := db.Where("name = ?", contactIDKeySetting).Take(&st).Error; err != nil {
+		return nil, fmt.Errorf("read the contact ID key: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(st.Value)
+	if err != nil || len(key) < 32 {
+		return nil, fmt.Errorf("settings.%s is damaged", contactIDKeySetting)
+	}
+	s.idKey = key
+	return key, nil
+}
+
+// contactFor is the contact ID a userId names, mapping an address on first
+// sight (inside tx, by the Accept writer only: the caches are its own).
+func (s *Store) contactFor(tx *gorm.DB, userID string) (string, error) {
+	normalized, personal := PersonalID(userID)
+	if !personal {
+		return userID, nil
+	}
+	if id, ok := s.userIDs[normalized]; ok {
+		return id, nil
+	}
+	if id, ok := s.txUserIDs[normalized]; ok {
+		return id, nil
+	}
+	var row UserID
+	err := tx.Where("user_id = ?", normalized).Take(&row).Error
+	switch {
+	case err == nil:
+		s.txUserIDs[normalized] = row.ContactID
+		return row.ContactID, nil
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return "", err
+	}
+	// A contact from before opaque IDs keeps its ID.
+	var legacy []string
+	if err := tx.Model(&Contact{}).Where("id = ?", userID).Limit(1).Pluck("id", &legacy).Error; err != nil {
+		return "", err
+	}
+	id := userID
+	if len(legacy) == 0 {
+		key, err := s.contactIDKey(tx)
+		if err != nil {
+			return "", err
+		}
+		id = opaqueID(key, normalized)
+	}
+	if err := skipDuplicates(tx).Create(&UserID{UserID: normalized, ContactID: id}).Error; err != nil {
+		return "", err
+	}
+	s.txUserIDs[normalized] = id
+	return id, nil
+}
+
+// commitMapping keeps the mappings a committed transaction wrote, and
+// forgets them after a rollback (their rows are gone).
+func (s *Store) commitMapping(committed bool) {
+	if committed {
+		for k, v := range s.txUserIDs {
+			if s.userIDs == nil || len(s.userIDs) >= knownContacts {
+				s.userIDs = map[string]string{}
+			}
+			s.userIDs[k] = v
+		}
+	}
+	clear(s.txUserIDs)
+}
+
+// ResolveContact is the contact ID for what a person typed: a contact ID, or
+// the email address or phone number of a contact that has an opaque ID. It
+// is for lookups (the contact API, the CLI) and never creates a mapping.
+func (s *Store) ResolveContact(ctx context.Context, idOrAddress string) (string, error) {
+	normalized, personal := PersonalID(idOrAddress)
+	if !personal {
+		return idOrAddress, nil
+	}
+	var ids []string
+	if err := s.db.WithContext(ctx).Model(&UserID{}).Where("user_id = ?", normalized).Limit(1).Pluck("contact_id", &ids).Error; err != nil {
+		return "", err
+	}
+	if len(ids) == 0 {
+		return idOrAddress, nil // perhaps a contact from before opaque IDs
+	}
+	return ids[0], nil
+}
