@@ -102,29 +102,28 @@ func opaqueID(key []byte, normalized string) string {
 	return OpaqueIDPrefix + strings.ToLower(enc.EncodeToString(m.Sum(nil))[:26])
 }
 
-// contactIDKey reads the HMAC key, making it on first use.
-func (s *Store) contactIDKey(db *gorm.DB) ([]byte, error) {
-	if s.idKey != nil {
-		return s.idKey, nil
-	}
+// loadContactIDKey reads the HMAC key, making it if the database has none.
+// Migrate calls it, outside any transaction, so a key is never used unless
+// it is committed for every other process to read.
+func (s *Store) loadContactIDKey(db *gorm.DB) error {
 	fresh := make([]byte, 32)
 	if _, err := rand.Read(fresh); err != nil {
-		return nil, err
+		return err
 	}
 	// The first process to get here writes it; every other reads that one.
 	if err := skipDuplicates(db).Create(&Setting{Name: contactIDKeySetting, Value: base64.StdEncoding.EncodeToString(fresh)}).Error; err != nil {
-		return nil, fmt.Errorf("store the contact ID key: %w", err)
+		return fmt.Errorf("store the contact ID key: %w", err)
 	}
 	var st Setting
 	if err := db.Where("name = ?", contactIDKeySetting).Take(&st).Error; err != nil {
-		return nil, fmt.Errorf("read the contact ID key: %w", err)
+		return fmt.Errorf("read the contact ID key: %w", err)
 	}
 	key, err := base64.StdEncoding.DecodeString(st.Value)
 	if err != nil || len(key) < 32 {
-		return nil, fmt.Errorf("settings.%s is damaged", contactIDKeySetting)
+		return fmt.Errorf("settings.%s is damaged: it must be 32 bytes or more in base64", contactIDKeySetting)
 	}
 	s.idKey = key
-	return key, nil
+	return nil
 }
 
 // contactFor is the contact ID a userId names, mapping an address on first
@@ -156,11 +155,10 @@ func (s *Store) contactFor(tx *gorm.DB, userID string) (string, error) {
 	}
 	id := userID
 	if len(legacy) == 0 {
-		key, err := s.contactIDKey(tx)
-		if err != nil {
-			return "", err
+		if s.idKey == nil {
+			return "", errors.New("no contact ID key: the store was not migrated")
 		}
-		id = opaqueID(key, normalized)
+		id = opaqueID(s.idKey, normalized)
 	}
 	if err := skipDuplicates(tx).Create(&UserID{UserID: normalized, ContactID: id}).Error; err != nil {
 		return "", err
