@@ -35,7 +35,7 @@ else
     --dynamic-config-value matching.numTaskqueueWritePartitions=1 \
     "${search_attributes[@]}" "${codec[@]}" --log-level warn >>.data/temporal.log 2>&1 &
   temporal_pid=$!
-  trap 'kill $temporal_pid 2>/dev/null; wait $temporal_pid 2>/dev/null' EXIT
+  trap 'kill $temporal_pid 2>/dev/null || true; wait $temporal_pid 2>/dev/null || true' EXIT
   for _ in $(seq 1 120); do
     "$temporal_bin" operator cluster health --address "$NUDGE_TEMPORAL_ADDRESS" >/dev/null 2>&1 && break
     kill -0 "$temporal_pid" 2>/dev/null || { echo "The Temporal dev server exited; see .data/temporal.log" >&2; exit 1; }
