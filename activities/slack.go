@@ -84,6 +84,11 @@ func (a *Activities) SendSlack(ctx context.Context, req workflows.SlackRequest) 
 	}
 	alert := render(a.slackFacts(req, contact))
 	row.Subject, row.Text = slackClip(alert.headline, 500), alert.fallback
+	// The Block Kit payload as posted, kept for ops and for nudge simulate's
+	// --out (the HTML column holds a message's rendered body).
+	if payload, err := json.Marshal(map[string]any{"text": alert.fallback, "blocks": alert.blocks}); err == nil {
+		row.HTML = string(payload)
+	}
 
 	out := outgoing{row: row, result: workflows.SendResult{To: row.To, Subject: row.Subject}}
 	if a.Slack != nil {

@@ -127,22 +127,10 @@ func (g *Gateway) trackedMessage(ctx context.Context, id uint64) *models.Message
 	return m
 }
 
-// messageProperties describe the email an engagement event is about.
-func messageProperties(m *models.Message) map[string]any {
-	return map[string]any{
-		"message_id": m.ID,
-		"journey":    m.Journey,
-		"step":       m.Step,
-		"template":   m.Template,
-		"topic":      m.Topic,
-		"content":    m.Content,
-	}
-}
-
 // record stores and signals one engagement event for the message's
 // contact. A failure is logged: the person still gets their image or page.
 func (g *Gateway) record(ctx context.Context, m *models.Message, name, messageID string, extra map[string]any) {
-	props := messageProperties(m)
+	props := m.EngagementProperties()
 	for k, v := range extra {
 		props[k] = v
 	}
@@ -405,7 +393,7 @@ func (g *Gateway) applyEmailEvent(ctx context.Context, ev emailEvent, messages m
 	for _, id := range ids {
 		props := map[string]any{"email": ev.Email}
 		if m != nil {
-			props = messageProperties(m)
+			props = m.EngagementProperties()
 			props["email"] = ev.Email
 		} else if ev.MessageID != 0 {
 			props["message_id"] = ev.MessageID

@@ -77,3 +77,6 @@ func (s *Signer) mac(purpose, value string) []byte {
 	h.Write([]byte(value))
 	return h.Sum(nil)[:16]
 }
+
+// BaseURL is where the links point (NUDGE_PUBLIC_URL), without a trailing slash.
+func (s *Signer) BaseURL() string { return s.baseURL }

@@ -38,3 +38,17 @@ func (s *Store) ContactIDsWithEmail(ctx context.Context, email string) ([]string
 func contactIDsWithEmail(db *gorm.DB, email string) (ids []string, err error) {
 	return ids, db.Model(&Contact{}).Where("LOWER(email) = LOWER(?)", email).Order("id").Pluck("id", &ids).Error
 }
+
+// EngagementProperties are the properties of an open or click of m: which
+// journey, step and content it was, so scoring, nurture and reports can
+// tell one message from another.
+func (m *Message) EngagementProperties() map[string]any {
+	return map[string]any{
+		"message_id": m.ID,
+		"journey":    m.Journey,
+		"step":       m.Step,
+		"template":   m.Template,
+		"topic":      m.Topic,
+		"content":    m.Content,
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,8 +15,12 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/nudgehq/nudge/internal/stack"
+	"github.com/nudgehq/nudge/worker"
 	"github.com/nudgehq/nudge/workflows"
 )
 
@@ -207,4 +212,266 @@ func saveFirstRun(ctx context.Context, t *testing.T, c client.Client, id, path s
 		t.Fatal(err)
 	}
 	t.Logf("saved %s: %d events of %s", path, len(hist.Events), id)
+}
+
+// TestRecordFullHistories runs every journey, and a contact's lifecycle, to
+// the end on a real dev server, so the replay test covers every step and
+// not only the first one: a step added, removed or moved anywhere then fails
+// it (worker/mutation_test.go proves that for each journey).
+//
+// A dev server cannot skip time, so the recording worker runs with
+// shortWaits, which scales every journey timer down (a day lasts
+// recordDay). Only the timer's duration changes: the journey code, its
+// decisions (taken on workflow.Now, which the history carries) and so the
+// commands it sends are the production ones, and Temporal does not compare
+// a timer's duration on replay. The contact workflow's only timer, the
+// engagement clock, rechecks workflow.Now when it fires, so it is not scaled:
+// its settings (NUDGE_SCORE_DECAY_AFTER, NUDGE_WINBACK_AFTER) are shortened
+// instead, and they are recorded in its history like any other settings.
+//
+//	go test ./worker -run TestRecordFullHistories -record -timeout 20m
+func TestRecordFullHistories(t *testing.T) {
+	if !*record {
+		t.Skip("pass -record to record histories")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	// Journeys compressed into minutes would hit the frequency cap, which
+	// counts on the journeys' clock; contacts spread over weeks do not.
+	s, err := stack.Start(ctx, t.TempDir(), stack.Options{NoWorker: true, Env: map[string]string{"NUDGE_FREQUENCY_CAP_EMAIL": "100/24h"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := s.Platform.Temporal
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Platform.WaitForTemporal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	router := s.Platform.Config.Router()
+	router.Settings.ScoreDecayAfter = 60 * time.Second
+	router.Settings.WinbackAfter = 90 * time.Second
+	acts, err := s.Platform.Activities()
+	must(err)
+	opts := worker.Options()
+	opts.Interceptors = append(opts.Interceptors, &shortWaits{})
+	w := sdkworker.New(c, s.Platform.Config.TaskQueue, opts)
+	worker.RegisterWorkflows(w, router)
+	acts.Register(w)
+	must(w.Start())
+	defer w.Stop()
+
+	// E-commerce welcome, no order: all three emails.
+	must(s.Post("/v1/identify", `{"userId":"ella","traits":{"email":"ella@example.com","firstName":"Ella"}}`))
+	must(s.Post("/v1/track", `{"userId":"ella","event":"Signed Up"}`))
+
+	// A B2B lead over its whole lifecycle: the welcome (setup completed
+	// in time), nurture started and ended by a demo, the pricing alert, the
+	// MQL handoff, a trial, then silence: a decay, the lapse, and a win-back
+	// run that gets no answer and marks the contact unengaged.
+	must(s.Post("/v1/identify", `{"userId":"bea","traits":{"email":"bea@brightpath.example","firstName":"Bea","account_type":"b2b","title":"CTO","company":{"name":"Brightpath","industry":"software","employee_count":120}}}`))
+	must(s.Post("/v1/track", `{"userId":"bea","event":"Signed Up","properties":{"plan":"b2b"}}`))
+
+	// A B2B sign-up who never finishes setup and never opens: the other
+	// day-3 branch, and nurture (after the welcome) stopping unopened.
+	must(s.Post("/v1/identify", `{"userId":"finn","traits":{"email":"finn@example.com","firstName":"Finn","account_type":"b2b"}}`))
+	must(s.Post("/v1/track", `{"userId":"finn","event":"Signed Up","properties":{"plan":"b2b"}}`))
+
+	// A lead by their job title: nurture without a welcome first.
+	must(s.Post("/v1/identify", `{"userId":"nia","traits":{"email":"nia@example.com","firstName":"Nia","title":"Head of Growth"}}`))
+
+	// A big cart with SMS consent: every cart step, free shipping.
+	must(s.Post("/v1/identify", `{"userId":"liv","traits":{"email":"liv@example.com","firstName":"Liv","phone":"+4915112345679","sms_consent":true}}`))
+	must(s.Post("/v1/track", `{"userId":"liv","event":"Checkout Started","properties":{"checkout_id":"ch-1","value":129,"currency":"EUR","products":[{"product_id":"sku-tote","name":"Everyday tote","price":129,"quantity":1}]}}`))
+	// A small cart under a discount incentive: no SMS, a code instead.
+	// Started directly, as the contact would with NUDGE_CART_INCENTIVE=discount.
+	discount := workflows.DefaultSettings()
+	discount.CartIncentive = workflows.IncentiveDiscount
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "journey/abandoned_cart/liv/ch-2", TaskQueue: s.Platform.Config.TaskQueue}, "abandoned_cart",
+		workflows.JourneyInput{ContactID: "liv", Key: "ch-2", Settings: discount, Version: workflows.CurrentVersion, Trigger: workflows.Event{
+			Kind: workflows.KindTrack, Name: workflows.EventCheckoutStarted,
+			Properties: map[string]any{"checkout_id": "ch-2", "value": 40, "currency": "USD"},
+		}})
+	must(err)
+
+	// Two orders: one shipped and delivered, one never heard of again.
+	must(s.Post("/v1/identify", `{"userId":"oli","traits":{"email":"oli@example.com","firstName":"Oli"}}`))
+	must(s.Post("/v1/track", `{"userId":"oli","event":"Order Completed","properties":{"order_id":"3001","total":80,"currency":"USD"}}`))
+	must(s.Post("/v1/track", `{"userId":"oli","event":"Order Completed","properties":{"order_id":"3002","total":25,"currency":"USD"}}`))
+
+	// Bea: setup completed before day 3, then the pricing page and a demo.
+	waitStep(ctx, t, c, "journey/welcome_b2b/bea", "wait until day 1")
+	must(s.Post("/v1/track", `{"userId":"bea","event":"Setup Completed"}`))
+	must(s.Post("/v1/page", `{"userId":"bea","name":"Pricing","properties":{"path":"/pricing"}}`))
+	must(s.Post("/v1/track", `{"userId":"bea","event":"Demo Requested"}`))
+	waitClosed(ctx, t, c, "journey/nurture/bea")
+	must(s.Post("/v1/track", `{"userId":"bea","event":"Trial Started"}`))
+
+	// Oli's first order ships while the journey waits for it, then arrives.
+	waitStep(ctx, t, c, "journey/post_purchase/oli/3001", "wait for Order Shipped, up to 48h0m0s")
+	must(s.Post("/v1/track", `{"userId":"oli","event":"Order Shipped","properties":{"order_id":"3001","tracking_number":"1Z999","carrier":"UPS","tracking_url":"https://ups.example/1Z999"}}`))
+	waitTimeline(ctx, t, c, "journey/post_purchase/oli/3001", "shipping")
+	must(s.Post("/v1/track", `{"userId":"oli","event":"Order Delivered","properties":{"order_id":"3001"}}`))
+
+	// Nia opens every nurture email (so it never stops for want of opens),
+	// is handed to sales and back after the first, and clicks a pricing
+	// link in the second: the pricing track to the end.
+	nurture := "journey/nurture/nia"
+	signal := func(name string, props map[string]any) {
+		t.Helper()
+		must(c.SignalWorkflow(ctx, nurture, "", workflows.SignalEvent, workflows.Event{Kind: workflows.KindTrack, Name: name, Properties: props}))
+	}
+	opened := map[string]any{"journey": "nurture", "topic": "analytics"}
+	waitTimeline(ctx, t, c, nurture, "1_educational")
+	signal(workflows.EventEmailOpened, opened)
+	signal(workflows.EventHandedOff, nil)
+	waitStep(ctx, t, c, nurture, "hold while a sales rep has the lead")
+	signal(workflows.EventSalesTaskClosed, nil)
+	waitTimeline(ctx, t, c, nurture, "2_educational")
+	signal(workflows.EventEmailOpened, opened)
+	signal(workflows.EventEmailClicked, map[string]any{"journey": "nurture", "topic": "analytics", "tag": "pricing"})
+	for _, step := range []string{"3_pricing", "4_roi", "5_demo"} {
+		waitTimeline(ctx, t, c, nurture, step)
+		signal(workflows.EventEmailOpened, opened)
+	}
+
+	full := map[string]string{
+		"welcome_ecommerce_completed":      "journey/welcome_ecommerce/ella",
+		"welcome_b2b_setup_completed":      "journey/welcome_b2b/bea",
+		"welcome_b2b_setup_not_completed":  "journey/welcome_b2b/finn",
+		"nurture_unopened":                 "journey/nurture/finn",
+		"nurture_pricing_track_handed_off": nurture,
+		"abandoned_cart_sms_free_shipping": "journey/abandoned_cart/liv/ch-1",
+		"abandoned_cart_discount":          "journey/abandoned_cart/liv/ch-2",
+		"post_purchase_delivered":          "journey/post_purchase/oli/3001",
+		"post_purchase_not_delivered":      "journey/post_purchase/oli/3002",
+		"winback_unengaged":                "journey/winback/bea",
+	}
+	for _, id := range full {
+		waitClosed(ctx, t, c, id)
+	}
+	// Each scenario took the path its name says.
+	for id, want := range map[string][]string{
+		"journey/welcome_ecommerce/ella":  {"email welcome", "email brand_story", "email still_thinking"},
+		"journey/welcome_b2b/bea":         {"email welcome", "email quick_win", "email next_milestone", "email feature_highlight", "email case_study", "email check_in"},
+		"journey/welcome_b2b/finn":        {"email welcome", "email quick_win", "email finish_setup", "email feature_highlight", "email case_study", "email check_in"},
+		"journey/nurture/finn":            {"email 1_educational", "email 2_educational", "email 3_use_case", "check no opens in the last 3 nurture emails: stopping"},
+		nurture:                           {"email 1_educational", "email 2_educational", "check clicked a pricing link: moved to the pricing track", "email 3_pricing", "email 4_roi", "email 5_demo", "email 6_trial"},
+		"journey/abandoned_cart/liv/ch-1": {"email reminder", "email social_proof", "sms reminder", "email incentive"},
+		"journey/abandoned_cart/liv/ch-2": {"email reminder", "email social_proof", "check cart of $40.00 is under the $100.00 SMS threshold: no SMS", "email incentive"},
+		"journey/post_purchase/oli/3001":  {"email confirmation", "event Order Shipped", "email shipping", "email review_request", "email cross_sell", "email loyalty"},
+		"journey/post_purchase/oli/3002":  {"email confirmation", "email shipping", "check Order Delivered not received", "email cross_sell", "email loyalty"},
+		"journey/winback/bea":             {"email we_miss_you", "email what_would_help", "email last_email", "check no engagement after three emails: marked unengaged, no more marketing email"},
+	} {
+		if got := timelineSteps(ctx, t, c, id); !containsInOrder(got, want) {
+			t.Errorf("%s took another path:\n got  %q\n want %q in that order", id, got, want)
+		}
+	}
+	// The contact is recorded once its win-back has ended: its last step.
+	waitFor(ctx, t, func() bool {
+		var st workflows.ContactState
+		v, err := c.QueryWorkflow(ctx, "contact/bea", "", workflows.QueryState)
+		return err == nil && v.Get(&st) == nil && st.Lapsed && st.Decays >= 1 && len(st.Running) == 0 && st.Stage == workflows.StageTrial
+	})
+	full["contact_b2b_lifecycle"] = "contact/bea"
+	if t.Failed() {
+		t.FailNow()
+	}
+	for name, id := range full {
+		saveFirstRun(ctx, t, c, id, filepath.Join("testdata", "histories", fmt.Sprintf("%s.v%d.full.json", name, workflows.CurrentVersion)))
+	}
+}
+
+// recordDay is how long a journey's day lasts while recording full
+// histories: long enough for an event to reach a run inside a wait it ends.
+const recordDay = 2 * time.Second
+
+// shortWaits scales every journey timer down to recordDay a day; see
+// TestRecordFullHistories.
+type shortWaits struct {
+	interceptor.WorkerInterceptorBase
+}
+
+func (shortWaits) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	if workflow.GetInfo(ctx).WorkflowType.Name == workflows.ContactWorkflowName {
+		return next
+	}
+	return &shortWaitsInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}}
+}
+
+type shortWaitsInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+}
+
+func (i *shortWaitsInbound) Init(out interceptor.WorkflowOutboundInterceptor) error {
+	return i.Next.Init(&shortWaitsOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: out}})
+}
+
+type shortWaitsOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+}
+
+// NewTimerWithOptions is where every wait ends up: workflow.Sleep,
+// NewTimer and the timeout of AwaitWithOptions all call it.
+func (o *shortWaitsOutbound) NewTimerWithOptions(ctx workflow.Context, d time.Duration, opts workflow.TimerOptions) workflow.Future {
+	scaled := time.Duration(float64(d) / float64(workflows.Day) * float64(recordDay))
+	return o.Next.NewTimerWithOptions(ctx, max(scaled, 10*time.Millisecond), opts)
+}
+
+// waitStep waits until a journey run's current step is step.
+func waitStep(ctx context.Context, t *testing.T, c client.Client, id, step string) {
+	t.Helper()
+	waitFor(ctx, t, func() bool {
+		var st workflows.JourneyState
+		v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryState)
+		return err == nil && v.Get(&st) == nil && st.Step == step
+	})
+}
+
+// waitTimeline waits until a journey run has sent the email step.
+func waitTimeline(ctx context.Context, t *testing.T, c client.Client, id, step string) {
+	t.Helper()
+	waitFor(ctx, t, func() bool {
+		var st workflows.JourneyState
+		v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryState)
+		return err == nil && v.Get(&st) == nil && slices.ContainsFunc(st.Timeline, func(e workflows.Entry) bool { return e.Kind == "email" && e.Step == step })
+	})
+}
+
+// timelineSteps is a run's timeline as "kind step-or-detail" lines.
+func timelineSteps(ctx context.Context, t *testing.T, c client.Client, id string) []string {
+	t.Helper()
+	var st workflows.JourneyState
+	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryState)
+	if err != nil || v.Get(&st) != nil {
+		t.Fatalf("query %s: %v", id, err)
+	}
+	var lines []string
+	for _, e := range st.Timeline {
+		what := e.Step
+		if what == "" || e.Kind == "check" {
+			what = e.Detail
+		}
+		if e.Kind == "event" {
+			what = e.Detail
+		}
+		lines = append(lines, e.Kind+" "+what)
+	}
+	return lines
+}
+
+// containsInOrder reports whether want is a subsequence of got.
+func containsInOrder(got, want []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
 }

@@ -2,21 +2,28 @@ package worker_test
 
 import (
 	"encoding/base64"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/nudgehq/nudge/codec"
 	"github.com/nudgehq/nudge/worker"
 	"github.com/nudgehq/nudge/workflows"
 )
 
-// Histories recorded on a real server (TestRecordHistories) must replay
-// against today's workflow code without a non-determinism error. A failure
-// here means a change would break contacts already in a journey: guard the
-// change with workflow.GetVersion instead of re-recording.
+// Histories recorded on a real server (TestRecordHistories,
+// TestRecordFullHistories) must replay against today's workflow code,
+// taking every recorded step: no nondeterminism error, and no activity or
+// child workflow swapped for another (worker.Replayer). A failure here
+// means a change would break contacts already in a journey: guard the
+// change with a version check instead of re-recording.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
 	if err != nil {
@@ -30,34 +37,61 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	encrypting := codec.DataConverter(keys)
-	replayed := map[string]bool{}
+	router := &workflows.Router{Enabled: workflows.JourneyNames(), Settings: workflows.DefaultSettings()}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
+			hist := loadHistory(t, f)
 			// Plain, and as a worker with NUDGE_ENCRYPTION_KEYS set: payloads
 			// written before encryption pass the codec untouched.
 			for name, dc := range map[string]converter.DataConverter{"plain": nil, "encrypting": encrypting} {
-				r, err := sdkworker.NewWorkflowReplayerWithOptions(sdkworker.WorkflowReplayerOptions{DataConverter: dc})
-				if err != nil {
-					t.Fatal(err)
-				}
-				worker.RegisterWorkflows(r, &workflows.Router{Enabled: workflows.JourneyNames(), Settings: workflows.DefaultSettings()})
-				if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+				r := &worker.Replayer{Router: router, DataConverter: dc}
+				if err := r.Replay(hist, workflow.Execution{}); err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
 			}
 		})
-		replayed[filepath.Base(f)] = true
 	}
-	// Every journey, and the contact workflow, has at least one history.
-	for _, want := range []string{"welcome_b2b_", "welcome_ecommerce_", "abandoned_cart_", "post_purchase_", "nurture_", "winback_", "contact_"} {
-		found := false
-		for f := range replayed {
-			if len(f) >= len(want) && f[:len(want)] == want {
-				found = true
+}
+
+// Every journey, and the contact workflow, has a history recorded to its
+// end (a contact's to its last step: contacts never end), so adding,
+// removing or moving any step fails the replay test.
+func TestRecordedHistoriesCoverEveryJourney(t *testing.T) {
+	for _, name := range append(workflows.JourneyNames(), "contact") {
+		files, err := filepath.Glob(filepath.Join("testdata", "histories", name+"_*.full.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 0 {
+			t.Errorf("no full history for %s: record one with TestRecordFullHistories", name)
+			continue
+		}
+		for _, f := range files {
+			events := loadHistory(t, f).GetEvents()
+			last := events[len(events)-1].GetEventType()
+			if name == "contact" {
+				// Its last step: the run is waiting, not stopped halfway.
+				if last != enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+					t.Errorf("%s ends with %s, not a completed workflow task", f, last)
+				}
+				continue
+			}
+			if last != enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED {
+				t.Errorf("%s ends with %s: record the run to its end", f, last)
 			}
 		}
-		if !found {
-			t.Errorf("no recorded history for %s*", want)
-		}
 	}
+}
+
+func loadHistory(t *testing.T, path string) *historypb.History {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := client.HistoryFromJSON(strings.NewReader(string(raw)), client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return hist
 }

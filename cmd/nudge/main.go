@@ -4,8 +4,9 @@
 //	nudge worker     the Temporal worker: contact workflows, journeys, activities
 //	nudge gateway    the HTTP gateway: event ingestion, contact API, unsubscribe
 //	nudge migrate    create or update the database schema, then exit
-//	nudge simulate   run a journey against a script of events, on a test clock
+//	nudge simulate   run a made-up contact through its journeys, on a test clock
 //	nudge contact    find a contact by ID, email address or phone number
+//	nudge check      replay the runs open on Temporal against this build
 //
 // Configuration is NUDGE_* environment variables (see README.md).
 package main
@@ -34,8 +35,9 @@ commands:
   worker     run the Temporal worker
   gateway    run the HTTP gateway
   migrate    create or update the database schema
-  simulate   run a journey against a script of events; see nudge simulate -h
+  simulate   run a made-up contact through its journeys on a test clock; see nudge simulate -h
   contact    find a contact by its ID, email address or phone number
+  check      replay the runs open on Temporal against this build; exit 1 if any would break
 
 Settings are NUDGE_* environment variables; see README.md.
 `
@@ -66,6 +68,8 @@ func main() {
 		err = withPlatform(ctx, nil, func(ctx context.Context, p *platform.Platform) error {
 			return runContact(ctx, p, args, os.Stdout)
 		})
+	case "check":
+		err = runCheck(ctx, args, os.Stdout)
 	case "search-attributes":
 		// For scripts that start a Temporal server: what to register.
 		fmt.Println(strings.Join(workflows.SearchAttributes(), "\n"))

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/mail"
 	"os"
-
-	"go.temporal.io/sdk/converter"
 
 	"github.com/nudgehq/nudge/codec"
 	"github.com/nudgehq/nudge/config"
@@ -16,24 +15,32 @@ import (
 	"github.com/nudgehq/nudge/simulate"
 )
 
-// runSimulate plays a script (a file, or - for stdin) through a journey on a
-// test clock and prints the timeline.
+// runSimulate plays a script (a file, or - for stdin) for one made-up
+// contact on a test clock and prints the timeline. It exits 1 (an error)
+// when a message holds a broken link.
 func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	outDir := fs.String("out", "", "write every rendered message, and an index.html, to this folder")
+	sendTo := fs.String("send-to", "", "deliver each rendered email once to this address, through NUDGE_SMTP_URL, marked [TEST]")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: nudge simulate <script.json | ->
+		fmt.Fprint(fs.Output(), `usage: nudge simulate [--out DIR] [--send-to you@example.com] <script.json | ->
 
-Runs one journey for one made-up contact on a test clock and prints what it
-would send, when, and why. Nothing is delivered. A script:
+Runs one made-up contact through Nudge on a test clock: its ContactWorkflow
+and every journey it enters, with the real templates, on a throwaway
+database. Prints what happened, when and why; checks every link in every
+message. Nothing is delivered, whatever is configured (--send-to excepted,
+and only to that address). A script:
 
   {
     "journey": "welcome_b2b",
     "contact": {"firstName": "Dana", "email": "dana@example.com", "industry": "fintech"},
-    "events": ["+0h Signed Up", "+50h Setup Completed"]
+    "events": ["+0h Signed Up", {"at": "+26h", "open": "welcome"}, "+50h Setup Completed"]
   }
 
 Examples are in simulate/examples/.
+
 `)
+		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -64,9 +71,17 @@ Examples are in simulate/examples/.
 	if err != nil {
 		return err
 	}
-	var dc converter.DataConverter
+	router := cfg.Router()
+	opts := simulate.Options{Activities: acts, Settings: router.Settings, Enabled: router.Enabled, OutDir: *outDir}
 	if cfg.EncryptionKeys != nil {
-		dc = codec.DataConverter(cfg.EncryptionKeys)
+		opts.DataConverter = codec.DataConverter(cfg.EncryptionKeys)
 	}
-	return simulate.Run(ctx, script, acts, cfg.Router().Settings, dc, out)
+	if *sendTo != "" {
+		addr, err := mail.ParseAddress(*sendTo)
+		if err != nil {
+			return fmt.Errorf("--send-to %q: %v", *sendTo, err)
+		}
+		opts.SendTo = addr
+	}
+	return simulate.Run(ctx, script, opts, out)
 }
