@@ -40,23 +40,13 @@ func TestRecordHistories(t *testing.T) {
 	defer cancel()
 	// A low continue-as-new suggestion makes the contact workflow roll over
 	// within the recording, so that path is in a history too.
-	s, err := stack.Start(ctx, t.TempDir(), stack.Options{DynamicConfig: []string{"limit.historyCount.suggestContinueAsNew=40"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, must := recordingStack(ctx, t, stack.Options{DynamicConfig: []string{"limit.historyCount.suggestContinueAsNew=40"}})
 	c := s.Platform.Temporal
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	// A shopper signs up, gets the welcome, then orders: the goal ends the journey.
 	must(s.Post("/v1/identify", `{"userId":"maya","traits":{"email":"maya@example.com","firstName":"Maya"}}`))
 	must(s.Post("/v1/track", `{"userId":"maya","event":"Signed Up"}`))
-	_, err = s.WaitForEmail(ctx, "maya@example.com", "Welcome to Acme, Maya: 10% off your first order")
+	_, err := s.WaitForEmail(ctx, "maya@example.com", "Welcome to Acme, Maya: 10% off your first order")
 	must(err)
 	must(s.Post("/v1/track", `{"userId":"maya","event":"Order Completed","properties":{"order_id":"1001","total":64}}`))
 	waitClosed(ctx, t, c, "journey/welcome_ecommerce/maya")
@@ -238,18 +228,8 @@ func TestRecordFullHistories(t *testing.T) {
 	defer cancel()
 	// Journeys compressed into minutes would hit the frequency cap, which
 	// counts on the journeys' clock; contacts spread over weeks do not.
-	s, err := stack.Start(ctx, t.TempDir(), stack.Options{NoWorker: true, Env: map[string]string{"NUDGE_FREQUENCY_CAP_EMAIL": "100/24h"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, must := recordingStack(ctx, t, stack.Options{NoWorker: true, Env: map[string]string{"NUDGE_FREQUENCY_CAP_EMAIL": "100/24h"}})
 	c := s.Platform.Temporal
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	if err := s.Platform.WaitForTemporal(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -474,4 +454,21 @@ func containsInOrder(got, want []string) bool {
 		}
 	}
 	return i == len(want)
+}
+
+// recordingStack starts a stack for a recording, closed when the test ends,
+// and a must that fails the test on an error.
+func recordingStack(ctx context.Context, t *testing.T, o stack.Options) (*stack.Stack, func(error)) {
+	t.Helper()
+	s, err := stack.Start(ctx, t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
