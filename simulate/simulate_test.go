@@ -265,3 +265,26 @@ func TestSimulateBrokenLinkFails(t *testing.T) {
 		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }
+
+// Every example script runs to the end with no broken link, and every
+// journey has one.
+func TestEveryExampleRuns(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("examples", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[string]bool{}
+	for _, f := range files {
+		out := simulateFile(t, filepath.Base(f))
+		for _, name := range workflows.JourneyNames() {
+			if strings.Contains(out, " "+name+" start entered on ") {
+				covered[name] = true
+			}
+		}
+	}
+	for _, name := range workflows.JourneyNames() {
+		if !covered[name] {
+			t.Errorf("no example script enters %s", name)
+		}
+	}
+}
