@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -45,6 +46,11 @@ func (g *Gateway) codecRoutes(r *gin.Engine) {
 		}
 		r.POST(path, g.codecCORS, g.requireCodecAccess, serve)
 	}
+	if g.Config.EncryptionKeys == nil {
+		r.GET("/codec/login", serve)
+		r.POST("/codec/login", serve)
+		return
+	}
 	r.GET("/codec/login", g.codecLoginPage)
 	r.POST("/codec/login", g.codecLogin)
 }
@@ -58,11 +64,9 @@ const (
 // browser signed in at /codec/login with an admin key still configured.
 func (g *Gateway) requireCodecAccess(c *gin.Context) {
 	if _, sent, _ := headerKey(c.Request); !sent {
-		if cookie, err := c.Cookie(codecCookie); err == nil {
-			if tag, err := g.Links.CheckCodecSession(cookie, time.Now()); err == nil && g.adminKeyTagged(tag) {
-				c.Next()
-				return
-			}
+		if g.signedIn(c) {
+			c.Next()
+			return
 		}
 		c.Header("WWW-Authenticate", `Basic realm="nudge admin"`)
 		fail(c, http.StatusUnauthorized, msgNoCodecAccess(g.codecLoginURL()))
@@ -82,7 +86,17 @@ func keyTag(key string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func (g *Gateway) adminKeyTagged(tag string) bool {
+// signedIn reports whether the request carries a codec session that is
+// signed here, unexpired, and made with an admin key still configured.
+func (g *Gateway) signedIn(c *gin.Context) bool {
+	cookie, err := c.Cookie(codecCookie)
+	if err != nil {
+		return false
+	}
+	tag, err := g.Links.CheckCodecSession(cookie, time.Now())
+	if err != nil {
+		return false
+	}
 	found := 0
 	for _, k := range g.Config.AdminKeys {
 		found |= subtle.ConstantTimeCompare([]byte(keyTag(k)), []byte(tag))
@@ -95,16 +109,15 @@ func (g *Gateway) codecLoginURL() string {
 }
 
 type codecLoginData struct {
-	SignedIn            bool
-	Until, Error, Lasts string
-	Action, Endpoint    string
+	SignedIn                       bool
+	Error, Lasts, Action, Endpoint string
 }
 
 func (g *Gateway) codecLoginData() codecLoginData {
 	return codecLoginData{
 		Action:   g.codecLoginURL(),
 		Endpoint: strings.TrimRight(g.Config.PublicURL, "/") + "/codec",
-		Lasts:    "12 hours",
+		Lasts:    fmt.Sprintf("%d hours", int(codecSessionOf.Hours())),
 	}
 }
 
@@ -112,15 +125,7 @@ func (g *Gateway) codecLoginData() codecLoginData {
 // Temporal UI use it.
 func (g *Gateway) codecLoginPage(c *gin.Context) {
 	d := g.codecLoginData()
-	if g.Config.EncryptionKeys == nil {
-		fail(c, http.StatusNotFound, msgCodecOff)
-		return
-	}
-	if cookie, err := c.Cookie(codecCookie); err == nil {
-		if tag, err := g.Links.CheckCodecSession(cookie, time.Now()); err == nil && g.adminKeyTagged(tag) {
-			d.SignedIn = true
-		}
-	}
+	d.SignedIn = g.signedIn(c)
 	c.Header("Cache-Control", "no-store")
 	g.page(c, http.StatusOK, "codec_login.html", d)
 }
@@ -132,10 +137,6 @@ func (g *Gateway) codecLoginPage(c *gin.Context) {
 // the UI may be on another site.
 func (g *Gateway) codecLogin(c *gin.Context) {
 	d := g.codecLoginData()
-	if g.Config.EncryptionKeys == nil {
-		fail(c, http.StatusNotFound, msgCodecOff)
-		return
-	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10)
 	key := strings.TrimSpace(c.PostForm("key"))
 	switch g.kind(key) {

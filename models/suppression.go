@@ -54,11 +54,12 @@ type SuppressionChange struct {
 // Suppression returns what is known about an address; the zero value when
 // nothing is.
 func (s *Store) Suppression(ctx context.Context, channel, address string) (Suppression, error) {
-	if NormalizeAddress(channel, address) == "" {
+	addr := NormalizeAddress(channel, address)
+	if addr == "" {
 		return Suppression{Channel: channel}, nil
 	}
 	var sup Suppression
-	err := s.db.WithContext(ctx).Where("channel = ? AND address = ?", channel, NormalizeAddress(channel, address)).Take(&sup).Error
+	err := s.db.WithContext(ctx).Where("channel = ? AND address = ?", channel, addr).Take(&sup).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return Suppression{Channel: channel, Address: NormalizeAddress(channel, address)}, nil
 	}

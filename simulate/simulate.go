@@ -78,7 +78,6 @@ type line struct {
 
 type journeyRun struct {
 	ID, Name string
-	Started  time.Duration
 	Ended    time.Duration
 	Done     bool
 	Err      error
@@ -213,7 +212,7 @@ func (r *run) now() time.Duration               { return r.env.Now().Sub(Start) 
 func (r *run) listen() {
 	r.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
 		// The journey's own timeline opens with why it was entered.
-		r.journeys = append(r.journeys, &journeyRun{ID: info.WorkflowExecution.ID, Name: info.WorkflowType.Name, Started: r.now()})
+		r.journeys = append(r.journeys, &journeyRun{ID: info.WorkflowExecution.ID, Name: info.WorkflowType.Name})
 	})
 	r.env.SetOnChildWorkflowCompletedListener(func(info *workflow.Info, _ converter.EncodedValue, err error) {
 		for _, j := range r.journeys {
@@ -342,13 +341,13 @@ func (r *run) messages() ([]models.Message, error) {
 }
 
 func (r *run) testSend(msgs []models.Message) (int, error) {
-	send := *r.opts.Activities // the configured mailer, for this one address only
 	n := 0
 	for _, m := range msgs {
 		if m.Channel != models.ChannelEmail || m.HTML == "" {
 			continue
 		}
-		if err := send.TestSend(r.ctx, m, *r.opts.SendTo, offsetLabel(r.offset(m.At))); err != nil {
+		// The configured mailer, for this one address only.
+		if err := r.opts.Activities.TestSend(r.ctx, m, *r.opts.SendTo, offsetLabel(r.offset(m.At))); err != nil {
 			return n, err
 		}
 		n++
