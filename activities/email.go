@@ -12,7 +12,6 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/nudgehq/nudge/config"
 	"github.com/nudgehq/nudge/models"
@@ -129,82 +128,80 @@ func smtpFailure(step string, err error) error {
 }
 
 // SendEmail renders and sends one email, at most once per request key (see
-// the send protocol in outbox.go).
+// the pipeline in pipeline.go and the send protocol in outbox.go).
 func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) (workflows.SendResult, error) {
-	row := models.Message{
-		Key: req.Key, ContactID: req.ContactID, Journey: req.Journey, Step: req.Step, Channel: models.ChannelEmail,
-		Marketing: req.Marketing, At: req.At.UTC(), Template: req.Template,
-	}
-	contact, res, done, err := a.recipient(ctx, row)
-	if done {
-		return res, err
-	}
-	row.To = contact.Email
+	return a.sendThrough(ctx, newRow(req.Message, models.ChannelEmail), &emailSend{a: a, req: req})
+}
+
+// emailSend is one email in the pipeline.
+type emailSend struct {
+	a   *Activities
+	req workflows.EmailRequest
+	to  *mail.Address
+}
+
+// check: an address that takes email (no hard bounce or complaint, under
+// this contact or another with the same address), and for marketing, no
+// unsubscribe and no win-back that went unanswered.
+func (s *emailSend) check(ctx context.Context, c *models.Contact, row models.Message) (string, string, error) {
 	// What the address is known for, whichever contact it came from.
-	address, err := a.Store.Suppression(ctx, models.ChannelEmail, contact.Email)
+	address, err := s.a.Store.Suppression(ctx, models.ChannelEmail, c.Email)
 	if err != nil {
-		return workflows.SendResult{}, err
+		return c.Email, "", err
 	}
 	switch {
-	case contact.Email == "":
-		return a.skip(ctx, row, "no email address")
-	case contact.EmailSuppressedAt != nil:
+	case c.Email == "":
+		return "", "no email address", nil
+	case c.EmailSuppressedAt != nil:
 		// A hard bounce or a complaint: the address takes no more email.
-		return a.skip(ctx, row, "address suppressed: "+contact.SuppressionReason)
+		return c.Email, "address suppressed: " + c.SuppressionReason, nil
 	case address.Suppressed:
-		return a.skip(ctx, row, "address suppressed: "+address.Reason)
-	case req.Marketing && contact.UnsubscribedAt != nil:
-		return a.skip(ctx, row, "unsubscribed from marketing email")
-	case req.Marketing && address.Unsubscribed:
-		return a.skip(ctx, row, "unsubscribed from marketing email under another contact with this address")
-	case req.Marketing && contact.UnengagedAt != nil:
-		return a.skip(ctx, row, "unengaged: no response to the win-back emails")
+		return c.Email, "address suppressed: " + address.Reason, nil
+	case row.Marketing && c.UnsubscribedAt != nil:
+		return c.Email, "unsubscribed from marketing email", nil
+	case row.Marketing && address.Unsubscribed:
+		return c.Email, "unsubscribed from marketing email under another contact with this address", nil
+	case row.Marketing && c.UnengagedAt != nil:
+		return c.Email, "unengaged: no response to the win-back emails", nil
 	}
-	to, err := mail.ParseAddress(contact.Email)
-	if err != nil {
-		return a.skip(ctx, row, "email address is not valid")
+	if s.to, err = mail.ParseAddress(c.Email); err != nil {
+		return c.Email, "email address is not valid", nil
 	}
-	to.Name = contact.Name()
-	if req.Marketing {
-		if reason, err := a.emailCapReason(ctx, contact, req.At); err != nil || reason != "" {
-			if err != nil {
-				return workflows.SendResult{}, err
-			}
-			return a.skip(ctx, row, reason)
-		}
-	}
+	s.to.Name = c.Name()
+	return c.Email, "", nil
+}
 
-	products, _ := req.Data["products"].([]any)
+func (s *emailSend) render(ctx context.Context, c *models.Contact, row models.Message) (outgoing, string, error) {
+	a, req := s.a, s.req
 	data := EmailData{
-		Contact:   contact,
+		Contact:   c,
 		Brand:     a.Brand,
 		Owner:     a.Owner,
-		CaseStudy: a.Renderer.CaseStudyFor(contact.Industry),
+		CaseStudy: a.Renderer.CaseStudyFor(c.Industry),
 		Store:     a.Renderer.Store(),
-		Reviews:   a.Renderer.ReviewsFor(products),
-		CrossSell: a.Renderer.CrossSellFor(products),
+		Reviews:   a.Renderer.ReviewsFor(req.Data.Products),
+		CrossSell: a.Renderer.CrossSellFor(req.Data.Products),
 		Data:      req.Data,
 	}
 	if req.Marketing {
-		data.UnsubscribeURL = a.Links.UnsubscribeURL(contact.ID)
-		data.PreferencesURL = a.Links.PreferencesURL(contact.ID)
+		data.UnsubscribeURL = a.Links.UnsubscribeURL(c.ID)
+		data.PreferencesURL = a.Links.PreferencesURL(c.ID)
 		data.Featured = a.Renderer.Featured()
 	}
-	if stage, ok := req.Data["content_stage"].(string); ok {
+	if stage := req.Data.ContentStage; stage != "" {
 		// A nurture step: pick what it carries.
-		favorite, _ := req.Data["favorite_topic"].(string)
-		piece, found := a.Renderer.PickContent(stage, chosenTopics(contact), favorite, stringList(req.Data["sent_content"]))
+		piece, found := a.Renderer.PickContent(stage, chosenTopics(c), req.Data.FavoriteTopic, req.Data.SentContent)
 		if !found && stage != "case_study" {
-			return a.skip(ctx, row, "nothing left in the content catalog for "+stage)
+			return outgoing{}, "nothing left in the content catalog for " + stage, nil
 		}
 		data.Content, row.Content, row.Topic = piece, piece.ID, piece.Topic
 	}
 	email, err := a.Renderer.Render(req.Template, data)
 	if err != nil {
-		// Retrying will not fix a template: fail the step so the run shows it.
-		return workflows.SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "TemplateError", err)
+		return outgoing{}, "", err
 	}
 
+	to := s.to
 	row.To, row.Subject, row.Text, row.HTML = to.String(), email.Subject, email.Text, email.HTML
 	out := outgoing{
 		row:    row,
@@ -226,7 +223,7 @@ func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) 
 			return "", nil
 		}
 	}
-	return a.send(ctx, out)
+	return out, "", nil
 }
 
 func (a *Activities) compose(req workflows.EmailRequest, to *mail.Address, email Rendered, unsubscribeURL string) (*gomail.Msg, error) {
@@ -292,21 +289,4 @@ func stringList(v any) []string {
 var frequencyCaps = map[string]config.Cap{
 	"weekly":  {Max: 1, Window: 7 * 24 * time.Hour},
 	"monthly": {Max: 1, Window: 30 * 24 * time.Hour},
-}
-
-// emailCapReason checks the global email cap and the contact's own choice.
-func (a *Activities) emailCapReason(ctx context.Context, c *models.Contact, at time.Time) (string, error) {
-	if reason, err := a.capReason(ctx, c.ID, models.ChannelEmail, at); err != nil || reason != "" {
-		return reason, err
-	}
-	freq, _ := c.Traits["email_frequency"].(string)
-	limit, ok := frequencyCaps[freq]
-	if !ok {
-		return "", nil
-	}
-	n, err := a.Store.CountMarketing(ctx, c.ID, models.ChannelEmail, at.Add(-limit.Window))
-	if err != nil || n < int64(limit.Max) {
-		return "", err
-	}
-	return fmt.Sprintf("the contact asked for email %s", freq), nil
 }

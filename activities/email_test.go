@@ -59,7 +59,7 @@ func (f *fixture) send(t *testing.T, req workflows.EmailRequest) (workflows.Send
 }
 
 func welcome(key string) workflows.EmailRequest {
-	return workflows.EmailRequest{Key: key, ContactID: "u1", Journey: "welcome_b2b", Step: "welcome", Template: "welcome_b2b/welcome", Marketing: true}
+	return workflows.EmailRequest{Message: workflows.Message{Key: key, ContactID: "u1", Journey: "welcome_b2b", Step: "welcome", Template: "welcome_b2b/welcome", Marketing: true}}
 }
 
 func TestSendEmailOverSMTP(t *testing.T) {

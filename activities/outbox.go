@@ -326,17 +326,6 @@ func heartbeat(ctx context.Context) (stop func()) {
 	return func() { close(done) }
 }
 
-// recipient loads the contact a message is for. When there is none, the
-// send is recorded as skipped and done is true, with res to return.
-func (a *Activities) recipient(ctx context.Context, row models.Message) (c *models.Contact, res workflows.SendResult, done bool, err error) {
-	c, err = a.Store.Contact(ctx, row.ContactID)
-	if errors.Is(err, models.ErrNotFound) {
-		res, err = a.skip(ctx, row, "contact not found")
-		return nil, res, true, err
-	}
-	return c, res, err != nil, err
-}
-
 // skip records a send that will not happen, with its reason, so it shows on
 // the journey's timeline and in the messages table.
 func (a *Activities) skip(ctx context.Context, row models.Message, reason string) (workflows.SendResult, error) {
@@ -373,20 +362,35 @@ func (a *Activities) SettleAbandoned(ctx context.Context, olderThan time.Duratio
 }
 
 // capReason says why a marketing message would break the channel's
-// frequency cap, or "" when it would not. It counts on the journey's clock.
-func (a *Activities) capReason(ctx context.Context, contactID, channel string, at time.Time) (string, error) {
+// frequency cap, or the frequency the contact picked for email, or ""
+// when it would not. It counts on the journey's clock.
+func (a *Activities) capReason(ctx context.Context, c *models.Contact, channel string, at time.Time) (string, error) {
 	limit := a.Caps.Email
 	if channel == models.ChannelSMS {
 		limit = a.Caps.SMS
 	}
-	if limit.Max == 0 {
+	if limit.Max > 0 {
+		n, err := a.Store.CountMarketing(ctx, c.ID, channel, at.Add(-limit.Window))
+		if err != nil {
+			return "", err
+		}
+		if n >= int64(limit.Max) {
+			return fmt.Sprintf("frequency cap: %d marketing %s already in the last %s", n, plural(channel, n), capWindow(limit)), nil
+		}
+	}
+	if channel != models.ChannelEmail {
 		return "", nil
 	}
-	n, err := a.Store.CountMarketing(ctx, contactID, channel, at.Add(-limit.Window))
-	if err != nil || n < int64(limit.Max) {
+	freq, _ := c.Traits["email_frequency"].(string)
+	pick, ok := frequencyCaps[freq]
+	if !ok {
+		return "", nil
+	}
+	n, err := a.Store.CountMarketing(ctx, c.ID, channel, at.Add(-pick.Window))
+	if err != nil || n < int64(pick.Max) {
 		return "", err
 	}
-	return fmt.Sprintf("frequency cap: %d marketing %s already in the last %s", n, plural(channel, n), capWindow(limit)), nil
+	return fmt.Sprintf("the contact asked for email %s", freq), nil
 }
 
 func plural(channel string, n int64) string {

@@ -9,7 +9,6 @@ import (
 	"net/mail"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	texttemplate "text/template"
 
@@ -78,7 +77,7 @@ type EmailData struct {
 	// Store is the shop's standing copy: shipping window, support address
 	// (templates/content/store.json).
 	Store map[string]string
-	// Reviews of the products in .Data.products, and a product that goes
+	// Reviews of the products in .Data.Products, and a product that goes
 	// with them.
 	Reviews   []Review
 	CrossSell Recommendation
@@ -86,7 +85,7 @@ type EmailData struct {
 	// pieces marked featured, for "the best of recent content".
 	Content        ContentPiece
 	Featured       []ContentPiece
-	Data           map[string]any
+	Data           workflows.MessageData
 	UnsubscribeURL string // empty for transactional email
 	PreferencesURL string // where the contact picks frequency and topics
 }
@@ -129,23 +128,14 @@ var funcs = map[string]any{
 		}
 		return s
 	},
-	// money writes a price in the cart's currency: {{money (index . "price") $.Data.currency}}.
-	"money": func(v any, currency any) string {
-		cur, _ := currency.(string)
-		if cur == "" {
-			cur = "USD"
+	// money writes a price in the message's currency: {{money .Price $.Data.Currency}}.
+	"money": func(v float64, currency string) string {
+		if currency == "" {
+			currency = "USD"
 		}
-		switch n := v.(type) {
-		case float64:
-			return workflows.Money(n, cur)
-		case string:
-			if f, err := strconv.ParseFloat(n, 64); err == nil {
-				return workflows.Money(f, cur)
-			}
-			return n
-		}
-		return ""
+		return workflows.Money(v, currency)
 	},
+
 	// stars draws a rating out of five.
 	"stars": func(n int) string { return strings.Repeat("★", n) + strings.Repeat("☆", max(0, 5-n)) },
 }
@@ -259,10 +249,10 @@ func (r *Renderer) Store() map[string]string { return r.store }
 
 // ReviewsFor gathers the reviews of the given products (Segment products,
 // by product_id), or the shop-wide ones when none of them has any.
-func (r *Renderer) ReviewsFor(products []any) []Review {
+func (r *Renderer) ReviewsFor(products []workflows.Product) []Review {
 	var out []Review
 	for _, p := range products {
-		out = append(out, r.reviews[productField(p, "product_id")]...)
+		out = append(out, r.reviews[p.ProductID]...)
 	}
 	if len(out) == 0 {
 		return r.reviews["default"]
@@ -273,13 +263,13 @@ func (r *Renderer) ReviewsFor(products []any) []Review {
 // CrossSellFor picks a product to suggest beside an order: the first rule
 // that an ordered product matches (by product_id, or category), skipping
 // what the order already holds; else the default.
-func (r *Renderer) CrossSellFor(products []any) Recommendation {
+func (r *Renderer) CrossSellFor(products []workflows.Product) Recommendation {
 	owned := map[string]bool{}
 	for _, p := range products {
-		owned[productField(p, "product_id")] = true
+		owned[p.ProductID] = true
 	}
 	for _, p := range products {
-		id, category := productField(p, "product_id"), productField(p, "category")
+		id, category := p.ProductID, p.Category
 		for _, rule := range r.crossSell.Rules {
 			matches := (rule.WhenProduct != "" && rule.WhenProduct == id) ||
 				(rule.WhenCategory != "" && strings.EqualFold(rule.WhenCategory, category))
@@ -291,19 +281,11 @@ func (r *Renderer) CrossSellFor(products []any) Recommendation {
 	return r.crossSell.Default
 }
 
-func productField(p any, key string) string {
-	m, _ := p.(map[string]any)
-	return models.PropString(m, key)
-}
-
 // Render fills in a template.
 func (r *Renderer) Render(name string, data EmailData) (Rendered, error) {
 	t, ok := r.emails[name]
 	if !ok {
 		return Rendered{}, fmt.Errorf("no email template %q (want templates/email/%s.txt and .html)", name, name)
-	}
-	if data.Data == nil {
-		data.Data = map[string]any{}
 	}
 	var subject, text, html bytes.Buffer
 	if err := t.text.ExecuteTemplate(&subject, "subject", data); err != nil {

@@ -74,29 +74,41 @@ func (a *Activities) SendSlack(ctx context.Context, req workflows.SlackRequest) 
 		Key: req.Key, ContactID: req.ContactID, Step: req.Kind, Channel: models.ChannelSlack,
 		At: req.At.UTC(), Template: "slack/" + req.Kind,
 	}
-	contact, res, done, err := a.recipient(ctx, row)
-	if done {
-		return res, err
+	return a.sendThrough(ctx, row, &slackSend{a: a, req: req, alert: render})
+}
+
+// slackSend is one alert in the pipeline. Alerts are internal: no consent
+// or cap applies, only a place to post them.
+type slackSend struct {
+	a     *Activities
+	req   workflows.SlackRequest
+	alert func(slackFacts) slackAlert
+}
+
+func (s *slackSend) check(_ context.Context, c *models.Contact, _ models.Message) (string, string, error) {
+	to := s.a.slackDestination(s.req, c)
+	if to == "" {
+		return "", SkipNoSlackChannel, nil
 	}
-	row.To = a.slackDestination(req, contact)
-	if row.To == "" {
-		return a.skip(ctx, row, SkipNoSlackChannel)
-	}
-	alert := render(a.slackFacts(req, contact))
+	return to, "", nil
+}
+
+func (s *slackSend) render(_ context.Context, c *models.Contact, row models.Message) (outgoing, string, error) {
+	a, req := s.a, s.req
+	alert := s.alert(a.slackFacts(req, c))
 	row.Subject, row.Text = slackClip(alert.headline, 500), alert.fallback
 	// The Block Kit payload as posted, kept for ops and for nudge simulate's
 	// --out (the HTML column holds a message's rendered body).
 	if payload, err := json.Marshal(map[string]any{"text": alert.fallback, "blocks": alert.blocks}); err == nil {
 		row.HTML = string(payload)
 	}
-
 	out := outgoing{row: row, result: workflows.SendResult{To: row.To, Subject: row.Subject}}
 	if a.Slack != nil {
 		out.deliver = oneRequest(fmt.Sprintf("post Slack %s alert to %s", req.Kind, row.To), func(ctx context.Context) (string, error) {
 			return a.Slack.Post(ctx, row.To, alert.blocks, alert.fallback)
 		})
 	}
-	return a.send(ctx, out)
+	return out, "", nil
 }
 
 // slackDestination picks where an alert goes; "" when nowhere.
@@ -113,19 +125,12 @@ func (a *Activities) slackDestination(req workflows.SlackRequest, c *models.Cont
 // slackFacts is what an alert says, gathered from the contact row and the
 // request's data.
 type slackFacts struct {
-	contact   *models.Contact
-	name      string // the contact's name, else email, else ID
-	score     int64
-	runURL    string // the contact's run in the Temporal UI, or ""
-	data      map[string]any
-	taskID    string
-	breakdown []slackBreakdownLine
-	recent    []string
-}
-
-type slackBreakdownLine struct {
-	Rule   string
-	Points float64
+	contact *models.Contact
+	name    string // the contact's name, else email, else ID
+	score   int64
+	runURL  string // the contact's run in the Temporal UI, or ""
+	data    workflows.SlackData
+	taskID  string // "" for none
 }
 
 func (a *Activities) slackFacts(req workflows.SlackRequest, c *models.Contact) slackFacts {
@@ -137,20 +142,12 @@ func (a *Activities) slackFacts(req workflows.SlackRequest, c *models.Contact) s
 	if f.name == "" {
 		f.name = c.ID
 	}
-	if f.data == nil {
-		f.data = map[string]any{}
+	if req.Data.Score != nil {
+		f.score = *req.Data.Score
 	}
-	if v, ok := f.data["score"]; ok {
-		if n, ok := slackNumber(v); ok {
-			f.score = int64(n)
-		}
+	if req.Data.TaskID != 0 {
+		f.taskID = strconv.FormatUint(req.Data.TaskID, 10)
 	}
-	f.taskID = slackID(f.data["task_id"])
-	// The data came through Temporal's JSON converter (or straight from a
-	// caller): decode it again rather than assert its Go types. Field names
-	// match either case, so {rule, points} and workflows.ScoreChange both do.
-	slackReshape(f.data["breakdown"], &f.breakdown)
-	slackReshape(f.data["recent_events"], &f.recent)
 	return f
 }
 
@@ -201,16 +198,16 @@ func slackMQLAlert(f slackFacts) slackAlert {
 		slack.NewHeaderBlock(slackPlain(headline)),
 		slack.NewSectionBlock(nil, fields, nil),
 	}
-	if len(f.breakdown) > 0 {
-		lines := make([]string, len(f.breakdown))
-		for i, b := range f.breakdown {
+	if len(f.data.Breakdown) > 0 {
+		lines := make([]string, len(f.data.Breakdown))
+		for i, b := range f.data.Breakdown {
 			lines[i] = fmt.Sprintf("• %s: %+d", slackEscape(strings.ReplaceAll(b.Rule, "_", " ")), int64(b.Points))
 		}
 		blocks = append(blocks, slackSection("*Score breakdown*\n"+strings.Join(lines, "\n")))
 	}
-	if len(f.recent) > 0 {
-		lines := make([]string, len(f.recent))
-		for i, e := range f.recent {
+	if len(f.data.RecentEvents) > 0 {
+		lines := make([]string, len(f.data.RecentEvents))
+		for i, e := range f.data.RecentEvents {
 			lines[i] = "• " + slackEscape(e)
 		}
 		blocks = append(blocks, slackSection("*Recent activity*\n"+strings.Join(lines, "\n")))
@@ -250,9 +247,9 @@ func slackPricingAlert(f slackFacts) slackAlert {
 		headline += " from " + c.Company
 	}
 	headline += " is looking at pricing"
-	page, _ := f.data["url"].(string)
+	page := f.data.URL
 	if page == "" {
-		page, _ = f.data["path"].(string)
+		page = f.data.Path
 	}
 	fields := []*slack.TextBlockObject{slackMrkdwn(fmt.Sprintf("*Score*\n%d", f.score))}
 	if page != "" {
@@ -354,58 +351,6 @@ func slackClip(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
-}
-
-// reshape decodes v, whatever Go types hold it, into out; it leaves out
-// alone when v does not fit.
-func slackReshape(v, out any) {
-	if v == nil {
-		return
-	}
-	b, err := json.Marshal(v)
-	if err == nil {
-		_ = json.Unmarshal(b, out)
-	}
-}
-
-func slackNumber(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	case string:
-		f, err := strconv.ParseFloat(n, 64)
-		return f, err == nil
-	}
-	return 0, false
-}
-
-// idString turns a task ID, a number after JSON, back into its decimal form.
-func slackID(v any) string {
-	switch n := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return strings.TrimSpace(n)
-	case uint64:
-		return strconv.FormatUint(n, 10)
-	case json.Number:
-		return n.String()
-	}
-	if f, ok := slackNumber(v); ok && f > 0 {
-		return strconv.FormatFloat(f, 'f', -1, 64)
-	}
-	return ""
 }
 
 // SlackClient posts alerts through Slack's Web API (chat.postMessage) with

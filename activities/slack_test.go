@@ -124,15 +124,15 @@ var slackAt = time.Date(2025, 6, 3, 17, 0, 0, 0, time.UTC)
 func mqlRequest(key string) workflows.SlackRequest {
 	return workflows.SlackRequest{
 		Key: key, ContactID: "dana", Kind: workflows.SlackMQL, To: "U0REP", At: slackAt,
-		Data: map[string]any{
-			"task_id": uint64(42),
-			"breakdown": []workflows.ScoreChange{
+		Data: workflows.SlackData{
+			TaskID: 42,
+			Breakdown: []workflows.ScoreChange{
 				{Rule: "demo_requested", Points: 50, Reason: "requested a demo"},
 				{Rule: "title", Points: 15, Reason: "job title matches the ideal customer profile"},
 				{Rule: "inactive", Points: -10, Reason: "no engagement for 30 days"},
 			},
-			"recent_events": []string{"Demo Requested", "Page Viewed /pricing <b>"},
-			"rep":           "Rita Rep",
+			RecentEvents: []string{"Demo Requested", "Page Viewed /pricing <b>"},
+			Rep:          "Rita Rep",
 		},
 	}
 }
@@ -325,14 +325,14 @@ func TestSendSlackPricingAndTrial(t *testing.T) {
 	f := newSlackFixture(t)
 	f.acts.Slack = nil
 	if _, err := f.send(t, workflows.SlackRequest{Key: "k-pricing", ContactID: "dana", Kind: workflows.SlackPricing, At: slackAt,
-		Data: map[string]any{"url": "https://nudge.example/pricing", "path": "/pricing"}}); err != nil {
+		Data: workflows.SlackData{URL: "https://nudge.example/pricing", Path: "/pricing"}}); err != nil {
 		t.Fatal(err)
 	}
 	if row := f.row(t, "k-pricing"); row.Text != "Dana Kim from Ledgerly is looking at pricing (lead score 75): https://nudge.example/pricing" || row.To != "U0SAM" {
 		t.Errorf("pricing: %q to %s", row.Text, row.To)
 	}
 	if _, err := f.send(t, workflows.SlackRequest{Key: "k-trial", ContactID: "dana", Kind: workflows.SlackTrial, At: slackAt,
-		Data: map[string]any{"from_stage": "sql"}}); err != nil {
+		Data: workflows.SlackData{FromStage: "sql"}}); err != nil {
 		t.Fatal(err)
 	}
 	if row := f.row(t, "k-trial"); row.Text != "Dana Kim (Ledgerly) started a trial (lead score 75, owner: Sam Rep)" || row.To != "#sales" {

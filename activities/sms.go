@@ -51,60 +51,55 @@ const (
 const OptOutLine = " Reply STOP to opt out."
 
 // SendSMS renders and sends one SMS, at most once per request key (see the
-// send protocol in outbox.go). A marketing SMS needs the contact's consent,
-// no STOP since, and room under the SMS frequency cap.
+// pipeline in pipeline.go and the send protocol in outbox.go). A marketing
+// SMS needs the contact's consent, no STOP since, and room under the SMS
+// frequency cap.
 func (a *Activities) SendSMS(ctx context.Context, req workflows.SMSRequest) (workflows.SendResult, error) {
-	row := models.Message{
-		Key: req.Key, ContactID: req.ContactID, Journey: req.Journey, Step: req.Step, Channel: models.ChannelSMS,
-		Marketing: req.Marketing, At: req.At.UTC(), Template: req.Template,
-	}
-	contact, res, done, err := a.recipient(ctx, row)
-	if done {
-		return res, err
-	}
-	row.To = contact.Phone
-	number, err := a.Store.Suppression(ctx, models.ChannelSMS, contact.Phone)
-	if err != nil {
-		return workflows.SendResult{}, err
-	}
+	return a.sendThrough(ctx, newRow(req.Message, models.ChannelSMS), &smsSend{a: a, req: req})
+}
+
+// smsSend is one SMS in the pipeline.
+type smsSend struct {
+	a   *Activities
+	req workflows.SMSRequest
+}
+
+func (s *smsSend) check(ctx context.Context, c *models.Contact, row models.Message) (string, string, error) {
+	number, err := s.a.Store.Suppression(ctx, models.ChannelSMS, c.Phone)
 	switch {
-	case !config.IsE164(contact.Phone):
-		return a.skip(ctx, row, SkipNoPhone)
-	case contact.SMSOptedOutAt != nil, number.Suppressed:
+	case err != nil:
+		return c.Phone, "", err
+	case !config.IsE164(c.Phone):
+		return c.Phone, SkipNoPhone, nil
+	case c.SMSOptedOutAt != nil, number.Suppressed:
 		// STOP stops every SMS, not only marketing: carriers refuse the
 		// rest anyway (Twilio error 21610).
-		return a.skip(ctx, row, SkipSMSOptedOut)
-	case req.Marketing && !contact.SMSConsent:
-		return a.skip(ctx, row, SkipNoConsent)
+		return c.Phone, SkipSMSOptedOut, nil
+	case row.Marketing && !c.SMSConsent:
+		return c.Phone, SkipNoConsent, nil
 	}
-	if req.Marketing {
-		if reason, err := a.capReason(ctx, contact.ID, models.ChannelSMS, req.At); err != nil || reason != "" {
-			if err != nil {
-				return workflows.SendResult{}, err
-			}
-			return a.skip(ctx, row, reason)
-		}
-	}
+	return c.Phone, "", nil
+}
 
+func (s *smsSend) render(ctx context.Context, c *models.Contact, row models.Message) (outgoing, string, error) {
+	a := s.a
 	tmpls, err := a.smsTemplates()
 	if err == nil {
-		row.Text, err = tmpls.Render(req.Template, SMSData{Contact: contact, Brand: a.Brand, Data: req.Data})
+		row.Text, err = tmpls.Render(row.Template, SMSData{Contact: c, Brand: a.Brand, Data: s.req.Data})
 	}
 	if err != nil {
-		// Retrying will not fix a template: fail the step so the run shows it.
-		return workflows.SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "TemplateError", err)
+		return outgoing{}, "", err
 	}
-	if req.Marketing && !mentionsStop(row.Text) {
+	if row.Marketing && !mentionsStop(row.Text) {
 		row.Text += OptOutLine
 	}
-
-	out := outgoing{row: row, result: workflows.SendResult{To: contact.Phone}}
+	out := outgoing{row: row, result: workflows.SendResult{To: c.Phone}}
 	if a.SMS != nil {
-		out.deliver = oneRequest(fmt.Sprintf("send SMS %s to %s", req.Template, contact.Phone), func(ctx context.Context) (string, error) {
-			return a.SMS.Send(ctx, contact.Phone, row.Text, a.StatusCallbackURL)
+		out.deliver = oneRequest(fmt.Sprintf("send SMS %s to %s", row.Template, c.Phone), func(ctx context.Context) (string, error) {
+			return a.SMS.Send(ctx, c.Phone, row.Text, a.StatusCallbackURL)
 		})
 	}
-	return a.send(ctx, out)
+	return out, "", nil
 }
 
 var stopWord = regexp.MustCompile(`\bSTOP\b`)
@@ -116,7 +111,7 @@ func mentionsStop(text string) bool { return stopWord.MatchString(text) }
 type SMSData struct {
 	Contact *models.Contact
 	Brand   Brand
-	Data    map[string]any
+	Data    workflows.MessageData
 }
 
 // SMSTemplates holds the SMS templates, templates/sms/<journey>/<step>.txt,
@@ -166,9 +161,6 @@ func (s *SMSTemplates) Render(name string, data SMSData) (string, error) {
 	t, ok := s.byName[name]
 	if !ok {
 		return "", fmt.Errorf("no SMS template %q (want templates/sms/%s.txt)", name, name)
-	}
-	if data.Data == nil {
-		data.Data = map[string]any{}
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {

@@ -146,9 +146,11 @@ var sendAt = time.Date(2025, 6, 3, 17, 0, 0, 0, time.UTC)
 
 func cartSMS(key, contactID string) workflows.SMSRequest {
 	return workflows.SMSRequest{
-		Key: key, ContactID: contactID, Journey: "abandoned_cart", Step: "reminder", Template: "abandoned_cart/reminder",
-		Marketing: true, At: sendAt,
-		Data: map[string]any{"value_display": "$129.00", "cart_url": "https://shop.example.com/cart/c1", "value": 129.0},
+		Message: workflows.Message{
+			Key: key, ContactID: contactID, Journey: "abandoned_cart", Step: "reminder", Template: "abandoned_cart/reminder",
+			Marketing: true, At: sendAt,
+		},
+		Data: workflows.MessageData{ValueDisplay: "$129.00", CartURL: "https://shop.example.com/cart/c1", Value: 129},
 	}
 }
 
@@ -382,7 +384,7 @@ func TestSMSCopy(t *testing.T) {
 		{"j/plain", "Acme news for Dana. Reply STOP to opt out."},
 	} {
 		req := cartSMS("k-"+tc.template, "u1")
-		req.Template, req.Data = tc.template, nil
+		req.Template, req.Data = tc.template, workflows.MessageData{}
 		res, err := f.send(t, req)
 		if err != nil || res.Status != "recorded" || res.To != danaPhone {
 			t.Fatalf("%s: %+v, %v", tc.template, res, err)
@@ -393,7 +395,7 @@ func TestSMSCopy(t *testing.T) {
 	}
 	for _, name := range []string{"j/missing", "j/needs"} {
 		req := cartSMS("k-"+name, "u1")
-		req.Template, req.Data = name, nil
+		req.Template, req.Data = name, workflows.MessageData{}
 		_, err := f.send(t, req)
 		var appErr *temporal.ApplicationError
 		if !errors.As(err, &appErr) || !appErr.NonRetryable() || appErr.Type() != "TemplateError" {
@@ -412,7 +414,7 @@ func TestEmbeddedSMSTemplates(t *testing.T) {
 	}
 	got, err := tmpls.Render("abandoned_cart/reminder", activities.SMSData{
 		Contact: &models.Contact{}, Brand: activities.Brand{Name: "Acme"},
-		Data: map[string]any{"value_display": "$129.00", "cart_url": ""},
+		Data: workflows.MessageData{ValueDisplay: "$129.00"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -205,7 +205,7 @@ func (f *trackFixture) row(t *testing.T, key string) models.Message {
 
 func TestSendEmailTracksMarketingEmail(t *testing.T) {
 	f := newTrackFixture(t)
-	res, err := f.send(workflows.EmailRequest{Key: "k1", ContactID: "u1", Journey: "welcome_b2b", Step: "welcome", Template: "welcome_b2b/welcome", Marketing: true})
+	res, err := f.send(workflows.EmailRequest{Message: workflows.Message{Key: "k1", ContactID: "u1", Journey: "welcome_b2b", Step: "welcome", Template: "welcome_b2b/welcome", Marketing: true}})
 	if err != nil || res.Status != workflows.StatusSent {
 		t.Fatalf("send = %+v, %v", res, err)
 	}
@@ -237,9 +237,10 @@ func TestSendEmailTracksMarketingEmail(t *testing.T) {
 
 func TestSendEmailTracksTransactionalEmail(t *testing.T) {
 	f := newTrackFixture(t)
-	req := workflows.EmailRequest{Key: "k2", ContactID: "u1", Journey: "post_purchase", Step: "confirmation", Template: "post_purchase/confirmation",
-		Data: map[string]any{"order_number": "1001", "total_display": "$48.00",
-			"products": []any{map[string]any{"name": "Tote", "url": "https://acme.example.com/shop/tote", "quantity": 1}}}}
+	req := workflows.EmailRequest{
+		Message: workflows.Message{Key: "k2", ContactID: "u1", Journey: "post_purchase", Step: "confirmation", Template: "post_purchase/confirmation"},
+		Data: workflows.MessageData{OrderNumber: "1001", TotalDisplay: "$48.00",
+			Products: []workflows.Product{{Name: "Tote", URL: "https://acme.example.com/shop/tote", Quantity: 1}}}}
 	if res, err := f.send(req); err != nil || res.Status != workflows.StatusSent {
 		t.Fatalf("send = %+v, %v", res, err)
 	}
@@ -263,7 +264,7 @@ func TestSendEmailTracksTransactionalEmail(t *testing.T) {
 // tracks under that row's ID.
 func TestSendEmailRetryTracksUnderTheSameMessage(t *testing.T) {
 	f := newTrackFixture(t)
-	req := workflows.EmailRequest{Key: "k3", ContactID: "u1", Journey: "welcome_b2b", Step: "welcome", Template: "welcome_b2b/welcome", Marketing: true}
+	req := workflows.EmailRequest{Message: workflows.Message{Key: "k3", ContactID: "u1", Journey: "welcome_b2b", Step: "welcome", Template: "welcome_b2b/welcome", Marketing: true}}
 	f.mailer.failing = true
 	if _, err := f.send(req); err == nil {
 		t.Fatal("the refused send should fail the attempt")

@@ -225,16 +225,16 @@ type Order struct {
 
 // Cart is a checkout the abandoned-cart journey reminded a contact of.
 type Cart struct {
-	CheckoutID       string     `gorm:"primaryKey;size:191" json:"checkout_id"`
-	ContactID        string     `gorm:"size:191;index;not null" json:"contact_id"`
-	Value            float64    `json:"value"`
-	Currency         string     `gorm:"size:8" json:"currency,omitempty"`
-	Products         []any      `gorm:"serializer:json;type:text" json:"products,omitempty"`
-	AbandonedAt      time.Time  `json:"abandoned_at"`
-	RecoveredOrderID string     `gorm:"size:191" json:"recovered_order_id,omitempty"`
-	RecoveredAt      *time.Time `json:"recovered_at,omitempty"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
+	CheckoutID       string              `gorm:"primaryKey;size:191" json:"checkout_id"`
+	ContactID        string              `gorm:"size:191;index;not null" json:"contact_id"`
+	Value            float64             `json:"value"`
+	Currency         string              `gorm:"size:8" json:"currency,omitempty"`
+	Products         []workflows.Product `gorm:"serializer:json;type:text" json:"products,omitempty"`
+	AbandonedAt      time.Time           `json:"abandoned_at"`
+	RecoveredOrderID string              `gorm:"size:191" json:"recovered_order_id,omitempty"`
+	RecoveredAt      *time.Time          `json:"recovered_at,omitempty"`
+	CreatedAt        time.Time           `json:"created_at"`
+	UpdatedAt        time.Time           `json:"updated_at"`
 }
 
 // ScoreEntry is one line of a contact's score ledger.

@@ -24,8 +24,8 @@ import (
 func welcomeWithSurvey(guard string) any {
 	return func(ctx workflow.Context, in workflows.JourneyInput) error {
 		j := workflows.Begin(ctx, in)
-		discount := []workflows.Option{workflows.With("discount_code", j.DiscountCode(10)), workflows.With("discount_percent", "10")}
-		j.Email("welcome", discount...)
+		discount := workflows.WithDiscount(j.DiscountCode(10), 10)
+		j.Email("welcome", discount)
 		survey := true
 		switch guard {
 		case "version":
@@ -39,7 +39,7 @@ func welcomeWithSurvey(guard string) any {
 		j.WaitUntil(2 * day)
 		j.Email("brand_story")
 		j.WaitUntil(5 * day)
-		j.Email("still_thinking", discount...)
+		j.Email("still_thinking", discount)
 		return j.End()
 	}
 }

@@ -43,13 +43,13 @@ const day = workflows.Day
 func welcomeEcommerce(m mutation) any {
 	return func(ctx workflow.Context, in workflows.JourneyInput) error {
 		j := workflows.Begin(ctx, in)
-		discount := []workflows.Option{workflows.With("discount_code", j.DiscountCode(10)), workflows.With("discount_percent", "10")}
-		j.Email("welcome", discount...)
+		discount := workflows.WithDiscount(j.DiscountCode(10), 10)
+		j.Email("welcome", discount)
 		j.WaitUntil(2 * day)
 		switch m {
 		case remove:
 		case reorder:
-			j.Email("still_thinking", discount...)
+			j.Email("still_thinking", discount)
 		default:
 			j.Email("brand_story")
 		}
@@ -57,7 +57,7 @@ func welcomeEcommerce(m mutation) any {
 		if m == reorder {
 			j.Email("brand_story")
 		} else {
-			j.Email("still_thinking", discount...)
+			j.Email("still_thinking", discount)
 		}
 		if m == add {
 			j.Email("survey")
@@ -109,11 +109,14 @@ func abandonedCart(m mutation) any {
 		j := workflows.Begin(ctx, in)
 		s := in.Settings
 		j.WaitUntil(time.Hour)
+		record := func() {
+			j.Step(workflows.RecordCartActivity, "record abandoned cart", workflows.CartRequest{ContactID: in.ContactID, CheckoutID: in.Key, At: workflow.Now(ctx)}, nil)
+		}
 		if m == reorder {
 			j.Email("reminder")
-			j.RecordCart()
+			record()
 		} else {
-			j.RecordCart()
+			record()
 			j.Email("reminder")
 		}
 		j.WaitUntil(24 * time.Hour)
@@ -121,7 +124,7 @@ func abandonedCart(m mutation) any {
 			j.Email("social_proof")
 		}
 		ev, _ := j.Latest(workflows.EventCheckoutStarted)
-		if value, _ := ev.Number("value"); value >= s.CartSMSThreshold {
+		if ev.Cart().Value >= s.CartSMSThreshold {
 			j.SMS("reminder")
 		}
 		j.WaitUntil(72 * time.Hour)
@@ -130,7 +133,7 @@ func abandonedCart(m mutation) any {
 			j.Email("incentive")
 		case workflows.IncentiveDiscount:
 			code := j.DiscountCode(s.CartDiscountPercent)
-			j.Email("incentive", workflows.With("discount_code", code))
+			j.Email("incentive", workflows.WithDiscount(code, s.CartDiscountPercent))
 		}
 		if m == add {
 			j.Email("last_chance")
@@ -247,7 +250,7 @@ func winBack(m mutation) any {
 			j.Email("last_email")
 			j.DiscountCode(20)
 		} else {
-			j.Email("last_email", workflows.With("discount_code", j.DiscountCode(20)))
+			j.Email("last_email", workflows.WithDiscount(j.DiscountCode(20), 20))
 		}
 		if m == add {
 			j.Email("survey")

@@ -33,31 +33,31 @@ func AbandonedCart(ctx workflow.Context, in JourneyInput) error {
 	// 1 hour: no order yet, so the cart counts as abandoned. Remind them of
 	// what they left, with a way straight back to it; no discount yet.
 	j.WaitUntil(time.Hour)
-	j.RecordCart()
-	j.Email("reminder", cart(j)...)
+	cart := func() Option { return WithCart(latestCart(j)) }
+	j.Step(RecordCartActivity, "record abandoned cart", cartRecord(j, workflow.Now(ctx)), nil)
+	j.Email("reminder", cart())
 
 	// 24 hours: what other buyers say about these products, and answers to
 	// the questions that stop people at checkout.
 	j.WaitUntil(24 * time.Hour)
-	j.Email("social_proof", cart(j)...)
+	j.Email("social_proof", cart())
 
 	// Right after that, an SMS for a big cart (consent and quiet hours
 	// permitting).
-	if value, currency := cartValue(j); value >= settings.CartSMSThreshold {
-		j.SMS("reminder", cart(j)...)
+	if c := latestCart(j); c.Value >= settings.CartSMSThreshold {
+		j.SMS("reminder", cart())
 	} else {
-		j.Note(fmt.Sprintf("cart of %s is under the %s SMS threshold: no SMS", Money(value, currency), Money(settings.CartSMSThreshold, currency)))
+		j.Note(fmt.Sprintf("cart of %s is under the %s SMS threshold: no SMS", Money(c.Value, c.Currency), Money(settings.CartSMSThreshold, c.Currency)))
 	}
 
 	// 72 hours: the incentive, unless margin matters more.
 	j.WaitUntil(72 * time.Hour)
 	switch settings.CartIncentive {
 	case IncentiveFreeShipping:
-		j.Email("incentive", append(cart(j), With("incentive", IncentiveFreeShipping))...)
+		j.Email("incentive", cart(), WithIncentive(IncentiveFreeShipping))
 	case IncentiveDiscount:
 		code := j.DiscountCode(settings.CartDiscountPercent)
-		j.Email("incentive", append(cart(j), With("incentive", IncentiveDiscount),
-			With("discount_code", code), With("discount_percent", settings.CartDiscountPercent))...)
+		j.Email("incentive", cart(), WithIncentive(IncentiveDiscount), WithDiscount(code, settings.CartDiscountPercent))
 	default:
 		j.Note("no incentive email: NUDGE_CART_INCENTIVE is none")
 	}
@@ -73,67 +73,23 @@ func checkoutID(ev Event) string {
 	return ev.Property("cart_id")
 }
 
-// cart is what every cart message shows, from the latest Checkout Started.
-func cart(j *Run) []Option {
+// latestCart is the checkout as the latest Checkout Started tells it, under
+// the run's key.
+func latestCart(j *Run) Cart {
 	ev, _ := j.Latest(EventCheckoutStarted)
-	value, currency := cartValue(j)
-	url := ev.Property("cart_url")
-	if url == "" {
-		url = ev.Property("url")
-	}
-	return []Option{
-		With("checkout_id", j.Input().Key),
-		With("products", ev.Products()),
-		With("value", value),
-		With("value_display", Money(value, currency)),
-		With("currency", currency),
-		With("cart_url", url),
-	}
+	c := ev.Cart()
+	c.CheckoutID = j.Input().Key
+	return c
 }
 
-// cartValue is the cart's value: the event's value (or total, or revenue),
-// else the sum of its products.
-func cartValue(j *Run) (float64, string) {
-	ev, _ := j.Latest(EventCheckoutStarted)
-	currency := ev.Property("currency")
-	if currency == "" {
-		currency = "USD"
-	}
-	for _, key := range []string{"value", "total", "revenue"} {
-		if v, ok := ev.Number(key); ok {
-			return v, currency
-		}
-	}
-	var sum float64
-	for _, p := range ev.Products() {
-		item := Event{Properties: asMap(p)}
-		price, _ := item.Number("price")
-		qty, ok := item.Number("quantity")
-		if !ok {
-			qty = 1
-		}
-		sum += price * qty
-	}
-	return sum, currency
-}
-
-// RecordCart notes that the checkout was abandoned, for recovery reporting
+// cartRecord notes that the checkout was abandoned, for recovery reporting
 // and for attributing its order to this journey.
-func (j *Run) RecordCart() {
-	if !j.active() {
-		return
+func cartRecord(j *Run, now time.Time) CartRequest {
+	c := latestCart(j)
+	return CartRequest{
+		ContactID: j.Input().ContactID, CheckoutID: c.CheckoutID, Value: c.Value, Currency: c.Currency,
+		Products: c.Products, At: now,
 	}
-	ev, _ := j.Latest(EventCheckoutStarted)
-	value, currency := cartValue(j)
-	j.localActivity(RecordCartActivity, "record abandoned cart", CartRequest{
-		ContactID: j.in.ContactID, CheckoutID: j.in.Key, Value: value, Currency: currency,
-		Products: ev.Products(), At: workflow.Now(j.ctx),
-	}, nil)
-}
-
-func asMap(v any) map[string]any {
-	m, _ := v.(map[string]any)
-	return m
 }
 
 // Money writes an amount the way a receipt does: $129.00, €45.50, 80.00 CAD.

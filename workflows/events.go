@@ -144,10 +144,110 @@ func (e Event) Number(key string) (float64, bool) {
 	return 0, false
 }
 
+// Text returns a property as text: a string as it is, a number written
+// out (storefronts send IDs either way), else "".
+func (e Event) Text(key string) string {
+	switch v := e.Properties[key].(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return ""
+}
+
 // Products returns the event's products list (Segment's products[]).
-func (e Event) Products() []any {
-	ps, _ := e.Properties["products"].([]any)
+func (e Event) Products() []Product {
+	items, _ := e.Properties["products"].([]any)
+	ps := make([]Product, 0, len(items))
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			ps = append(ps, ProductFrom(m))
+		}
+	}
 	return ps
+}
+
+// Cart is a checkout as a Checkout Started event tells it.
+type Cart struct {
+	CheckoutID string // checkout_id, or Segment's cart_id
+	URL        string // cart_url, else url: the way back to it
+	Value      float64
+	Currency   string
+	Products   []Product
+}
+
+// Cart reads the checkout the event is about. Its value is the event's
+// value (or total, or revenue), else the sum of its products; the currency
+// is USD unless it says otherwise.
+func (e Event) Cart() Cart {
+	// The IDs are read as strings only, as the journeys' keys always were.
+	c := Cart{CheckoutID: e.Property("checkout_id"), URL: e.Property("cart_url"), Currency: e.currency(), Products: e.Products()}
+	if c.CheckoutID == "" {
+		c.CheckoutID = e.Property("cart_id")
+	}
+	if c.URL == "" {
+		c.URL = e.Property("url")
+	}
+	if v, ok := e.firstNumber("value", "total", "revenue"); ok {
+		c.Value = v
+		return c
+	}
+	for _, p := range c.Products {
+		qty := p.Quantity
+		if qty == 0 {
+			qty = 1
+		}
+		c.Value += p.Price * qty
+	}
+	return c
+}
+
+// Order is an order as Order Completed (and the later order events) tell it.
+type Order struct {
+	ID       string // order_id
+	Number   string // order_number, what the shopper sees (#1042), else the ID
+	Total    float64
+	Currency string
+	Products []Product
+}
+
+// Order reads the order the event is about.
+func (e Event) Order() Order {
+	o := Order{ID: e.Property("order_id"), Number: e.Text("order_number"), Currency: e.currency(), Products: e.Products()}
+	if o.Number == "" {
+		o.Number = o.ID
+	}
+	o.Total, _ = e.firstNumber("total", "value")
+	return o
+}
+
+// Shipment is the parcel an Order Shipped event tells of.
+type Shipment struct {
+	TrackingNumber string
+	Carrier        string
+	TrackingURL    string
+}
+
+// Shipment reads the parcel an Order Shipped event is about.
+func (e Event) Shipment() Shipment {
+	return Shipment{TrackingNumber: e.Text("tracking_number"), Carrier: e.Property("carrier"), TrackingURL: e.Property("tracking_url")}
+}
+
+func (e Event) currency() string {
+	if c := e.Property("currency"); c != "" {
+		return c
+	}
+	return "USD"
+}
+
+func (e Event) firstNumber(keys ...string) (float64, bool) {
+	for _, k := range keys {
+		if v, ok := e.Number(k); ok {
+			return v, true
+		}
+	}
+	return 0, false
 }
 
 // JourneyEnded tells a contact's workflow that one of its journeys is over.

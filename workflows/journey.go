@@ -203,8 +203,14 @@ func (j *Run) Note(detail string) {
 	}
 }
 
-// active reports whether steps should still run.
+// Active reports whether steps still run: no goal reached, no step failed,
+// not cancelled.
+func (j *Run) Active() bool { return j.active() }
+
 func (j *Run) active() bool { return j.endedBy == "" && j.err == nil }
+
+// Journey is the journey this run is of.
+func (j *Run) Journey() Journey { return j.journey }
 
 // Email sends the journey's email template named step to the contact:
 // templates/email/<journey>/<step>.{txt,html}. It is a marketing email unless
@@ -214,10 +220,7 @@ func (j *Run) Email(step string, opts ...Option) SendResult {
 		return SendResult{}
 	}
 	m := j.message(step, opts)
-	req := EmailRequest{
-		Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template,
-		Marketing: m.marketing, Sender: m.sender, Data: m.data, At: m.at,
-	}
+	req := EmailRequest{Message: j.envelope(step, m), Sender: m.sender, Data: m.data}
 	j.sending(step)
 	var res SendResult
 	if j.activity(SendEmailActivity, "email: "+req.Template, req, &res) {
@@ -249,10 +252,7 @@ func (j *Run) SMS(step string, opts ...Option) {
 			m.at = workflow.Now(j.ctx)
 		}
 	}
-	req := SMSRequest{
-		Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template,
-		Marketing: m.marketing, Data: m.data, At: m.at,
-	}
+	req := SMSRequest{Message: j.envelope(step, m), Data: m.data}
 	j.sending("sms " + step)
 	ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, "sms: "+req.Template))
 	var res SendResult
@@ -290,7 +290,7 @@ func (j *Run) logSend(channel, step string, res SendResult) {
 type message struct {
 	key, template, sender string
 	marketing             bool
-	data                  map[string]any
+	data                  MessageData
 	at                    time.Time
 }
 
@@ -307,16 +307,68 @@ func (j *Run) message(step string, opts []Option) message {
 	return m
 }
 
-// Option adjusts one email or SMS.
+func (j *Run) envelope(step string, m message) Message {
+	return Message{Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template, Marketing: m.marketing, At: m.at}
+}
+
+// Option adjusts one email or SMS. Options compose: a journey keeps the
+// ones every step shares in a variable and adds to them.
 type Option func(*message)
 
-// With adds a value for the template, such as a discount code.
-func With(key string, value any) Option {
+// Options makes one option of several.
+func Options(opts ...Option) Option {
 	return func(m *message) {
-		if m.data == nil {
-			m.data = map[string]any{}
+		for _, o := range opts {
+			o(m)
 		}
-		m.data[key] = value
+	}
+}
+
+// WithCart shows a cart the contact left: its products, value and the link
+// back to it.
+func WithCart(c Cart) Option {
+	return func(m *message) {
+		d := &m.data
+		d.CheckoutID, d.CartURL, d.Products, d.Currency = c.CheckoutID, c.URL, c.Products, c.Currency
+		d.Value, d.ValueDisplay = c.Value, Money(c.Value, c.Currency)
+	}
+}
+
+// WithOrder shows an order: its number, products and total.
+func WithOrder(o Order) Option {
+	return func(m *message) {
+		d := &m.data
+		d.OrderID, d.OrderNumber, d.Products, d.Currency = o.ID, o.Number, o.Products, o.Currency
+		d.Total, d.TotalDisplay = o.Total, Money(o.Total, o.Currency)
+	}
+}
+
+// WithShipment shows the parcel: carrier and tracking.
+func WithShipment(s Shipment) Option {
+	return func(m *message) {
+		d := &m.data
+		d.Shipped, d.TrackingNumber, d.Carrier, d.TrackingURL = true, s.TrackingNumber, s.Carrier, s.TrackingURL
+	}
+}
+
+// WithDiscount offers a discount code worth percent.
+func WithDiscount(code string, percent int) Option {
+	return func(m *message) {
+		m.data.DiscountCode, m.data.DiscountPercent = code, Percent(percent)
+	}
+}
+
+// WithIncentive says which incentive the message makes
+// (IncentiveFreeShipping, IncentiveDiscount).
+func WithIncentive(kind string) Option {
+	return func(m *message) { m.data.Incentive = kind }
+}
+
+// WithContent has the email carry a piece from the content catalog for
+// stage, preferring topic (when not ""), never one of sent.
+func WithContent(stage, topic string, sent []string) Option {
+	return func(m *message) {
+		m.data.ContentStage, m.data.FavoriteTopic, m.data.SentContent = stage, topic, sent
 	}
 }
 
@@ -334,6 +386,15 @@ func FromOwner() Option { return func(m *message) { m.sender = SenderOwner } }
 // preferences (a receipt, a shipping notice): no unsubscribe link, no cap,
 // no quiet hours.
 func Transactional() Option { return func(m *message) { m.marketing = false } }
+
+// Step runs a one-off step a journey needs beside its messages, such as
+// recording a cart or marking a contact unengaged: the named activity,
+// with in, its result in out (nil for none). It is a local activity, for
+// quick database work inside the workflow task, retried like a send. A
+// failure stops the run; after a goal it does nothing and reports false.
+func (j *Run) Step(activity, summary string, in, out any) bool {
+	return j.active() && j.localActivity(activity, summary, in, out)
+}
 
 // activity runs a journey activity and reports whether it succeeded; a
 // failure stops the run.

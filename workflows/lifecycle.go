@@ -119,9 +119,7 @@ func (c *contact) handOff(ctx workflow.Context, now time.Time) (Handoff, bool) {
 		return h, false
 	}
 	c.Owner, c.TaskID = h.RepName, h.TaskID
-	c.slack(ctx, SlackMQL, h.RepSlackID, map[string]any{
-		"task_id": h.TaskID, "breakdown": c.Breakdown, "recent_events": c.RecentNames, "rep": h.RepName,
-	}, now)
+	c.slack(ctx, SlackMQL, h.RepSlackID, SlackData{TaskID: h.TaskID, Breakdown: c.Breakdown, RecentEvents: c.RecentNames, Rep: h.RepName}, now)
 	return h, true
 }
 
@@ -132,14 +130,14 @@ func (c *contact) alert(ctx workflow.Context, ev Event, oldStage string, now tim
 	today := now.UTC().Format(time.DateOnly)
 	if isPricingPage(c, ev) && c.AlertedOn[SlackPricing] != today && before(c.Stage, StageCustomer) {
 		c.AlertedOn[SlackPricing] = today
-		c.slack(ctx, SlackPricing, "", map[string]any{"url": ev.Property("url"), "path": ev.Property("path")}, now)
+		c.slack(ctx, SlackPricing, "", SlackData{URL: ev.Property("url"), Path: ev.Property("path")}, now)
 	}
 	if c.Stage == StageTrial && oldStage != StageTrial {
-		c.slack(ctx, SlackTrial, "", map[string]any{"from_stage": oldStage}, now)
+		c.slack(ctx, SlackTrial, "", SlackData{FromStage: oldStage}, now)
 	}
 }
 
-func (c *contact) slack(ctx workflow.Context, kind, to string, data map[string]any, now time.Time) {
+func (c *contact) slack(ctx workflow.Context, kind, to string, data SlackData, now time.Time) {
 	actx := workflow.WithActivityOptions(ctx, contactActivity("slack: "+kind))
 	key := fmt.Sprintf("%s/slack/%s/%s", ContactWorkflowID(c.ContactID), kind, now.UTC().Format(time.RFC3339Nano))
 	req := SlackRequest{Key: key, ContactID: c.ContactID, Kind: kind, To: to, Data: data, At: now}

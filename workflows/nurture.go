@@ -75,7 +75,7 @@ func Nurture(ctx workflow.Context, in JourneyInput) error {
 
 		stage := plan[step]
 		res := j.Email(fmt.Sprintf("%d_%s", step+1, stage), Template(stage),
-			With("content_stage", stage), With("favorite_topic", favoriteTopic(j)), With("sent_content", sent))
+			WithContent(stage, favoriteTopic(j), sent))
 		if res.Content != "" {
 			sent = append(sent, res.Content)
 		}
@@ -97,7 +97,7 @@ func clickedTag(j *Run, tag string) bool {
 func nurtureOpens(j *Run) int {
 	n := 0
 	for _, ev := range j.Events() {
-		if ev.Is(EventEmailOpened) && ev.Property("journey") == j.journey.Name {
+		if ev.Is(EventEmailOpened) && ev.Property("journey") == j.Journey().Name {
 			n++
 		}
 	}

@@ -177,7 +177,7 @@ func TestWinBackUnanswered(t *testing.T) {
 		t.Errorf("timeline:\n%v", st.Timeline)
 	}
 	// From now on, marketing email skips them.
-	res, err := h.acts.SendEmail(context.Background(), workflows.EmailRequest{Key: "k", ContactID: lee.ID, Template: "welcome_b2b/welcome", Marketing: true, At: testStart.Add(30 * 24 * hour)})
+	res, err := h.acts.SendEmail(context.Background(), workflows.EmailRequest{Message: workflows.Message{Key: "k", ContactID: lee.ID, Template: "welcome_b2b/welcome", Marketing: true, At: testStart.Add(30 * 24 * hour)}})
 	if err != nil || res.Reason != "unengaged: no response to the win-back emails" {
 		t.Errorf("after win-back: %+v, %v", res, err)
 	}

@@ -23,30 +23,30 @@ func init() {
 // cancellation ends it.
 func PostPurchase(ctx workflow.Context, in JourneyInput) error {
 	j := Begin(ctx, in)
-	order := orderDetails(in.Trigger)
+	order := WithOrder(in.Trigger.Order())
 
 	// Right away: the order confirmation, with when to expect it to ship.
-	j.Email("confirmation", append(order, Transactional())...)
+	j.Email("confirmation", order, Transactional())
 
 	// When it ships, or after 2 days if no shipping news comes: the
 	// shipping confirmation, with tracking when we have it.
 	j.WaitFor(EventOrderShipped, 2*Day)
-	j.Email("shipping", append(append(order, tracking(j)...), Transactional())...)
+	j.Email("shipping", order, tracking(j), Transactional())
 
 	// 3 days after delivery: a review request, photos welcome. An order not
 	// delivered by day 11 gets no review request.
 	if j.WaitFor(EventOrderDelivered, j.Until(11*Day)) {
 		j.WaitAfter(EventOrderDelivered, 3*Day)
-		j.Email("review_request", order...)
+		j.Email("review_request", order)
 	}
 
 	// Day 14: something that goes with what they bought.
 	j.WaitUntil(14 * Day)
-	j.Email("cross_sell", order...)
+	j.Email("cross_sell", order)
 
 	// Day 30: the loyalty and referral program.
 	j.WaitUntil(30 * Day)
-	j.Email("loyalty", order...)
+	j.Email("loyalty", order)
 
 	return j.End()
 }
@@ -54,40 +54,12 @@ func PostPurchase(ctx workflow.Context, in JourneyInput) error {
 // orderID is the key of an order event.
 func orderID(ev Event) string { return ev.Property("order_id") }
 
-// orderDetails is what every order email shows.
-func orderDetails(ev Event) []Option {
-	total, ok := ev.Number("total")
-	if !ok {
-		total, _ = ev.Number("value")
-	}
-	currency := ev.Property("currency")
-	if currency == "" {
-		currency = "USD"
-	}
-	number := ev.Property("order_number") // what the shopper sees, like #1042
-	if number == "" {
-		number = orderID(ev)
-	}
-	return []Option{
-		With("order_id", orderID(ev)),
-		With("order_number", number),
-		With("products", ev.Products()),
-		With("total", total),
-		With("total_display", Money(total, currency)),
-		With("currency", currency),
-	}
-}
-
-// tracking is what the latest Order Shipped says about the parcel.
-func tracking(j *Run) []Option {
+// tracking is what the latest Order Shipped says about the parcel; nothing
+// before it has shipped.
+func tracking(j *Run) Option {
 	ev, ok := j.Latest(EventOrderShipped)
 	if !ok {
-		return []Option{With("shipped", false)}
+		return Options()
 	}
-	return []Option{
-		With("shipped", true),
-		With("tracking_number", ev.Property("tracking_number")),
-		With("carrier", ev.Property("carrier")),
-		With("tracking_url", ev.Property("tracking_url")),
-	}
+	return WithShipment(ev.Shipment())
 }

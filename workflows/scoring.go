@@ -168,3 +168,8 @@ type Session struct {
 	Start, Last time.Time
 	Pages       int
 }
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}

@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"strconv"
-
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -23,10 +21,10 @@ const welcomeDiscount = 10
 // week. A first order ends it.
 func WelcomeEcommerce(ctx workflow.Context, in JourneyInput) error {
 	j := Begin(ctx, in)
-	discount := []Option{With("discount_code", j.DiscountCode(welcomeDiscount)), With("discount_percent", strconv.Itoa(welcomeDiscount))}
+	discount := WithDiscount(j.DiscountCode(welcomeDiscount), welcomeDiscount)
 
 	// Right away: welcome, with a first-purchase code unique to them.
-	j.Email("welcome", discount...)
+	j.Email("welcome", discount)
 
 	// Day 2: who we are, what sells best, what customers say.
 	j.WaitUntil(2 * Day)
@@ -34,7 +32,7 @@ func WelcomeEcommerce(ctx workflow.Context, in JourneyInput) error {
 
 	// Day 5: still thinking it over? The code is still there.
 	j.WaitUntil(5 * Day)
-	j.Email("still_thinking", discount...)
+	j.Email("still_thinking", discount)
 
 	return j.End()
 }

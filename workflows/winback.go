@@ -36,12 +36,11 @@ func WinBack(ctx workflow.Context, in JourneyInput) error {
 	// A week after that: the last email, said plainly, with the strongest
 	// incentive we have.
 	j.WaitUntil(14 * Day)
-	j.Email("last_email", With("discount_code", j.DiscountCode(winbackDiscount)), With("discount_percent", winbackDiscount))
+	j.Email("last_email", WithDiscount(j.DiscountCode(winbackDiscount), winbackDiscount))
 
 	// Still nothing a week later: unengaged, and out of marketing sends.
 	j.WaitUntil(21 * Day)
-	if j.active() {
-		j.localActivity(MarkUnengagedActivity, "mark unengaged", ContactRequest{ContactID: in.ContactID, At: workflow.Now(ctx)}, nil)
+	if j.Step(MarkUnengagedActivity, "mark unengaged", ContactRequest{ContactID: in.ContactID, At: workflow.Now(ctx)}, nil) {
 		j.Note("no engagement after three emails: marked unengaged, no more marketing email")
 	}
 	return j.End()
