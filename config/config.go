@@ -81,14 +81,16 @@ type Config struct {
 	// Across journeys: at most N marketing messages per window, per channel.
 	EmailCap          string        `env:"FREQUENCY_CAP_EMAIL" envDefault:"3/24h"`
 	SMSCap            string        `env:"FREQUENCY_CAP_SMS" envDefault:"1/24h"`
-	AttributionWindow time.Duration `env:"ATTRIBUTION_WINDOW" envDefault:"120h"`
+	AttributionWindow time.Duration `env:"ATTRIBUTION_WINDOW"` // default models.DefaultAttributionWindow
 
-	// B2B: the ideal customer profile, scoring and the sales team.
-	ICPTitles       []string      `env:"ICP_TITLES" envDefault:"founder,ceo,cto,cmo,vp,head of,director"`
-	ICPCompanySize  string        `env:"ICP_COMPANY_SIZE" envDefault:"50-1000"`
-	ICPIndustries   []string      `env:"ICP_INDUSTRIES" envDefault:"software,fintech,saas"`
-	MQLThreshold    int64         `env:"MQL_THRESHOLD" envDefault:"80"`
-	ScoreDecayAfter time.Duration `env:"SCORE_DECAY_AFTER" envDefault:"720h"`
+	// B2B: the ideal customer profile, scoring and the sales team. The
+	// journey settings here and below default to workflows.DefaultSettings,
+	// the one place their defaults are written (see journeyDefaults).
+	ICPTitles       []string      `env:"ICP_TITLES"`
+	ICPCompanySize  string        `env:"ICP_COMPANY_SIZE"`
+	ICPIndustries   []string      `env:"ICP_INDUSTRIES"`
+	MQLThreshold    int64         `env:"MQL_THRESHOLD"`
+	ScoreDecayAfter time.Duration `env:"SCORE_DECAY_AFTER"`
 	SalesRepsRaw    string        `env:"SALES_REPS"`
 
 	// Slack, for internal alerts; without a bot token they are recorded.
@@ -98,15 +100,15 @@ type Config struct {
 	SlackSigningSecret string `env:"SLACK_SIGNING_SECRET"`
 
 	// Nurture and win-back.
-	NurtureCadence     time.Duration `env:"NURTURE_CADENCE" envDefault:"96h"`
-	NurtureMaxUnopened int           `env:"NURTURE_MAX_UNOPENED" envDefault:"3"`
-	WinbackAfter       time.Duration `env:"WINBACK_AFTER" envDefault:"1440h"`
+	NurtureCadence     time.Duration `env:"NURTURE_CADENCE"`
+	NurtureMaxUnopened int           `env:"NURTURE_MAX_UNOPENED"`
+	WinbackAfter       time.Duration `env:"WINBACK_AFTER"`
 
 	// Abandoned cart.
-	CartSMSThreshold    float64 `env:"CART_SMS_THRESHOLD" envDefault:"100"`
-	CartIncentive       string  `env:"CART_INCENTIVE" envDefault:"free_shipping"`
-	CartDiscountPercent int     `env:"CART_DISCOUNT_PERCENT" envDefault:"10"`
-	CartEndsOnAnyOrder  bool    `env:"CART_ENDS_ON_ANY_ORDER" envDefault:"false"`
+	CartSMSThreshold    float64 `env:"CART_SMS_THRESHOLD"`
+	CartIncentive       string  `env:"CART_INCENTIVE"`
+	CartDiscountPercent int     `env:"CART_DISCOUNT_PERCENT"`
+	CartEndsOnAnyOrder  bool    `env:"CART_ENDS_ON_ANY_ORDER"`
 
 	// Derived from the raw values above by Load.
 	SMTP       *SMTP          `env:"-"`
@@ -188,7 +190,7 @@ func Load() (*Config, error) { return LoadFrom(nil) }
 // LoadFrom reads settings from vars (NUDGE_* names) instead of the process
 // environment; nil means the environment. Tests and the benchmark use it.
 func LoadFrom(vars map[string]string) (*Config, error) {
-	var c Config
+	c := journeyDefaults()
 	if err := env.ParseWithOptions(&c, env.Options{Prefix: prefix, Environment: vars}); err != nil {
 		return nil, namedError(err)
 	}
@@ -392,6 +394,25 @@ func (c *Config) validate() error {
 		bad("CART_DISCOUNT_PERCENT", "%d is not a percentage between 1 and 90", c.CartDiscountPercent)
 	}
 	return errors.Join(errs...)
+}
+
+// journeyDefaults is a Config holding the defaults of the journey
+// settings, taken from workflows.DefaultSettings (and the attribution
+// window from models), so that each default is written once. The
+// environment overrides them; unset variables leave them as they are.
+func journeyDefaults() Config {
+	d := workflows.DefaultSettings()
+	return Config{
+		AttributionWindow: models.DefaultAttributionWindow,
+		ICPTitles:         d.ICP.Titles,
+		ICPCompanySize:    fmt.Sprintf("%d-%d", d.ICP.MinEmployees, d.ICP.MaxEmployees),
+		ICPIndustries:     d.ICP.Industries,
+		MQLThreshold:      d.MQLThreshold,
+		ScoreDecayAfter:   d.ScoreDecayAfter,
+		NurtureCadence:    d.NurtureCadence, NurtureMaxUnopened: d.NurtureMaxUnopened, WinbackAfter: d.WinbackAfter,
+		CartSMSThreshold: d.CartSMSThreshold, CartIncentive: d.CartIncentive,
+		CartDiscountPercent: d.CartDiscountPercent, CartEndsOnAnyOrder: d.CartEndsOnAnyOrder,
+	}
 }
 
 // Router is how contacts are routed into journeys: which journeys may start

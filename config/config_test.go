@@ -1,10 +1,12 @@
 package config
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
 
@@ -24,6 +26,33 @@ func TestDefaults(t *testing.T) {
 	if err := c.RequireServing(); err == nil || !strings.Contains(err.Error(), "NUDGE_WRITE_KEYS") ||
 		!strings.Contains(err.Error(), "NUDGE_ADMIN_KEYS") || !strings.Contains(err.Error(), "NUDGE_SECRET") {
 		t.Errorf("RequireServing without keys = %v", err)
+	}
+}
+
+// The journey settings' defaults are workflows.DefaultSettings, written
+// nowhere else; a variable overrides one and leaves the rest.
+func TestJourneySettingsDefaultToTheWorkflows(t *testing.T) {
+	c, err := LoadFrom(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Router().Settings, workflows.DefaultSettings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("settings = %+v, want %+v", got, want)
+	}
+	if c.AttributionWindow != models.DefaultAttributionWindow {
+		t.Errorf("attribution window = %s", c.AttributionWindow)
+	}
+	c, err = LoadFrom(map[string]string{"NUDGE_CART_SMS_THRESHOLD": "50", "NUDGE_ICP_INDUSTRIES": "retail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := workflows.DefaultSettings()
+	want.CartSMSThreshold, want.ICP.Industries = 50, []string{"retail"}
+	if got := c.Router().Settings; !reflect.DeepEqual(got, want) {
+		t.Errorf("with two set: %+v, want %+v", got, want)
+	}
+	if !slices.Equal(workflows.DefaultSettings().ICP.Industries, []string{"software", "fintech", "saas"}) {
+		t.Error("setting a variable changed the defaults themselves")
 	}
 }
 

@@ -9,15 +9,17 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // Order events, as the Segment e-commerce spec names them.
 var orderStatus = map[string]string{
-	"Order Completed": "completed",
-	"Order Shipped":   "shipped",
-	"Order Delivered": "delivered",
-	"Order Refunded":  "refunded",
-	"Order Cancelled": "cancelled",
+	workflows.EventOrderCompleted: "completed",
+	workflows.EventOrderShipped:   "shipped",
+	workflows.EventOrderDelivered: "delivered",
+	workflows.EventOrderRefunded:  "refunded",
+	workflows.EventOrderCancelled: "cancelled",
 }
 
 // DefaultAttributionWindow is how far back a click (or an abandoned cart)
@@ -57,7 +59,7 @@ func OrderKey(source, orderID string) string {
 func (s *Store) recordOrder(tx *gorm.DB, ev *Event) error {
 	status, ok := orderStatus[ev.Name]
 	id := PropString(ev.Properties, "order_id")
-	if !ok || ev.Kind != "track" || id == "" || ev.ContactID == "" {
+	if !ok || ev.Kind != workflows.KindTrack || id == "" || ev.ContactID == "" {
 		return nil
 	}
 	key := OrderKey(ev.Source, id)
@@ -141,7 +143,7 @@ func (s *Store) attribute(tx *gorm.DB, o *Order) error {
 	}
 	var click Event
 	err := tx.Where("contact_id = ? AND kind = ? AND name = ? AND timestamp > ? AND timestamp <= ?",
-		o.ContactID, "track", "Email Link Clicked", since, o.OrderedAt).
+		o.ContactID, workflows.KindTrack, workflows.EventEmailClicked, since, o.OrderedAt).
 		Order("timestamp DESC").Take(&click).Error
 	switch {
 	case err == nil:

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // Engagement windows. A contact's last engagement is its latest Email
@@ -78,12 +80,12 @@ type segment struct {
 // read the contact's stage as stored now.
 var segments = []segment{
 	{
-		SegmentInfo: SegmentInfo{Name: "active", Group: SegmentGroupEngagement,
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentActive, Group: SegmentGroupEngagement,
 			Description: "Engaged (opened or clicked an email, or viewed a page) within the last 30 days: last engagement >= now-30d."},
 		where: func(q *segmentQuery) cond { return q.engagedSince(q.now.Add(-ActiveWindow)) },
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "at_risk", Group: SegmentGroupEngagement,
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentAtRisk, Group: SegmentGroupEngagement,
 			Description: "Last engagement 30 to 60 days ago: now-60d <= last engagement < now-30d."},
 		where: func(q *segmentQuery) cond {
 			return and(
@@ -93,7 +95,7 @@ var segments = []segment{
 		},
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "dormant", Group: SegmentGroupEngagement,
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentDormant, Group: SegmentGroupEngagement,
 			Description: "Last engagement more than 60 days ago (last < now-60d), or never engaged and created more than 60 days ago (created_at < now-60d)."},
 		where: func(q *segmentQuery) cond {
 			cutoff := q.now.Add(-DormantWindow)
@@ -104,64 +106,64 @@ var segments = []segment{
 		},
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "new_subscriber", Group: SegmentGroupFunnel,
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentNewSubscriber, Group: SegmentGroupFunnel,
 			Description: "Stage subscriber: on the list, not yet a lead (a contact with no stage counts as a subscriber)."},
 		where: func(*segmentQuery) cond { return stageIn(StageSubscriber, "") },
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "active_lead", Group: SegmentGroupFunnel,
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentActiveLead, Group: SegmentGroupFunnel,
 			Description: "Stage lead, mql or sql, and engaged within the last 30 days (last engagement >= now-30d)."},
 		where: func(q *segmentQuery) cond {
 			return and(stageIn(StageLead, StageMQL, StageSQL), q.engagedSince(q.now.Add(-ActiveWindow)))
 		},
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "trial_user", Group: SegmentGroupFunnel, Description: "Stage trial."},
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentTrialUser, Group: SegmentGroupFunnel, Description: "Stage trial."},
 		where:       func(*segmentQuery) cond { return stageIn(StageTrial) },
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "paying_customer", Group: SegmentGroupFunnel, Description: "Stage customer."},
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentPayingCustomer, Group: SegmentGroupFunnel, Description: "Stage customer."},
 		where:       func(*segmentQuery) cond { return stageIn(StageCustomer) },
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "churned", Group: SegmentGroupFunnel, Description: "Stage churned."},
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentChurned, Group: SegmentGroupFunnel, Description: "Stage churned."},
 		where:       func(*segmentQuery) cond { return stageIn(StageChurned) },
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "visited_page", Group: SegmentGroupBehaviour,
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentVisitedPage, Group: SegmentGroupBehaviour,
 			Description: "Viewed a page (a page or screen call) named exactly `page`, or whose properties.path or properties.url contains `page` (case-sensitive).",
 			Params:      []SegmentParam{{Name: "page", Description: "a page name (Pricing), or part of its path or URL (/pricing)"}}},
 		where: func(q *segmentQuery) cond {
 			page := q.params["page"]
-			return q.exists(cond{"e.kind = ?", []any{"page"}}, atOrBefore(q.now),
+			return q.exists(cond{"e.kind = ?", []any{workflows.KindPage}}, atOrBefore(q.now),
 				or(cond{"e.name = ?", []any{page}}, q.propContains("path", page), q.propContains("url", page)))
 		},
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "downloaded_content", Group: SegmentGroupBehaviour,
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentDownloadedContent, Group: SegmentGroupBehaviour,
 			Description: "Has a Content Downloaded event whose properties.content_id or properties.content_type equals `content`.",
 			Params:      []SegmentParam{{Name: "content", Description: "a content_id (roi-guide) or a content_type (case_study)"}}},
 		where: func(q *segmentQuery) cond {
 			content := q.params["content"]
-			return q.exists(track("Content Downloaded"), atOrBefore(q.now),
+			return q.exists(track(workflows.EventContentDownloaded), atOrBefore(q.now),
 				or(q.propEquals("content_id", content), q.propEquals("content_type", content)))
 		},
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "used_feature", Group: SegmentGroupBehaviour,
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentUsedFeature, Group: SegmentGroupBehaviour,
 			Description: "Has a Feature Used event whose properties.feature equals `feature`.",
 			Params:      []SegmentParam{{Name: "feature", Description: "the feature's name, as the app sends it in properties.feature"}}},
 		where: func(q *segmentQuery) cond {
-			return q.exists(track("Feature Used"), atOrBefore(q.now), q.propEquals("feature", q.params["feature"]))
+			return q.exists(track(workflows.EventFeatureUsed), atOrBefore(q.now), q.propEquals("feature", q.params["feature"]))
 		},
 	},
 	{
-		SegmentInfo: SegmentInfo{Name: "not_onboarded", Group: SegmentGroupBehaviour,
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentNotOnboarded, Group: SegmentGroupBehaviour,
 			Description: "Signed up (a Signed Up event) and has no Setup Completed event."},
 		where: func(q *segmentQuery) cond {
 			return and(
-				q.exists(track("Signed Up"), atOrBefore(q.now)),
-				not(q.exists(track("Setup Completed"), atOrBefore(q.now))),
+				q.exists(track(workflows.EventSignedUp), atOrBefore(q.now)),
+				not(q.exists(track(workflows.EventSetupCompleted), atOrBefore(q.now))),
 			)
 		},
 	},
@@ -324,13 +326,13 @@ func stageIn(stages ...string) cond {
 
 // Conditions on an events row, e.
 func track(name string) cond {
-	return cond{"e.kind = ? AND e.name = ?", []any{"track", name}}
+	return cond{"e.kind = ? AND e.name = ?", []any{workflows.KindTrack, name}}
 }
 
 // engagement: an email opened or clicked, or a page viewed (as
 // workflows.isEngagement has it).
 func engagement() cond {
-	return cond{"e.kind = ? OR (e.kind = ? AND e.name IN ?)", []any{"page", "track", []string{"Email Opened", "Email Link Clicked"}}}
+	return cond{"e.kind = ? OR (e.kind = ? AND e.name IN ?)", []any{workflows.KindPage, workflows.KindTrack, []string{workflows.EventEmailOpened, workflows.EventEmailClicked}}}
 }
 
 func atOrAfter(t time.Time) cond  { return cond{"e.timestamp >= ?", []any{t}} }
