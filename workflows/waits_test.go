@@ -45,6 +45,40 @@ func TestJourneysWaitOnlyForListedEvents(t *testing.T) {
 	}
 }
 
+// Journeys are written in the public vocabulary of Run (Email, SMS, Step,
+// WaitUntil, WaitFor, Active, …), so that a journey in another package could
+// be written the same way, and the helpers stay the one place that knows
+// how a step is run.
+func TestJourneysUseThePublicAPI(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _, err := unlistedWaits(f, src)
+		if err != nil || name == "" || strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		fset := token.NewFileSet()
+		file, err := parser.ParseFile(fset, f, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "j" && !ast.IsExported(sel.Sel.Name) {
+					t.Errorf("%s:%d: journey %s uses j.%s, which is not part of Run's public API", f, fset.Position(sel.Pos()).Line, name, sel.Sel.Name)
+				}
+			}
+			return true
+		})
+	}
+}
+
 // The check itself fails on a wait its journey does not list.
 func TestUnlistedWaitIsCaught(t *testing.T) {
 	src := `package workflows
