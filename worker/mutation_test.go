@@ -187,7 +187,7 @@ func nurture(m mutation) any {
 			j.WaitUntil(14 * day)
 		}
 		for step := 0; step < len(plan); step++ {
-			j.Wait(s.NurtureCadence, "for the next email in "+fmt.Sprintf("%d days", s.NurtureCadence/day))
+			j.Wait(s.NurtureCadence, "the next email")
 			if m != removeHold {
 				j.Hold("while a sales rep has the lead", func() bool {
 					return j.Count(workflows.EventHandedOff) <= j.Count(workflows.EventSalesTaskClosed)

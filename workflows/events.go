@@ -181,11 +181,7 @@ type Cart struct {
 // value (or total, or revenue), else the sum of its products; the currency
 // is USD unless it says otherwise.
 func (e Event) Cart() Cart {
-	// The IDs are read as strings only, as the journeys' keys always were.
-	c := Cart{CheckoutID: e.Property("checkout_id"), URL: e.Property("cart_url"), Currency: e.currency(), Products: e.Products()}
-	if c.CheckoutID == "" {
-		c.CheckoutID = e.Property("cart_id")
-	}
+	c := Cart{CheckoutID: checkoutID(e), URL: e.Property("cart_url"), Currency: e.currency(), Products: e.Products()}
 	if c.URL == "" {
 		c.URL = e.Property("url")
 	}
@@ -214,7 +210,7 @@ type Order struct {
 
 // Order reads the order the event is about.
 func (e Event) Order() Order {
-	o := Order{ID: e.Property("order_id"), Number: e.Text("order_number"), Currency: e.currency(), Products: e.Products()}
+	o := Order{ID: orderID(e), Number: e.Text("order_number"), Currency: e.currency(), Products: e.Products()}
 	if o.Number == "" {
 		o.Number = o.ID
 	}

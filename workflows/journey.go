@@ -171,10 +171,12 @@ func (j *Run) Count(name string) int {
 	return n
 }
 
-// Wait sleeps for d. A goal reached meanwhile ends the wait at once.
-func (j *Run) Wait(d time.Duration, label string) {
+// Wait sleeps for d before what comes next ("the next email"), which the
+// timeline and the timer's summary show: "4 days before the next email".
+// A goal reached meanwhile ends the wait at once.
+func (j *Run) Wait(d time.Duration, next string) {
 	if j.active() && d > 0 {
-		j.wait(d, label, func() bool { return !j.active() })
+		j.wait(d, durationLabel(d)+" before "+next, func() bool { return !j.active() })
 	}
 }
 

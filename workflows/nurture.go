@@ -50,7 +50,7 @@ func Nurture(ctx workflow.Context, in JourneyInput) error {
 
 	for step := 0; step < len(plan); step++ {
 		// Every few days, the first one too: a new lead has a welcome to read.
-		j.Wait(s.NurtureCadence, "for the next email in "+durationLabel(s.NurtureCadence))
+		j.Wait(s.NurtureCadence, "the next email")
 
 		// A rep has the lead: hold the drip until the task is closed.
 		j.Hold("while a sales rep has the lead", func() bool {
