@@ -19,7 +19,7 @@ func (a *Activities) RecordScore(ctx context.Context, u workflows.ScoreUpdate) e
 	for i, c := range u.Changes {
 		changes[i] = models.ScoreChange{Rule: c.Rule, Points: c.Points, Reason: c.Reason}
 	}
-	return a.Store.RecordScore(ctx, u.ContactID, changes, u.Score, u.Stage, u.At)
+	return a.Store.RecordScore(ctx, u.ContactID, changes, u.Score, u.Stage, u.StageReason, u.At)
 }
 
 // HandOffLead gives a new MQL an owner (the one it has, else the next sales

@@ -64,6 +64,11 @@ func (g *Gateway) getContact(c *gin.Context) {
 	if len(ledger) > recentMessages {
 		ledger = ledger[len(ledger)-recentMessages:]
 	}
+	stages, err := g.Store.StageHistory(ctx, id)
+	if err != nil {
+		g.serverError(c, "read stage history", err)
+		return
+	}
 
 	wfID := workflows.ContactWorkflowID(id)
 	body := gin.H{
@@ -72,6 +77,7 @@ func (g *Gateway) getContact(c *gin.Context) {
 		"lead_score":      contact.LeadScore,
 		"score":           gin.H{"value": contact.LeadScore, "breakdown": breakdown, "ledger": ledger},
 		"lifecycle_stage": contact.LifecycleStage,
+		"stage_history":   stages,
 		"messages":        msgs,
 		"temporal_url":    g.temporalURL(wfID),
 	}

@@ -101,6 +101,7 @@ func TestGetContactWhenTheQueryFails(t *testing.T) {
 	assert.Equal(t, float64(0), got["lead_score"])
 	assert.Equal(t, map[string]any{"value": float64(0), "breakdown": map[string]any{}, "ledger": []any{}}, got["score"])
 	assert.Equal(t, models.StageSubscriber, got["lifecycle_stage"])
+	assert.Equal(t, []any{}, got["stage_history"], "no move yet, and Migrate ran before the contact existed")
 	assert.Equal(t, []any{}, got["messages"])
 	assert.Equal(t, "u1", got["contact"].(map[string]any)["id"])
 }

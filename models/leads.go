@@ -22,8 +22,11 @@ type ScoreChange struct {
 
 // RecordScore appends score changes to the contact's ledger and stores its
 // new score and lifecycle stage, in one transaction.
-func (s *Store) RecordScore(ctx context.Context, contactID string, changes []ScoreChange, score int64, stage string, at time.Time) error {
+func (s *Store) RecordScore(ctx context.Context, contactID string, changes []ScoreChange, score int64, stage, why string, at time.Time) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := recordStage(tx, contactID, stage, why, at); err != nil {
+			return err
+		}
 		running := score
 		for i := len(changes) - 1; i >= 0; i-- {
 			running -= changes[i].Points

@@ -172,6 +172,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.loadContactIDKey(s.db.WithContext(ctx)); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if err := backfillStages(s.db.WithContext(ctx)); err != nil {
+		return fmt.Errorf("migrate: stage history: %w", err)
+	}
 	// Orders from before sources were recorded are keyed by their bare ID:
 	// name it as their order ID too, so an admin key can still reach them.
 	if err := db.Model(&Order{}).Where("order_id = '' OR order_id IS NULL").Update("order_id", gorm.Expr("id")).Error; err != nil {

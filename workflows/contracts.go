@@ -213,7 +213,10 @@ type ScoreUpdate struct {
 	Changes   []ScoreChange `json:",omitempty"`
 	Score     int64
 	Stage     string
-	At        time.Time
+	// StageReason says what moved the stage, if it moved: the event
+	// ("Trial Started"), or the score crossing the MQL threshold.
+	StageReason string `json:",omitempty"`
+	At          time.Time
 }
 
 // ScoreChange is one line of the score ledger: which rule, how many points,

@@ -79,12 +79,14 @@ func (c *contact) lifecycle(ctx workflow.Context, ev Event, s Settings) []Event 
 	if c.Stage == StageLead && oldStage == StageSubscriber {
 		made = append(made, c.internal(ctx, EventBecameLead, map[string]any{"via": describe(ev)}))
 	}
+	reason := describe(ev)
 	if c.MQLAt == nil && c.LeadScore >= s.MQLThreshold && before(c.Stage, StageMQL) {
 		c.Stage = StageMQL
 		c.MQLAt = &now
+		reason = fmt.Sprintf("lead score %d reached the MQL threshold %d", c.LeadScore, s.MQLThreshold)
 	}
 	if len(changes) > 0 || c.Stage != oldStage {
-		c.record(ctx, changes, now)
+		c.record(ctx, changes, reason, now)
 	}
 	if c.Stage == StageMQL && oldStage != StageMQL {
 		if h, ok := c.handOff(ctx, now); ok {
@@ -97,10 +99,10 @@ func (c *contact) lifecycle(ctx workflow.Context, ev Event, s Settings) []Event 
 
 // record writes the score changes to the ledger and the contact's row, and
 // shows the score and stage in the Temporal UI.
-func (c *contact) record(ctx workflow.Context, changes []ScoreChange, now time.Time) {
+func (c *contact) record(ctx workflow.Context, changes []ScoreChange, why string, now time.Time) {
 	c.Breakdown = addBreakdown(c.Breakdown, changes)
 	err := workflow.ExecuteLocalActivity(localOptions(ctx, "record score"), RecordScoreActivity,
-		ScoreUpdate{ContactID: c.ContactID, Changes: changes, Score: c.LeadScore, Stage: c.Stage, At: now}).Get(ctx, nil)
+		ScoreUpdate{ContactID: c.ContactID, Changes: changes, Score: c.LeadScore, Stage: c.Stage, StageReason: why, At: now}).Get(ctx, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("could not record the score", "error", err)
 	}
@@ -178,7 +180,7 @@ func (c *contact) tick(ctx workflow.Context, s Settings) []Event {
 		changes = append(changes, c.decay(int(time.Duration(c.Decays)*s.ScoreDecayAfter/Day))...)
 	}
 	if len(changes) > 0 {
-		c.record(ctx, changes, now)
+		c.record(ctx, changes, "inactivity", now)
 	}
 	if !c.Lapsed && silence >= s.WinbackAfter {
 		c.Lapsed = true
