@@ -72,6 +72,23 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.HandOffLead, activity.RegisterOptions{Name: workflows.HandOffLeadActivity})
 	r.RegisterActivityWithOptions(a.MarkUnengaged, activity.RegisterOptions{Name: workflows.MarkUnengagedActivity})
 	r.RegisterActivityWithOptions(a.SendSlack, activity.RegisterOptions{Name: workflows.SendSlackActivity})
+	r.RegisterActivityWithOptions(a.RecordJourney, activity.RegisterOptions{Name: workflows.RecordJourneyActivity})
+}
+
+// RecordJourney records a journey run's start, or how it ended.
+func (a *Activities) RecordJourney(ctx context.Context, r workflows.JourneyRun) error {
+	return a.Store.RecordJourneyRun(ctx, &models.JourneyRun{
+		RunID: r.RunID, WorkflowID: r.WorkflowID, Journey: r.Journey, Key: r.Key, ContactID: r.ContactID,
+		StartedAt: r.StartedAt.UTC(), EndedAt: utc(r.EndedAt), Outcome: r.Outcome, Reason: clipReason(r.Reason),
+	})
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // IssueDiscountCode returns the contact's single-use code for a campaign,

@@ -290,7 +290,9 @@ func metricValue(t *testing.T, name string, labels map[string]string) float64 {
 // A sign-up costs Temporal little: every write to a history is work for the
 // server, which is what limits how fast sign-ups turn into journeys. The
 // contact's run sets no search attribute itself (its start did) and records
-// no version marker; the journey upserts JourneyStep once, for its first wait.
+// no version marker; the journey upserts JourneyStep once, for its first wait,
+// and records its run for the results in a local activity (a marker, in
+// the same workflow task).
 func TestASignUpWritesLittleToTemporal(t *testing.T) {
 	s := startStack(t)
 	post(t, s, "/v1/batch", `{"batch":[{"type":"identify","userId":"lean","traits":{"email":"lean@example.com","firstName":"Lee"}},{"type":"track","userId":"lean","event":"Signed Up"}]}`)
@@ -324,10 +326,16 @@ func TestASignUpWritesLittleToTemporal(t *testing.T) {
 		{"contact markers (the two settings side effects)", contact[enums.EVENT_TYPE_MARKER_RECORDED], 2},
 		{"journey workflow tasks", journey[enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED], 2},
 		{"journey search-attribute upserts", journey[enums.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES], 1},
-		{"journey markers (the discount code's local activity)", journey[enums.EVENT_TYPE_MARKER_RECORDED], 1},
+		{"journey markers (its run recorded, the discount code)", journey[enums.EVENT_TYPE_MARKER_RECORDED], 2},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %d, want %d", c.what, c.got, c.want)
 		}
+	}
+	// The run recorded itself for the results, still running.
+	runs, err := s.Platform.Store.JourneyRuns(ctx, "lean")
+	if err != nil || len(runs) != 1 || runs[0].Journey != "welcome_ecommerce" || runs[0].WorkflowID != "journey/welcome_ecommerce/lean" ||
+		runs[0].Outcome != "" || runs[0].EndedAt != nil || runs[0].StartedAt.IsZero() {
+		t.Errorf("journey runs = %+v, %v", runs, err)
 	}
 }

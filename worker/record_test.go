@@ -340,7 +340,7 @@ func TestRecordFullHistories(t *testing.T) {
 		"journey/welcome_ecommerce/ella":  {"email welcome", "email brand_story", "email still_thinking"},
 		"journey/welcome_b2b/bea":         {"email welcome", "email quick_win", "email next_milestone", "email feature_highlight", "email case_study", "email check_in"},
 		"journey/welcome_b2b/finn":        {"email welcome", "email quick_win", "email finish_setup", "email feature_highlight", "email case_study", "email check_in"},
-		"journey/nurture/finn":            {"email 1_educational", "email 2_educational", "email 3_use_case", "check no opens in the last 3 nurture emails: stopping"},
+		"journey/nurture/finn":            {"email 1_educational", "email 2_educational", "email 3_use_case", "exit no opens in the last 3 nurture emails: stopping"},
 		nurture:                           {"email 1_educational", "email 2_educational", "check clicked a pricing link: moved to the pricing track", "email 3_pricing", "email 4_roi", "email 5_demo", "email 6_trial"},
 		"journey/abandoned_cart/liv/ch-1": {"email reminder", "email social_proof", "sms reminder", "email incentive"},
 		"journey/abandoned_cart/liv/ch-2": {"email reminder", "email social_proof", "check cart of $40.00 is under the $100.00 SMS threshold: no SMS", "email incentive"},

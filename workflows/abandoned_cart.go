@@ -19,6 +19,7 @@ func init() {
 		Reentry:    EnterOnce,
 		Waits:      []string{EventCheckoutStarted},
 		Goals:      []string{EventOrderCompleted},
+		Converts:   []string{EventOrderCompleted}, // the checkout's order
 		AnyKeyGoal: func(s Settings) bool { return s.CartEndsOnAnyOrder },
 	})
 }

@@ -97,6 +97,7 @@ func TestAbandonedCartOtherOrder(t *testing.T) {
 	if len(h.emails) != 3 || !hasEntry(st, "event", "Order Completed for another checkout: ignored") {
 		t.Errorf("emails %v, timeline %v", h.sent(), st.Timeline)
 	}
+	h.assertRun("abandoned_cart", workflows.OutcomeCompleted, "") // another checkout's order is not this one's conversion
 
 	h = newHarness(t, sam)
 	h.track(5*time.Hour, workflows.EventOrderCompleted, order("1002", "ch-other"))

@@ -26,8 +26,14 @@ type Journey struct {
 	// Reentry says whether a contact who has been through the journey can
 	// start it again.
 	Reentry Reentry
-	// Goals end the journey at once: the contact did what it was for.
+	// Goals end the journey at once: the contact did what it was for, or
+	// (a refund) it no longer applies.
 	Goals []string
+	// Converts lists the events that count as the journey's conversion in
+	// its results: goals that mean success, and events it keeps going after
+	// (the B2B welcome converts on Setup Completed). Those that are not
+	// goals are forwarded to runs of version 3 and later, so they can tell.
+	Converts []string
 	// Waits lists the other events the journey reacts to.
 	Waits []string
 	// KeyName says what the key is ("checkout", "order"), for timelines.
@@ -73,6 +79,12 @@ func (r Reentry) allows(last, now time.Time) bool {
 func (j *Journey) ListensTo(ev Event) bool {
 	name := ev.Action()
 	return ev.Kind != KindIdentify && (slices.Contains(j.Goals, name) || slices.Contains(j.Waits, name) || name == EventUnsubscribed)
+}
+
+// listensTo is ListensTo for a contact run of version: from version 3 a
+// journey also hears its conversion events.
+func (j *Journey) listensTo(ev Event, version int) bool {
+	return j.ListensTo(ev) || (version >= 3 && ev.Kind != KindIdentify && slices.Contains(j.Converts, ev.Action()))
 }
 
 // concerns reports whether an event is about the run with this key: for a

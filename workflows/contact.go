@@ -31,7 +31,11 @@ func ContactWorkflowID(contactID string) string { return "contact/" + EncodeID(c
 // clock before the first event, and JourneyStep upserted for waits only, not
 // for the moment a send takes. A change to what runs do gets a new version
 // here, and an if on it where the behaviour differs.
-const CurrentVersion = 2
+//
+// Version 3 records each journey run and how it ended (RecordJourney, at
+// the start and the end of a run) and forwards conversion events
+// (Journey.Converts) to running journeys.
+const CurrentVersion = 3
 
 // hasChange reports whether a run has the change that workflow.GetVersion
 // marker changeID brought: every run from version 2 has them all; an older
@@ -243,7 +247,7 @@ func (c *contact) handle(ctx workflow.Context, ev Event, sel workflow.Selector) 
 func (c *contact) route(ctx workflow.Context, ev Event, sel workflow.Selector) {
 	for _, run := range slices.Clone(c.Running) {
 		j, ok := Lookup(run.Journey)
-		if !ok || !j.ListensTo(ev) {
+		if !ok || !j.listensTo(ev, c.Version) {
 			continue
 		}
 		settings := DefaultSettings()

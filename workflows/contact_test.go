@@ -115,6 +115,29 @@ func TestContactRoutesShopperAndForwardsGoal(t *testing.T) {
 	}
 }
 
+// A conversion event that is not a goal (a trial, for the B2B welcome)
+// reaches the running journey from version 3, which records its run as
+// converted and goes on with its plan.
+func TestContactForwardsConversions(t *testing.T) {
+	r := newContactRun(t, welcomeHarness(t, dana))
+	r.send(0, identify(map[string]any{"account_type": "b2b", "email": dana.Email}, testStart))
+	r.send(time.Second, trackEvent(workflows.EventSignedUp, nil, testStart))
+	r.send(40*hour, trackEvent(workflows.EventTrialStarted, nil, testStart.Add(40*hour)))
+	r.run(dana.ID, 16*24*hour)
+
+	if len(r.emails) != 6 {
+		t.Errorf("the welcome did not go on after the trial: %v", r.sent())
+	}
+	var runs []models.JourneyRun
+	if err := r.store.DB().Find(&runs).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Journey != "welcome_b2b" || runs[0].Outcome != workflows.OutcomeConverted || runs[0].Reason != workflows.EventTrialStarted ||
+		runs[0].WorkflowID != "journey/welcome_b2b/u-dana" || runs[0].ContactID != dana.ID {
+		t.Errorf("runs = %+v", runs)
+	}
+}
+
 // The gateway folds a contact's queued events into one "events" signal; the
 // workflow handles them one by one, in order, as if they came apart: here
 // the sign-up starts the welcome and the order in the same signal ends it.

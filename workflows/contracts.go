@@ -20,6 +20,7 @@ const (
 	SendSlackActivity         = "SendSlack"
 	MarkUnengagedActivity     = "MarkUnengaged"
 	InSegmentActivity         = "InSegment"
+	RecordJourneyActivity     = "RecordJourney"
 )
 
 // Senders an email can come from.
@@ -183,6 +184,31 @@ type CartRequest struct {
 	Products   []Product `json:",omitempty"`
 	At         time.Time
 }
+
+// JourneyRun is a run of a journey for its results: recorded when it
+// starts, and again when it ends, with how.
+type JourneyRun struct {
+	RunID      string
+	WorkflowID string
+	Journey    string
+	Key        string `json:",omitempty"`
+	ContactID  string
+	StartedAt  time.Time
+	EndedAt    *time.Time `json:",omitempty"`
+	Outcome    string     `json:",omitempty"` // "" while it runs
+	// Reason says why: the goal or conversion event, why it exited, the
+	// failure.
+	Reason string `json:",omitempty"`
+}
+
+// How a journey run ends.
+const (
+	OutcomeCompleted    = "completed"    // every step done
+	OutcomeConverted    = "converted"    // a conversion event arrived (Journey.Converts)
+	OutcomeExited       = "exited"       // a goal that is no conversion, an exit the journey took, or ops cancelled it
+	OutcomeUnsubscribed = "unsubscribed" // the contact unsubscribed while in it
+	OutcomeFailed       = "failed"       // a step failed for good
+)
 
 // Send outcomes.
 const (

@@ -186,6 +186,24 @@ func (h *harness) runJourneyWith(settings workflows.Settings, name, contactID st
 	return st
 }
 
+// assertRun checks the row the journey run recorded for its results: one
+// run, of that journey, started at the test's start, ended with outcome
+// for reason.
+func (h *harness) assertRun(journey, outcome, reason string) {
+	h.t.Helper()
+	var runs []models.JourneyRun
+	if err := h.store.DB().Find(&runs).Error; err != nil {
+		h.t.Fatal(err)
+	}
+	if len(runs) != 1 {
+		h.t.Fatalf("journey runs = %+v, want one", runs)
+	}
+	r := runs[0]
+	if r.Journey != journey || r.Outcome != outcome || r.Reason != reason || !r.StartedAt.Equal(h.start) || r.EndedAt == nil || r.RunID == "" {
+		h.t.Errorf("journey run = %+v, want %s ended %s (%q), started %s", r, journey, outcome, reason, h.start)
+	}
+}
+
 // sent lists "+<hours>h <template>" for each email, the shape plans are written in.
 func (h *harness) sent() []string {
 	var out []string

@@ -32,8 +32,13 @@ type Run struct {
 	received map[string]time.Time
 	events   []Event
 	endedBy  string // the goal event that ended the run
-	err      error  // cancellation or a failed step: stops the run
-	state    JourneyState
+	exitedBy string // why the journey chose to stop (Exit)
+	// converted is the first conversion event the run heard, unsubscribed
+	// whether it heard Unsubscribed: how it ended, for its results.
+	converted    string
+	unsubscribed bool
+	err          error // cancellation or a failed step: stops the run
+	state        JourneyState
 }
 
 // JourneyState is what the `state` query returns.
@@ -104,6 +109,9 @@ func Begin(ctx workflow.Context, in JourneyInput) *Run {
 	})
 	j.log("start", "", "entered on "+describe(in.Trigger))
 	j.metrics().Counter("nudge_journeys_started").Inc(1)
+	if in.Version >= 3 {
+		j.record(JourneyRun{StartedAt: now})
+	}
 	return j
 }
 
@@ -113,18 +121,37 @@ func (j *Run) metrics() client.MetricsHandler {
 	return workflow.GetMetricsHandler(j.ctx).WithTags(map[string]string{"journey": j.journey.Name})
 }
 
-// outcome is how the run ended, for metrics: converted (a goal), cancelled,
-// failed, or completed (every step done).
-func (j *Run) outcome() string {
-	switch {
-	case j.endedBy != "":
-		return "converted"
-	case j.err != nil && temporal.IsCanceledError(j.err):
-		return "cancelled"
-	case j.err != nil:
-		return "failed"
+// record writes the run's row for its results (version 3 on). It uses a
+// disconnected context, so a cancelled run still records how it ended, and
+// a failure to record never stops the journey.
+func (j *Run) record(r JourneyRun) {
+	r.RunID, r.WorkflowID, r.Journey, r.Key, r.ContactID = j.runID, j.id, j.journey.Name, j.in.Key, j.in.ContactID
+	ctx, _ := workflow.NewDisconnectedContext(j.ctx)
+	ctx = workflow.WithLocalActivityOptions(ctx, localActivityOptions("record the journey run"))
+	if err := workflow.ExecuteLocalActivity(ctx, RecordJourneyActivity, r).Get(ctx, nil); err != nil {
+		workflow.GetLogger(j.ctx).Error("could not record the journey run", "error", err)
 	}
-	return "completed"
+}
+
+// result is how the run ended and why, for its results: converted (a
+// conversion event came), unsubscribed, exited (a goal that is no
+// conversion, an Exit, or cancelled), failed, or completed.
+func (j *Run) result() (outcome, reason string) {
+	switch {
+	case j.converted != "":
+		return OutcomeConverted, j.converted
+	case j.unsubscribed:
+		return OutcomeUnsubscribed, EventUnsubscribed
+	case j.endedBy != "":
+		return OutcomeExited, j.endedBy
+	case j.exitedBy != "":
+		return OutcomeExited, j.exitedBy
+	case j.err != nil && temporal.IsCanceledError(j.err):
+		return OutcomeExited, "cancelled"
+	case j.err != nil:
+		return OutcomeFailed, j.err.Error()
+	}
+	return OutcomeCompleted, ""
 }
 
 func (j *Run) onEvent(ev Event) {
@@ -136,6 +163,12 @@ func (j *Run) onEvent(ev Event) {
 	}
 	if _, seen := j.received[name]; !seen {
 		j.received[name] = workflow.Now(j.ctx)
+	}
+	if j.converted == "" && j.endedBy == "" && slices.Contains(j.journey.Converts, name) {
+		j.converted = name
+	}
+	if name == EventUnsubscribed && j.endedBy == "" {
+		j.unsubscribed = true
 	}
 	j.events = append(j.events, ev)
 	if j.endedBy == "" && goal {
@@ -209,7 +242,16 @@ func (j *Run) Note(detail string) {
 // not cancelled.
 func (j *Run) Active() bool { return j.active() }
 
-func (j *Run) active() bool { return j.endedBy == "" && j.err == nil }
+func (j *Run) active() bool { return j.endedBy == "" && j.exitedBy == "" && j.err == nil }
+
+// Exit ends the run early, for the reason given, which its timeline and
+// results show: every later step is skipped, as after a goal.
+func (j *Run) Exit(reason string) {
+	if j.active() {
+		j.exitedBy = reason
+		j.log("exit", "", reason)
+	}
+}
 
 // Journey is the journey this run is of.
 func (j *Run) Journey() Journey { return j.journey }
@@ -536,7 +578,12 @@ func (j *Run) End() error {
 		j.state.Step = "goal: " + j.endedBy
 	}
 	j.upsertStep()
-	j.metrics().WithTags(map[string]string{"outcome": j.outcome()}).Counter("nudge_journeys_ended").Inc(1)
+	outcome, reason := j.result()
+	j.metrics().WithTags(map[string]string{"outcome": outcome}).Counter("nudge_journeys_ended").Inc(1)
+	if j.in.Version >= 3 {
+		now := workflow.Now(j.ctx)
+		j.record(JourneyRun{StartedAt: j.start, EndedAt: &now, Outcome: outcome, Reason: reason})
+	}
 	if parent := workflow.GetInfo(j.ctx).ParentWorkflowExecution; parent != nil {
 		ctx, _ := workflow.NewDisconnectedContext(j.ctx)
 		// The contact may have moved on to a new run: address it by ID only.

@@ -17,8 +17,9 @@ func init() {
 		Reentry:   EnterOnce,
 		// Converting ends it: a demo, a trial, a purchase, or a rep taking
 		// the lead on.
-		Goals: []string{EventDemoRequested, EventTrialStarted, EventOrderCompleted, EventSubscriptionStarted, EventLeadAccepted},
-		Waits: []string{EventEmailOpened, EventEmailClicked, EventHandedOff, EventSalesTaskClosed},
+		Goals:    []string{EventDemoRequested, EventTrialStarted, EventOrderCompleted, EventSubscriptionStarted, EventLeadAccepted},
+		Converts: []string{EventDemoRequested, EventTrialStarted, EventOrderCompleted, EventSubscriptionStarted, EventLeadAccepted},
+		Waits:    []string{EventEmailOpened, EventEmailClicked, EventHandedOff, EventSalesTaskClosed},
 	})
 }
 
@@ -69,7 +70,7 @@ func Nurture(ctx workflow.Context, in JourneyInput) error {
 			opens, unopened = n, 0
 		}
 		if unopened >= s.NurtureMaxUnopened {
-			j.Note(fmt.Sprintf("no opens in the last %d nurture emails: stopping", unopened))
+			j.Exit(fmt.Sprintf("no opens in the last %d nurture emails: stopping", unopened))
 			break
 		}
 

@@ -73,7 +73,8 @@ func TestNurtureStopsWhenIgnored(t *testing.T) {
 		"+192h nurture/educational recorded",
 		"+288h nurture/use_case recorded",
 	)
-	if !hasEntry(st, "check", "no opens in the last 3 nurture emails: stopping") {
+	h.assertRun("nurture", workflows.OutcomeExited, "no opens in the last 3 nurture emails: stopping")
+	if !hasEntry(st, "exit", "no opens in the last 3 nurture emails: stopping") {
 		t.Errorf("timeline:\n%v", st.Timeline)
 	}
 }
@@ -176,6 +177,7 @@ func TestWinBackUnanswered(t *testing.T) {
 	if !hasEntry(st, "check", "no engagement after three emails: marked unengaged, no more marketing email") {
 		t.Errorf("timeline:\n%v", st.Timeline)
 	}
+	h.assertRun("winback", workflows.OutcomeCompleted, "")
 	// From now on, marketing email skips them.
 	res, err := h.acts.SendEmail(context.Background(), workflows.EmailRequest{Message: workflows.Message{Key: "k", ContactID: lee.ID, Template: "welcome_b2b/welcome", Marketing: true, At: testStart.Add(30 * 24 * hour)}})
 	if err != nil || res.Reason != "unengaged: no response to the win-back emails" {
@@ -198,6 +200,7 @@ func TestWinBackSucceeds(t *testing.T) {
 			if st.Step != "goal: "+ev.Action() || c.UnengagedAt != nil {
 				t.Errorf("step %q, unengaged %v", st.Step, c.UnengagedAt)
 			}
+			h.assertRun("winback", workflows.OutcomeConverted, ev.Action())
 		})
 	}
 }

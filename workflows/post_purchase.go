@@ -13,7 +13,7 @@ func init() {
 		KeyName:  "order",
 		Reentry:  EnterOnce,
 		Waits:    []string{EventOrderShipped, EventOrderDelivered},
-		Goals:    []string{EventOrderRefunded, EventOrderCancelled},
+		Goals:    []string{EventOrderRefunded, EventOrderCancelled}, // exits: it has no conversion of its own
 	})
 }
 

@@ -87,6 +87,7 @@ func TestPostPurchaseRefundEndsIt(t *testing.T) {
 			if st.Step != "goal: "+goal {
 				t.Errorf("step = %q", st.Step)
 			}
+			h.assertRun("post_purchase", workflows.OutcomeExited, goal) // a goal, but no conversion
 		})
 	}
 }

@@ -9,6 +9,7 @@ func init() {
 		Starts:   func(ev Event, traits map[string]any) bool { return ev.Is(EventSignedUp) && isB2B(ev, traits) },
 		Reentry:  EnterOnce,
 		Waits:    []string{EventSetupCompleted},
+		Converts: []string{EventSetupCompleted, EventTrialStarted},
 	})
 }
 

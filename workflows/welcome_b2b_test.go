@@ -72,6 +72,8 @@ func TestWelcomeB2BSetupCompleted(t *testing.T) {
 	if !hasEntry(st, "check", "Setup Completed received at +50h") {
 		t.Errorf("timeline does not say why the day-3 branch was taken:\n%v", st.Timeline)
 	}
+	// Setup Completed is the welcome's conversion; it keeps going after it.
+	h.assertRun("welcome_b2b", workflows.OutcomeConverted, workflows.EventSetupCompleted)
 }
 
 // Setup completed after day 3 is too late for the branch: the contact already got help finishing.

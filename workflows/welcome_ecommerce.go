@@ -11,6 +11,7 @@ func init() {
 		Starts:   func(ev Event, traits map[string]any) bool { return ev.Is(EventSignedUp) && !isB2B(ev, traits) },
 		Reentry:  EnterOnce,
 		Goals:    []string{EventOrderCompleted},
+		Converts: []string{EventOrderCompleted}, // a first order
 	})
 }
 

@@ -81,6 +81,20 @@ func TestWelcomeEcommerceOrderOnDay5(t *testing.T) {
 
 // Unsubscribing stops marketing email even for a journey already waiting on
 // its timer; each skipped step says why.
+// A contact who unsubscribes while in the journey ends it unsubscribed in
+// its results; an order ends it converted.
+func TestWelcomeEcommerceOutcomes(t *testing.T) {
+	h := newHarness(t, maya)
+	h.track(30*hour, workflows.EventUnsubscribed, nil)
+	h.runJourney("welcome_ecommerce", maya.ID, signedUpShop)
+	h.assertRun("welcome_ecommerce", workflows.OutcomeUnsubscribed, workflows.EventUnsubscribed)
+
+	h = newHarness(t, maya)
+	h.track(30*hour, workflows.EventOrderCompleted, order("1001", ""))
+	h.runJourney("welcome_ecommerce", maya.ID, signedUpShop)
+	h.assertRun("welcome_ecommerce", workflows.OutcomeConverted, workflows.EventOrderCompleted)
+}
+
 func TestWelcomeEcommerceUnsubscribedMidway(t *testing.T) {
 	h := newHarness(t, maya)
 	h.at(24*hour, func() {

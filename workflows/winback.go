@@ -13,7 +13,8 @@ func init() {
 		Starts:  func(ev Event, _ map[string]any) bool { return ev.Is(EventEngagementLapsed) },
 		Reentry: EnterAlways,
 		// Any engagement is a success.
-		Goals: []string{EventEmailOpened, EventEmailClicked, EventPageViewed},
+		Goals:    []string{EventEmailOpened, EventEmailClicked, EventPageViewed},
+		Converts: []string{EventEmailOpened, EventEmailClicked, EventPageViewed}, // re-engaged
 	})
 }
 

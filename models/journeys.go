@@ -1,0 +1,45 @@
+package models
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+// JourneyRun is one run of a journey for one contact, as the journey
+// recorded it: a row when it starts, completed when it ends with its
+// outcome (workflows.Outcome…) and why. Outcome is "" while it runs. Runs
+// of workflow version 3 and later record themselves; older ones do not.
+type JourneyRun struct {
+	RunID      string     `gorm:"primaryKey;size:64" json:"run_id"`
+	WorkflowID string     `gorm:"size:1024" json:"workflow_id"`
+	Journey    string     `gorm:"size:64;index:idx_journey_runs_started,priority:1;not null" json:"journey"`
+	Key        string     `gorm:"size:191" json:"key,omitempty"`
+	ContactID  string     `gorm:"size:191;index;not null" json:"contact_id"`
+	StartedAt  time.Time  `gorm:"index:idx_journey_runs_started,priority:2" json:"started_at"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	Outcome    string     `gorm:"size:16;index" json:"outcome,omitempty"`
+	Reason     string     `gorm:"size:500" json:"reason,omitempty"`
+}
+
+// RecordJourneyRun writes a run's start (r.Outcome "") or its end. A start
+// recorded twice (a retried activity) is kept once; an end completes the
+// row, and writes the whole of it if the start was never recorded.
+func (s *Store) RecordJourneyRun(ctx context.Context, r *JourneyRun) error {
+	db := s.db.WithContext(ctx)
+	if r.Outcome == "" {
+		return skipDuplicates(db).Create(r).Error
+	}
+	return db.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "run_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"ended_at", "outcome", "reason"}),
+	}).Create(r).Error
+}
+
+// JourneyRuns lists a contact's journey runs, newest first.
+func (s *Store) JourneyRuns(ctx context.Context, contactID string) ([]JourneyRun, error) {
+	out := []JourneyRun{}
+	err := s.db.WithContext(ctx).Where("contact_id = ?", contactID).Order("started_at DESC, run_id").Find(&out).Error
+	return out, err
+}
