@@ -201,7 +201,7 @@ func (s *emailSend) render(ctx context.Context, c *models.Contact, row models.Me
 		return outgoing{}, "", err
 	}
 
-	to := s.to
+	to, unsubscribe := s.to, data.UnsubscribeURL
 	row.To, row.Subject, row.Text, row.HTML = to.String(), email.Subject, email.Text, email.HTML
 	out := outgoing{
 		row:    row,
@@ -209,11 +209,12 @@ func (s *emailSend) render(ctx context.Context, c *models.Contact, row models.Me
 		// Tracking links carry the message's ID, known once it is claimed.
 		prepare: func(ctx context.Context, row *models.Message) {
 			email.HTML = a.trackEmail(ctx, row, email.HTML, data.UnsubscribeURL)
+			unsubscribe = UnsubscribeFrom(data.UnsubscribeURL, row.ID)
 		},
 	}
 	if a.Mailer != nil {
 		out.deliver = func(ctx context.Context, handOver func() error) (string, error) {
-			msg, err := a.compose(req, to, email, data.UnsubscribeURL)
+			msg, err := a.compose(req, to, email, unsubscribe)
 			if err != nil {
 				return "", &Refused{Err: err}
 			}

@@ -85,7 +85,7 @@ func TestSendEmailOverSMTP(t *testing.T) {
 		"From":                  `"Acme" <hello@acme.example.com>`,
 		"To":                    `"Dana Kim" <dana@example.com>`,
 		"Subject":               "Welcome to Acme, Dana: one step to get started",
-		"List-Unsubscribe":      "<" + unsubscribe + ">",
+		"List-Unsubscribe":      "<" + unsubscribe + "?m=1>", // credited to this message
 		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
 	} {
 		if got := m.Header.Get(header); got != want {

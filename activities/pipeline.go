@@ -40,7 +40,7 @@ type channel interface {
 func newRow(m workflows.Message, channel string) models.Message {
 	return models.Message{
 		Key: m.Key, ContactID: m.ContactID, Journey: m.Journey, Step: m.Step, Channel: channel,
-		Marketing: m.Marketing, At: m.At.UTC(), Template: m.Template,
+		Marketing: m.Marketing, At: m.At.UTC(), Template: m.Template, RunID: m.RunID,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	stdhtml "html"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/activity"
@@ -127,7 +128,12 @@ func (a *Activities) trackLink(t tag, messageID uint64, unsubscribeURL string) [
 			edits = append(edits, edit{start: at.lead, end: at.end})
 		case i == href && at.hasValue:
 			dest := strings.TrimSpace(stdhtml.UnescapeString(at.value))
-			if !links.IsWebURL(dest) || dest == unsubscribeURL || a.Links.Ours(dest) {
+			if unsubscribeURL != "" && dest == unsubscribeURL {
+				// Not a click: the unsubscribe page credits it to this email.
+				edits = append(edits, edit{start: at.start, end: at.end, text: `href="` + stdhtml.EscapeString(UnsubscribeFrom(dest, messageID)) + `"`})
+				continue
+			}
+			if !links.IsWebURL(dest) || a.Links.Ours(dest) {
 				continue
 			}
 			click := a.Links.ClickURL(messageID, dest, tagName)
@@ -135,6 +141,15 @@ func (a *Activities) trackLink(t tag, messageID uint64, unsubscribeURL string) [
 		}
 	}
 	return edits
+}
+
+// UnsubscribeFrom is the contact's unsubscribe link as it appears in the
+// email messageID, so the unsubscribe is credited to that email.
+func UnsubscribeFrom(unsubscribeURL string, messageID uint64) string {
+	if unsubscribeURL == "" || messageID == 0 {
+		return unsubscribeURL
+	}
+	return unsubscribeURL + "?m=" + strconv.FormatUint(messageID, 10)
 }
 
 // edit replaces html[start:end] with text.

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -58,14 +59,14 @@ func TestTrackRewritesLinks(t *testing.T) {
 			`<a href="` + click("http://acme.example.com/", "hero") + `">Home</a>` +
 			`<a href="` + click("https://acme.example.com/blog", "") + `">Blog</a>` + pixel + `</body>`,
 	}, {
-		name: "unsubscribe, mailto, tel, anchors, relative and Nudge's own links untouched",
+		name: "mailto, tel, anchors, relative and Nudge's own links untouched; the unsubscribe link credits the message",
 		in: `<body><a href="mailto:help@example.com">Help</a> <a href="tel:+15551234567">Call</a>` +
 			` <a href="#top">Top</a> <a href="/shop">Shop</a> <a href="//acme.example.com/x">X</a> <a name="x">x</a>` +
 			` <a href="` + unsub + `" style="color:#6b7280">Unsubscribe</a>` +
 			` <a href="` + a.Links.ClickURL(1, "https://a.example/", "") + `">tracked already</a></body>`,
 		want: `<body><a href="mailto:help@example.com">Help</a> <a href="tel:+15551234567">Call</a>` +
 			` <a href="#top">Top</a> <a href="/shop">Shop</a> <a href="//acme.example.com/x">X</a> <a name="x">x</a>` +
-			` <a href="` + unsub + `" style="color:#6b7280">Unsubscribe</a>` +
+			` <a href="` + unsub + `?m=42" style="color:#6b7280">Unsubscribe</a>` +
 			` <a href="` + a.Links.ClickURL(1, "https://a.example/", "") + `">tracked already</a>` + pixel + `</body>`,
 	}, {
 		name: "data-tag removed from an untracked link too",
@@ -220,7 +221,7 @@ func TestSendEmailTracksMarketingEmail(t *testing.T) {
 	signer := f.acts.Links
 	for _, want := range []string{
 		`<a href="` + signer.ClickURL(row.ID, "https://acme.example.com/settings/profile", "") + `"`,
-		`<a href="` + signer.UnsubscribeURL("u1") + `"`,
+		`<a href="` + signer.UnsubscribeURL("u1") + "?m=" + strconv.FormatUint(row.ID, 10) + `"`,
 		`<img src="` + signer.OpenURL(row.ID) + `" alt="" width="1" height="1" style="display:none"></body>`,
 	} {
 		if !strings.Contains(html, want) {

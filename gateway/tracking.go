@@ -64,6 +64,7 @@ func (g *Gateway) trackOpen(c *gin.Context) {
 	if id, err := g.Links.Open(c.Param("token")); err == nil && g.counts(c) {
 		ctx := context.WithoutCancel(c.Request.Context())
 		if m := g.trackedMessage(ctx, id); m != nil {
+			g.mark(ctx, m, models.Opened)
 			g.record(ctx, m, workflows.EventEmailOpened, workflows.OwnID("open", strconv.FormatUint(uint64(m.ID), 10)), nil)
 		}
 	}
@@ -94,6 +95,7 @@ func (g *Gateway) trackClick(c *gin.Context) {
 	if g.counts(c) {
 		ctx := context.WithoutCancel(c.Request.Context())
 		if m := g.trackedMessage(ctx, click.MessageID); m != nil {
+			g.mark(ctx, m, models.Clicked)
 			sum := sha256.Sum256([]byte(click.URL))
 			g.record(ctx, m, workflows.EventEmailClicked, workflows.OwnID("click", strconv.FormatUint(uint64(m.ID), 10), hex.EncodeToString(sum[:8])),
 				map[string]any{"url": click.URL, "tag": click.Tag})
@@ -125,6 +127,14 @@ func (g *Gateway) trackedMessage(ctx context.Context, id uint64) *models.Message
 		return nil
 	}
 	return m
+}
+
+// mark notes an open or click on the message itself, for its journey's
+// metrics. A failure is logged: the person still gets their page.
+func (g *Gateway) mark(ctx context.Context, m *models.Message, what string) {
+	if err := g.Store.MarkMessage(ctx, m.ID, what, time.Now()); err != nil {
+		g.log().Error("could not mark the message", "message", m.ID, "engagement", what, "error", err)
+	}
 }
 
 // record stores and signals one engagement event for the message's

@@ -68,7 +68,11 @@ func TestOpenIsRecordedOncePerMessage(t *testing.T) {
 	require.True(t, strings.HasPrefix(open, "/t/o/") && strings.HasSuffix(open, ".gif"), open)
 
 	requirePixel(t, e.do(http.MethodGet, open, ""))
+	first := e.message(t, m.ID).OpenedAt
+	require.NotNil(t, first, "the message itself says it was opened, for its journey's metrics")
 	requirePixel(t, e.do(http.MethodGet, open, ""))
+	assert.Equal(t, first.UTC(), e.message(t, m.ID).OpenedAt.UTC(), "the first open stands")
+	assert.Nil(t, e.message(t, m.ID).ClickedAt)
 
 	evs := e.events(t)
 	require.Len(t, evs, 1, "a second open of the same email adds nothing")
@@ -155,6 +159,11 @@ func TestClickIsRecordedAndRedirected(t *testing.T) {
 		assert.Equal(t, dest, rec.Header().Get("Location"))
 		assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 	}
+	// A click is an open too (the pixel may be blocked).
+	marked := e.message(t, m.ID)
+	require.NotNil(t, marked.ClickedAt)
+	require.NotNil(t, marked.OpenedAt)
+	assert.Equal(t, marked.ClickedAt.UTC(), marked.OpenedAt.UTC())
 	evs := e.events(t)
 	require.Len(t, evs, 1)
 	ev := evs[0]

@@ -43,6 +43,7 @@ func (g *Gateway) unsubscribe(c *gin.Context) {
 	oneClick := bytes.Contains(body, []byte("List-Unsubscribe=One-Click"))
 
 	ctx := context.WithoutCancel(c.Request.Context())
+	g.markUnsubscribe(ctx, c.Query("m"), contact.ID)
 	if _, err := g.Store.Unsubscribe(ctx, contact.ID, time.Now()); err != nil {
 		g.log().Error("unsubscribe failed", "contact", contact.ID, "error", err)
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8",
@@ -59,6 +60,23 @@ func (g *Gateway) unsubscribe(c *gin.Context) {
 		g.log().Error("unsubscribed, but could not re-read the contact to record the event", "contact", contact.ID, "error", err)
 	}
 	g.page(c, http.StatusOK, "unsubscribe.html", unsubscribeData{Brand: g.Config.BrandName, Email: contact.Email, Done: true})
+}
+
+// markUnsubscribe credits the unsubscribe to the email whose link it came
+// from (?m=, which Nudge adds to the link in each email), for that
+// journey's metrics: only an email of this very contact, so a link can
+// credit nothing else. Anything else in m is ignored; the unsubscribe
+// itself never depends on it.
+func (g *Gateway) markUnsubscribe(ctx context.Context, raw, contactID string) {
+	id, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil || id == 0 {
+		return
+	}
+	m, err := g.Store.Message(ctx, id)
+	if err != nil || m.ContactID != contactID || m.Channel != models.ChannelEmail {
+		return
+	}
+	g.mark(ctx, m, models.Unsubscribed)
 }
 
 // recordUnsubscribe tells the contact's workflow, through the same store →

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -81,6 +82,29 @@ func TestOneClickUnsubscribe(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.Contains(t, rec.Body.String(), "You are unsubscribed")
 	assert.NotContains(t, rec.Body.String(), "<form")
+}
+
+// The link in an email carries the email (?m=), which gets the credit in
+// its journey's metrics; an m that is not one of this contact's emails, or
+// not a number, credits nothing and unsubscribes all the same.
+func TestUnsubscribeCreditsTheEmail(t *testing.T) {
+	e := newEnv(t)
+	e.saveContact(t, "u1", "ana@example.com")
+	e.saveContact(t, "u2", "bo@example.com")
+	mine := e.sentEmail(t, "u1", "k1")
+	theirs := e.sentEmail(t, "u2", "k2")
+
+	for _, m := range []string{strconv.FormatUint(theirs.ID, 10), "x", "-1", ""} {
+		rec := e.do(http.MethodPost, e.unsubscribePath("u1")+"?m="+m, "List-Unsubscribe=One-Click")
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.Nil(t, e.message(t, theirs.ID).UnsubscribedAt, "m=%s", m)
+		assert.Nil(t, e.message(t, mine.ID).UnsubscribedAt, "m=%s", m)
+	}
+	require.NotNil(t, e.contact(t, "u1").UnsubscribedAt)
+
+	rec := e.do(http.MethodPost, e.unsubscribePath("u1")+"?m="+strconv.FormatUint(mine.ID, 10), "List-Unsubscribe=One-Click")
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.NotNil(t, e.message(t, mine.ID).UnsubscribedAt)
 }
 
 func TestUnsubscribeWhileTemporalIsDownIsStillDone(t *testing.T) {

@@ -190,6 +190,15 @@ type Message struct {
 	DeliveryStatus string     `gorm:"size:32" json:"delivery_status,omitempty"`
 	CreatedAt      time.Time  `json:"created_at"`
 	SentAt         *time.Time `json:"sent_at,omitempty"`
+	// RunID is the journey run that sent it (journey_runs), for per-step
+	// conversions; "" for alerts and for sends of runs before version 3.
+	RunID string `gorm:"size:64;index" json:"run_id,omitempty"`
+	// The first open, click and unsubscribe this message brought (an email's
+	// tracking links; the unsubscribe link carries the message), for its
+	// journey's metrics. A click counts as an open too.
+	OpenedAt       *time.Time `json:"opened_at,omitempty"`
+	ClickedAt      *time.Time `json:"clicked_at,omitempty"`
+	UnsubscribedAt *time.Time `json:"unsubscribed_at,omitempty"`
 }
 
 // DiscountCode is a single-use code issued to one contact for one campaign.

@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -28,6 +30,31 @@ func (s *Store) SetMessageHTML(ctx context.Context, id uint64, html string) erro
 func (s *Store) SetEmailDeliveryStatus(ctx context.Context, id uint64, status string) error {
 	return s.db.WithContext(ctx).Model(&Message{}).Where("id = ? AND channel = ?", id, ChannelEmail).
 		Update("delivery_status", status).Error
+}
+
+// What a person did with a message.
+const (
+	Opened       = "opened"
+	Clicked      = "clicked"
+	Unsubscribed = "unsubscribed"
+)
+
+// MarkMessage records the first time a message was opened, clicked (which
+// is an open too) or led to an unsubscribe. Later ones change nothing, so
+// the metrics count each message once.
+func (s *Store) MarkMessage(ctx context.Context, id uint64, what string, at time.Time) error {
+	cols := map[string][]string{Opened: {"opened_at"}, Clicked: {"clicked_at", "opened_at"}, Unsubscribed: {"unsubscribed_at"}}[what]
+	if cols == nil {
+		return fmt.Errorf("mark message %d: unknown engagement %q", id, what)
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, col := range cols {
+			if err := tx.Model(&Message{}).Where("id = ? AND "+col+" IS NULL", id).Update(col, at.UTC()).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // ContactIDsWithEmail returns the contacts with this address, in any case.

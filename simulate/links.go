@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nudgehq/nudge/links"
@@ -59,6 +60,11 @@ func (r *run) checkLinks(msgs []models.Message) []string {
 // NUDGE_PUBLIC_URL elsewhere is the brand's site (the two may share a host).
 var nudgePages = []string{links.OpenPrefix, links.ClickPrefix, "/unsubscribe/", "/preferences/"}
 
+func messageOf(raw string, messages map[uint64]bool) bool {
+	id, err := strconv.ParseUint(raw, 10, 64)
+	return err == nil && messages[id]
+}
+
 // checkLink says what is wrong with one link, or "".
 func (r *run) checkLink(u string, messages map[uint64]bool) string {
 	signer := r.acts.Links
@@ -67,6 +73,7 @@ func (r *run) checkLink(u string, messages map[uint64]bool) string {
 	path := "/" + rest
 	ours = ours && base != "" && slices.ContainsFunc(nudgePages, func(p string) bool { return strings.HasPrefix(path, p) })
 	if ours {
+		path, query, _ := strings.Cut(path, "?")
 		token := path[strings.LastIndex(path, "/")+1:]
 		switch {
 		case strings.HasPrefix(path, links.OpenPrefix):
@@ -85,6 +92,10 @@ func (r *run) checkLink(u string, messages map[uint64]bool) string {
 		case strings.HasPrefix(path, "/unsubscribe/"):
 			if id, err := signer.Unsubscribe(token); err != nil || id != r.contactID {
 				return "the unsubscribe link does not decode to this contact"
+			}
+			// ?m= credits the unsubscribe to an email: one of this run's.
+			if m, ok := strings.CutPrefix(query, "m="); query != "" && (!ok || !messageOf(m, messages)) {
+				return "the unsubscribe link credits a message that is not of this run"
 			}
 		case strings.HasPrefix(path, "/preferences/"):
 			if id, err := signer.Preferences(token); err != nil || id != r.contactID {

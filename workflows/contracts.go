@@ -44,6 +44,8 @@ type Message struct {
 	Marketing bool
 	// At is the journey's time of the send, which frequency caps count by.
 	At time.Time
+	// RunID is the journey run that sends it, which its metrics join on.
+	RunID string `json:",omitempty"`
 }
 
 // EmailRequest asks for one email to one contact. The template is

@@ -352,7 +352,7 @@ func (j *Run) message(step string, opts []Option) message {
 }
 
 func (j *Run) envelope(step string, m message) Message {
-	return Message{Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template, Marketing: m.marketing, At: m.at}
+	return Message{Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template, Marketing: m.marketing, At: m.at, RunID: j.runID}
 }
 
 // Option adjusts one email or SMS. Options compose: a journey keeps the
