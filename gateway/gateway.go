@@ -145,6 +145,7 @@ func (g *Gateway) Handler() http.Handler {
 	admin.GET("/messages/:id", g.getMessage)
 	admin.GET("/messages/:id/html", g.getMessageHTML)
 	admin.GET("/reports/revenue", g.getRevenue)
+	g.resultRoutes(admin)
 	g.taskRoutes(admin)
 	g.eventRoutes(admin)
 	g.segmentationRoutes(admin)

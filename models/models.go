@@ -161,13 +161,13 @@ type Message struct {
 	ID        uint64 `gorm:"primaryKey" json:"id"`
 	Key       string `gorm:"size:191;uniqueIndex;not null" json:"key"`
 	ContactID string `gorm:"size:191;index:idx_messages_cap,priority:1;not null" json:"contact_id"`
-	Journey   string `gorm:"size:64;index" json:"journey"`
+	Journey   string `gorm:"size:64;index;index:idx_messages_journey_at,priority:1" json:"journey"`
 	Step      string `gorm:"size:64" json:"step"`
 	Channel   string `gorm:"size:16;index:idx_messages_cap,priority:2;not null" json:"channel"`
 	Marketing bool   `json:"marketing"`
 	// At is when the journey sent it, on the workflow's clock: frequency
 	// caps count by it, so they hold on a test clock too.
-	At       time.Time `gorm:"index:idx_messages_cap,priority:3" json:"at"`
+	At       time.Time `gorm:"index:idx_messages_cap,priority:3;index:idx_messages_journey_at,priority:2" json:"at"`
 	Template string    `gorm:"size:191" json:"template"`
 	To       string    `gorm:"size:320" json:"to,omitempty"`
 	Subject  string    `gorm:"size:500" json:"subject,omitempty"`

@@ -1,0 +1,288 @@
+package models
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/nudgehq/nudge/workflows"
+)
+
+// Period is a range of time for metrics: From inclusive, To exclusive.
+// Sends count by their send date (messages.at), as Klaviyo counts them:
+// an open a week later still counts for the day the email went out.
+type Period struct {
+	From, To time.Time
+}
+
+// JourneyMetrics is how one journey did in a period.
+type JourneyMetrics struct {
+	Journey string `json:"journey"`
+
+	// Runs that entered in the period, how many converted (its Converts
+	// events), and how many are running now, whenever they entered.
+	Entered        int64    `json:"entered"`
+	Converted      int64    `json:"converted"`
+	ConversionRate *float64 `json:"conversion_rate"`
+	Active         int64    `json:"active"`
+
+	EmailMetrics
+
+	SMS SMSMetrics `json:"sms"`
+
+	// Orders attributed to the journey (by click or abandoned cart) whose
+	// email went out in the period (or, for a cart, ordered in it), less
+	// refunds and cancellations.
+	Orders              int64    `json:"orders"`
+	Revenue             float64  `json:"revenue"`
+	RevenuePerRecipient *float64 `json:"revenue_per_recipient"`
+}
+
+// EmailMetrics counts a set of emails. Sent are the emails the provider
+// took (or, with delivery off, recorded), and those whose outcome is
+// unknown; delivered are those not bounced since. Rates are fractions of
+// delivered (bounces of sent; click-to-open of opened), nil when there is
+// nothing to divide by.
+type EmailMetrics struct {
+	Sent             int64            `json:"sent"`
+	Delivered        int64            `json:"delivered"`
+	Deliverability   *float64         `json:"deliverability_rate"`
+	Opened           int64            `json:"opened"`
+	OpenRate         *float64         `json:"open_rate"`
+	Clicked          int64            `json:"clicked"`
+	ClickRate        *float64         `json:"click_rate"`
+	ClickToOpen      *float64         `json:"click_to_open_rate"`
+	Unsubscribed     int64            `json:"unsubscribed"`
+	UnsubscribeRate  *float64         `json:"unsubscribe_rate"`
+	Bounced          int64            `json:"bounced"`
+	BounceRate       *float64         `json:"bounce_rate"`
+	Complaints       int64            `json:"complaints"`
+	Skipped          int64            `json:"skipped"`
+	SkippedByReason  map[string]int64 `json:"skipped_by_reason"`
+	recipientsWithIt int64
+}
+
+// SMSMetrics counts the SMS of a journey: sent (Twilio took them),
+// delivered and failed (as Twilio's status callbacks say).
+type SMSMetrics struct {
+	Sent      int64 `json:"sent"`
+	Delivered int64 `json:"delivered"`
+	Failed    int64 `json:"failed"`
+}
+
+// StepMetrics is one step's funnel: entered (the step came up for a
+// contact), sent, opened, clicked, and converted (the run it was sent in
+// converted, at any time).
+type StepMetrics struct {
+	Step      string `json:"step"`
+	Channel   string `json:"channel"`
+	Entered   int64  `json:"entered"`
+	Converted int64  `json:"converted"`
+	EmailMetrics
+}
+
+// Statuses that count as sent.
+var sentStatuses = []string{workflows.StatusSent, workflows.StatusRecorded, workflows.StatusUnknown}
+
+// messageCounts is the one pass over messages that every email figure
+// comes from.
+const messageCounts = `
+	SUM(CASE WHEN status IN ? THEN 1 ELSE 0 END) AS sent,
+	SUM(CASE WHEN status IN ? AND delivery_status IN ? THEN 1 ELSE 0 END) AS bounced,
+	SUM(CASE WHEN status IN ? AND delivery_status = ? THEN 1 ELSE 0 END) AS complaints,
+	SUM(CASE WHEN status IN ? AND opened_at IS NOT NULL THEN 1 ELSE 0 END) AS opened,
+	SUM(CASE WHEN status IN ? AND clicked_at IS NOT NULL THEN 1 ELSE 0 END) AS clicked,
+	SUM(CASE WHEN status IN ? AND unsubscribed_at IS NOT NULL THEN 1 ELSE 0 END) AS unsubscribed,
+	SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS skipped,
+	COUNT(DISTINCT CASE WHEN status IN ? AND (delivery_status IS NULL OR delivery_status NOT IN ?) THEN contact_id END) AS recipients`
+
+func messageCountArgs() []any {
+	bounced := []string{"bounced", "soft_bounced"}
+	return []any{sentStatuses, sentStatuses, bounced, sentStatuses, "complained", sentStatuses, sentStatuses, sentStatuses,
+		workflows.StatusSkipped, sentStatuses, bounced}
+}
+
+// MessageCounts are the raw counts behind EmailMetrics.
+type MessageCounts struct {
+	Sent, Bounced, Complaints, Opened, Clicked, Unsubscribed, Skipped, Recipients int64
+}
+
+func (r MessageCounts) metrics() EmailMetrics {
+	m := EmailMetrics{
+		Sent: r.Sent, Bounced: r.Bounced, Delivered: r.Sent - r.Bounced, Complaints: r.Complaints,
+		Opened: r.Opened, Clicked: r.Clicked, Unsubscribed: r.Unsubscribed, Skipped: r.Skipped,
+		SkippedByReason: map[string]int64{}, recipientsWithIt: r.Recipients,
+	}
+	m.Deliverability = Ratio(m.Delivered, m.Sent)
+	m.OpenRate = Ratio(m.Opened, m.Delivered)
+	m.ClickRate = Ratio(m.Clicked, m.Delivered)
+	m.ClickToOpen = Ratio(m.Clicked, m.Opened)
+	m.UnsubscribeRate = Ratio(m.Unsubscribed, m.Delivered)
+	m.BounceRate = Ratio(m.Bounced, m.Sent)
+	return m
+}
+
+// Ratio is n/d, or nil when d is 0: a rate that is not defined.
+func Ratio(n, d int64) *float64 {
+	if d == 0 {
+		return nil
+	}
+	r := float64(n) / float64(d)
+	return &r
+}
+
+// SkipReason is the kind of a skip reason, for counting: the reason up to
+// its first colon ("frequency cap: 3 marketing emails…" is "frequency
+// cap").
+func SkipReason(reason string) string {
+	kind, _, _ := strings.Cut(reason, ":")
+	return strings.TrimSpace(kind)
+}
+
+// JourneyMetrics reports every journey in names (in that order) for the
+// period.
+func (s *Store) JourneyMetrics(ctx context.Context, names []string, p Period) ([]JourneyMetrics, error) {
+	db := s.db.WithContext(ctx)
+	from, to := p.From.UTC(), p.To.UTC()
+	byName := map[string]*JourneyMetrics{}
+	out := make([]JourneyMetrics, len(names))
+	for i, n := range names {
+		out[i] = JourneyMetrics{Journey: n, EmailMetrics: MessageCounts{}.metrics()}
+		byName[n] = &out[i]
+	}
+
+	var emails []struct {
+		Journey string
+		MessageCounts
+	}
+	err := db.Model(&Message{}).Select("journey, "+messageCounts, messageCountArgs()...).
+		Where("journey IN ? AND channel = ? AND at >= ? AND at < ?", names, ChannelEmail, from, to).
+		Group("journey").Scan(&emails).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range emails {
+		byName[e.Journey].EmailMetrics = e.MessageCounts.metrics()
+	}
+
+	var skips []struct {
+		Journey, Reason string
+		N               int64
+	}
+	err = db.Model(&Message{}).Select("journey, reason, COUNT(*) AS n").
+		Where("journey IN ? AND channel = ? AND status = ? AND at >= ? AND at < ?", names, ChannelEmail, workflows.StatusSkipped, from, to).
+		Group("journey, reason").Scan(&skips).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, sk := range skips {
+		byName[sk.Journey].SkippedByReason[SkipReason(sk.Reason)] += sk.N
+	}
+
+	var sms []struct {
+		Journey                 string
+		Sent, Delivered, Failed int64
+	}
+	err = db.Model(&Message{}).Select(`journey,
+		SUM(CASE WHEN status IN ? THEN 1 ELSE 0 END) AS sent,
+		SUM(CASE WHEN status IN ? AND delivery_status = ? THEN 1 ELSE 0 END) AS delivered,
+		SUM(CASE WHEN status = ? OR delivery_status IN ? THEN 1 ELSE 0 END) AS failed`,
+		sentStatuses, sentStatuses, "delivered", workflows.StatusRefused, []string{"failed", "undelivered"}).
+		Where("journey IN ? AND channel = ? AND at >= ? AND at < ?", names, ChannelSMS, from, to).
+		Group("journey").Scan(&sms).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range sms {
+		byName[r.Journey].SMS = SMSMetrics{Sent: r.Sent, Delivered: r.Delivered, Failed: r.Failed}
+	}
+
+	var runs []struct {
+		Journey                    string
+		Entered, Converted, Active int64
+	}
+	err = db.Model(&JourneyRun{}).Select(`journey,
+		SUM(CASE WHEN started_at >= ? AND started_at < ? THEN 1 ELSE 0 END) AS entered,
+		SUM(CASE WHEN started_at >= ? AND started_at < ? AND outcome = ? THEN 1 ELSE 0 END) AS converted,
+		SUM(CASE WHEN outcome = '' OR outcome IS NULL THEN 1 ELSE 0 END) AS active`,
+		from, to, from, to, workflows.OutcomeConverted).
+		Where("journey IN ?", names).Group("journey").Scan(&runs).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		m := byName[r.Journey]
+		m.Entered, m.Converted, m.Active = r.Entered, r.Converted, r.Active
+	}
+
+	var revenue []struct {
+		Journey string
+		Orders  int64
+		Revenue float64
+	}
+	err = db.Table("orders AS o").Select("o.journey, COUNT(*) AS orders, COALESCE(SUM(o.total), 0) AS revenue").
+		Joins("LEFT JOIN messages AS m ON m.id = o.message_id").
+		Where("o.journey IN ? AND o.status NOT IN ?", names, []string{"refunded", "cancelled"}).
+		Where("(m.id IS NOT NULL AND m.at >= ? AND m.at < ?) OR (m.id IS NULL AND o.ordered_at >= ? AND o.ordered_at < ?)", from, to, from, to).
+		Group("o.journey").Scan(&revenue).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range revenue {
+		m := byName[r.Journey]
+		m.Orders, m.Revenue = r.Orders, r.Revenue
+	}
+	for i := range out {
+		m := &out[i]
+		m.ConversionRate = Ratio(m.Converted, m.Entered)
+		if m.recipientsWithIt > 0 {
+			rpr := m.Revenue / float64(m.recipientsWithIt)
+			m.RevenuePerRecipient = &rpr
+		}
+	}
+	return out, nil
+}
+
+// JourneySteps is one journey's per-step funnel for the period, steps in the
+// order they were first sent.
+func (s *Store) JourneySteps(ctx context.Context, journey string, p Period) ([]StepMetrics, error) {
+	db := s.db.WithContext(ctx)
+	from, to := p.From.UTC(), p.To.UTC()
+	var rows []struct {
+		Step, Channel      string
+		Entered, Converted int64
+		FirstID            uint64
+		MessageCounts
+	}
+	err := db.Table("messages").Select(`messages.step, messages.channel, COUNT(*) AS entered, MIN(messages.id) AS first_id,
+		SUM(CASE WHEN r.outcome = ? THEN 1 ELSE 0 END) AS converted, `+strings.ReplaceAll(messageCounts, "contact_id", "messages.contact_id"),
+		append([]any{workflows.OutcomeConverted}, messageCountArgs()...)...).
+		Joins("LEFT JOIN journey_runs AS r ON r.run_id = messages.run_id AND messages.run_id <> ''").
+		Where("messages.journey = ? AND messages.at >= ? AND messages.at < ?", journey, from, to).
+		Group("messages.step, messages.channel").Order("first_id").Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make([]StepMetrics, len(rows))
+	index := map[[2]string]int{}
+	for i, r := range rows {
+		out[i] = StepMetrics{Step: r.Step, Channel: r.Channel, Entered: r.Entered, Converted: r.Converted, EmailMetrics: r.MessageCounts.metrics()}
+		index[[2]string{r.Step, r.Channel}] = i
+	}
+	var skips []struct {
+		Step, Channel, Reason string
+		N                     int64
+	}
+	err = db.Model(&Message{}).Select("step, channel, reason, COUNT(*) AS n").
+		Where("journey = ? AND status = ? AND at >= ? AND at < ?", journey, workflows.StatusSkipped, from, to).
+		Group("step, channel, reason").Scan(&skips).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, sk := range skips {
+		if i, ok := index[[2]string{sk.Step, sk.Channel}]; ok {
+			out[i].SkippedByReason[SkipReason(sk.Reason)] += sk.N
+		}
+	}
+	return out, nil
+}
