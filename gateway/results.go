@@ -29,6 +29,62 @@ const maxPeriod = 2 * 366 * 24 * time.Hour
 func (g *Gateway) resultRoutes(admin *gin.RouterGroup) {
 	admin.GET("/metrics/journeys", g.getJourneyMetrics)
 	admin.GET("/metrics/journeys/:name", g.getJourneyMetric)
+	admin.GET("/metrics/pipeline", g.getPipeline)
+	admin.GET("/metrics/list-health", g.getListHealth)
+}
+
+// getPipeline: contacts per stage now, lead→MQL and MQL→SQL in the period,
+// time in stage. As CSV, a row per stage.
+func (g *Gateway) getPipeline(c *gin.Context) {
+	p, format, ok := metricsQuery(c)
+	if !ok {
+		return
+	}
+	pl, err := g.Store.Pipeline(c.Request.Context(), p)
+	if err != nil {
+		g.serverError(c, "read the pipeline", err)
+		return
+	}
+	if format == "csv" {
+		writeCSV(c, "pipeline", []string{"stage", "contacts", "stays", "median_hours", "p90_hours"}, func(w *csv.Writer) {
+			for i, st := range pl.Stages {
+				t := pl.TimeInStage[i]
+				_ = w.Write([]string{st.Stage, count(st.Contacts), strconv.Itoa(t.Stays), hoursCell(t.MedianHours), hoursCell(t.P90Hours)})
+			}
+		})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"from": p.From, "to": p.To, "pipeline": pl})
+}
+
+// getListHealth: the list now, its daily growth, and the seed's thresholds
+// over the period's email. As CSV, a row per day.
+func (g *Gateway) getListHealth(c *gin.Context) {
+	p, format, ok := metricsQuery(c)
+	if !ok {
+		return
+	}
+	h, err := g.Store.ListHealth(c.Request.Context(), p, time.Now())
+	if err != nil {
+		g.serverError(c, "read list health", err)
+		return
+	}
+	if format == "csv" {
+		writeCSV(c, "list-health", []string{"day", "new", "unsubscribed", "net"}, func(w *csv.Writer) {
+			for _, d := range h.Daily {
+				_ = w.Write([]string{d.Day, count(d.New), count(d.Unsubscribed), count(d.Net)})
+			}
+		})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"from": p.From, "to": p.To, "counted_by": "send date", "list_health": h})
+}
+
+func hoursCell(h *float64) string {
+	if h == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*h, 'f', 1, 64)
 }
 
 func (g *Gateway) getJourneyMetrics(c *gin.Context) {

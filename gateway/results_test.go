@@ -120,3 +120,46 @@ func TestJourneyMetricsAPIRefusesBadQueries(t *testing.T) {
 	rec = e.do(http.MethodGet, "/v1/metrics/journeys", "", bearer(writeKey))
 	assert.Equal(t, http.StatusForbidden, rec.Code, "a write key, public in web pages, reads no results")
 }
+
+func TestPipelineAndListHealthAPI(t *testing.T) {
+	e := newEnv(t)
+	db := e.store.DB()
+	lead := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, db.Create(&models.Contact{ID: "p1", Email: "p1@example.com", LifecycleStage: "mql", CreatedAt: lead.Add(-24 * time.Hour), Traits: map[string]any{}}).Error)
+	require.NoError(t, db.Create(&[]models.StageChange{
+		{ContactID: "p1", ToStage: "subscriber", At: lead.Add(-24 * time.Hour)},
+		{ContactID: "p1", FromStage: "subscriber", ToStage: "lead", At: lead},
+		{ContactID: "p1", FromStage: "lead", ToStage: "mql", At: lead.Add(36 * time.Hour)},
+	}).Error)
+
+	rec := e.do(http.MethodGet, "/v1/metrics/pipeline?from=2026-03-01&to=2026-03-31", "", bearer(adminKey))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var pl struct {
+		Pipeline models.Pipeline `json:"pipeline"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &pl))
+	assert.Equal(t, models.StageCount{Stage: "mql", Contacts: 1}, pl.Pipeline.Stages[2])
+	assert.Equal(t, 1.0, *pl.Pipeline.Conversions[0].Rate)
+	assert.Equal(t, 36.0, *pl.Pipeline.TimeInStage[1].MedianHours)
+
+	rec = e.do(http.MethodGet, "/v1/metrics/pipeline?from=2026-03-01&to=2026-03-31&format=csv", "", bearer(adminKey))
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "stage,contacts,stays,median_hours,p90_hours\nsubscriber,0,1,24.0,24.0\nlead,0,1,36.0,36.0\nmql,1,0,,\nsql,0,0,,\ntrial,0,0,,\ncustomer,0,0,,\nchurned,0,0,,\n", rec.Body.String())
+
+	rec = e.do(http.MethodGet, "/v1/metrics/list-health?from=2026-03-01&to=2026-03-02&format=csv", "", bearer(adminKey))
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "day,new,unsubscribed,net\n2026-03-01,1,0,1\n2026-03-02,0,0,0\n", rec.Body.String())
+	rec = e.do(http.MethodGet, "/v1/metrics/list-health?from=2026-03-01&to=2026-03-02", "", bearer(adminKey))
+	require.Equal(t, http.StatusOK, rec.Code)
+	var lh struct {
+		ListHealth models.ListHealth `json:"list_health"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &lh))
+	assert.Equal(t, int64(1), lh.ListHealth.ListSize)
+	require.Len(t, lh.ListHealth.Thresholds, 3)
+	assert.Nil(t, lh.ListHealth.Thresholds[0].Pass, "no email in the period: neither pass nor fail")
+
+	rec = e.do(http.MethodGet, "/v1/metrics/list-health?to=soon", "", bearer(adminKey))
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), `to: want an RFC 3339 time`)
+}

@@ -1,0 +1,244 @@
+package models
+
+import (
+	"context"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/nudgehq/nudge/workflows"
+)
+
+// Pipeline is the B2B funnel: where contacts are now, how many moved on,
+// and how long they stay in each stage.
+type Pipeline struct {
+	// Stages counts contacts per stage now, every stage listed, in funnel
+	// order.
+	Stages []StageCount `json:"stages"`
+	// Conversions: of the contacts who reached From in the period, how
+	// many reached To after it (by now).
+	Conversions []StageConversion `json:"conversions"`
+	// TimeInStage: the stays in each stage that ended in the period.
+	TimeInStage []StageTime `json:"time_in_stage"`
+}
+
+// StageCount is how many contacts are in a stage.
+type StageCount struct {
+	Stage    string `json:"stage"`
+	Contacts int64  `json:"contacts"`
+}
+
+// StageConversion is one step of the funnel.
+type StageConversion struct {
+	From    string   `json:"from"`
+	To      string   `json:"to"`
+	Entered int64    `json:"entered"`
+	Reached int64    `json:"reached"`
+	Rate    *float64 `json:"rate"`
+}
+
+// StageTime is how long stays in a stage lasted: the median and the 90th
+// percentile, in hours; nil with no stay.
+type StageTime struct {
+	Stage       string   `json:"stage"`
+	Stays       int      `json:"stays"`
+	MedianHours *float64 `json:"median_hours"`
+	P90Hours    *float64 `json:"p90_hours"`
+}
+
+// pipelineStages are the stages reported, in funnel order.
+var pipelineStages = []string{workflows.StageSubscriber, workflows.StageLead, workflows.StageMQL, workflows.StageSQL,
+	workflows.StageTrial, workflows.StageCustomer, workflows.StageChurned}
+
+// Pipeline reports the funnel for the period.
+func (s *Store) Pipeline(ctx context.Context, p Period) (Pipeline, error) {
+	db := s.db.WithContext(ctx)
+	from, to := p.From.UTC(), p.To.UTC()
+	out := Pipeline{}
+	var counts []StageCount
+	if err := db.Model(&Contact{}).Select("lifecycle_stage AS stage, COUNT(*) AS contacts").Group("lifecycle_stage").Scan(&counts).Error; err != nil {
+		return out, err
+	}
+	for _, st := range pipelineStages {
+		n := int64(0)
+		for _, c := range counts {
+			if c.Stage == st {
+				n = c.Contacts
+			}
+		}
+		out.Stages = append(out.Stages, StageCount{Stage: st, Contacts: n})
+	}
+
+	for _, step := range [][2]string{{workflows.StageLead, workflows.StageMQL}, {workflows.StageMQL, workflows.StageSQL}} {
+		c := StageConversion{From: step[0], To: step[1]}
+		entered := db.Model(&StageChange{}).Select("contact_id").Where("to_stage = ? AND at >= ? AND at < ?", step[0], from, to)
+		if err := db.Model(&StageChange{}).Where("to_stage = ? AND at >= ? AND at < ?", step[0], from, to).
+			Distinct("contact_id").Count(&c.Entered).Error; err != nil {
+			return out, err
+		}
+		err := db.Table("stage_changes AS nxt").Where("nxt.to_stage = ? AND nxt.contact_id IN (?)", step[1], entered).
+			Where("EXISTS (SELECT 1 FROM stage_changes AS e WHERE e.contact_id = nxt.contact_id AND e.to_stage = ? AND e.at >= ? AND e.at < ? AND e.at <= nxt.at)", step[0], from, to).
+			Distinct("nxt.contact_id").Count(&c.Reached).Error
+		if err != nil {
+			return out, err
+		}
+		c.Rate = Ratio(c.Reached, c.Entered)
+		out.Conversions = append(out.Conversions, c)
+	}
+
+	// Stays: each change and the contact's next one. Only contacts with a
+	// change in the period can have a stay that ended in it.
+	var rows []StageChange
+	err := db.Where("contact_id IN (?)", db.Model(&StageChange{}).Select("contact_id").Where("at >= ? AND at < ? AND from_stage <> ''", from, to)).
+		Where("at < ?", to).Order("contact_id, at, id").Find(&rows).Error
+	if err != nil {
+		return out, err
+	}
+	stays := map[string][]float64{}
+	for i := 0; i+1 < len(rows); i++ {
+		cur, next := rows[i], rows[i+1]
+		if cur.ContactID != next.ContactID || next.At.Before(from) {
+			continue
+		}
+		stays[cur.ToStage] = append(stays[cur.ToStage], next.At.Sub(cur.At).Hours())
+	}
+	for _, st := range pipelineStages {
+		h := stays[st]
+		t := StageTime{Stage: st, Stays: len(h)}
+		if len(h) > 0 {
+			slices.Sort(h)
+			med, p90 := percentile(h, 0.5), percentile(h, 0.9)
+			t.MedianHours, t.P90Hours = &med, &p90
+		}
+		out.TimeInStage = append(out.TimeInStage, t)
+	}
+	return out, nil
+}
+
+// percentile of sorted values, by the nearest-rank method: the smallest
+// value with at least q of the values at or below it.
+func percentile(sorted []float64, q float64) float64 {
+	rank := int(math.Ceil(q * float64(len(sorted))))
+	return sorted[max(rank, 1)-1]
+}
+
+// ListHealth is the state of the email list.
+type ListHealth struct {
+	// Contacts with an address; subscribed: not unsubscribed, not
+	// suppressed, not unengaged.
+	ListSize   int64 `json:"list_size"`
+	Subscribed int64 `json:"subscribed"`
+	// Engagement segments now (see the segments API).
+	Active      int64         `json:"active"`
+	AtRisk      int64         `json:"at_risk"`
+	Dormant     int64         `json:"dormant"`
+	Suppressed  int64         `json:"suppressed"`
+	Unengaged   int64         `json:"unengaged"`
+	Daily       []DailyGrowth `json:"daily"`
+	Thresholds  []Threshold   `json:"thresholds"`
+	SentInRange int64         `json:"sent"`
+}
+
+// DailyGrowth is one day of the list: contacts who joined with an address,
+// and unsubscribes.
+type DailyGrowth struct {
+	Day          string `json:"day"` // YYYY-MM-DD, UTC
+	New          int64  `json:"new"`
+	Unsubscribed int64  `json:"unsubscribed"`
+	Net          int64  `json:"net"`
+}
+
+// Threshold is one of the seed's list-health rules over the period's
+// email: deliverability at least 95%, unsubscribes under 0.5%, bounces
+// under 2%. Pass is nil while the rate is undefined.
+type Threshold struct {
+	Metric string   `json:"metric"`
+	Rule   string   `json:"rule"`
+	Value  *float64 `json:"value"`
+	Pass   *bool    `json:"pass"`
+}
+
+// ListHealth reports the list now, its daily growth and the thresholds in
+// the period.
+func (s *Store) ListHealth(ctx context.Context, p Period, now time.Time) (ListHealth, error) {
+	db := s.db.WithContext(ctx)
+	from, to := p.From.UTC(), p.To.UTC()
+	var h ListHealth
+	withEmail := db.Model(&Contact{}).Where("email <> ''")
+	if err := withEmail.Count(&h.ListSize).Error; err != nil {
+		return h, err
+	}
+	if err := db.Model(&Contact{}).Where("email <> '' AND unsubscribed_at IS NULL AND email_suppressed_at IS NULL AND unengaged_at IS NULL").
+		Count(&h.Subscribed).Error; err != nil {
+		return h, err
+	}
+	for _, seg := range []struct {
+		name string
+		n    *int64
+	}{{workflows.SegmentActive, &h.Active}, {workflows.SegmentAtRisk, &h.AtRisk}, {workflows.SegmentDormant, &h.Dormant}} {
+		q, err := s.SegmentQuery(ctx, seg.name, nil, now)
+		if err == nil {
+			err = q.Count(seg.n).Error
+		}
+		if err != nil {
+			return h, err
+		}
+	}
+	if err := db.Model(&Suppression{}).Where("suppressed = ?", true).Count(&h.Suppressed).Error; err != nil {
+		return h, err
+	}
+	if err := db.Model(&Contact{}).Where("unengaged_at IS NOT NULL").Count(&h.Unengaged).Error; err != nil {
+		return h, err
+	}
+
+	var joined, left []time.Time
+	if err := db.Model(&Contact{}).Where("email <> '' AND created_at >= ? AND created_at < ?", from, to).Pluck("created_at", &joined).Error; err != nil {
+		return h, err
+	}
+	if err := db.Model(&Contact{}).Where("unsubscribed_at >= ? AND unsubscribed_at < ?", from, to).Pluck("unsubscribed_at", &left).Error; err != nil {
+		return h, err
+	}
+	byDay := map[string]*DailyGrowth{}
+	for d := from.Truncate(24 * time.Hour); d.Before(to); d = d.Add(24 * time.Hour) {
+		h.Daily = append(h.Daily, DailyGrowth{Day: d.Format(time.DateOnly)})
+	}
+	for i := range h.Daily {
+		byDay[h.Daily[i].Day] = &h.Daily[i]
+	}
+	for _, t := range joined {
+		if d := byDay[t.UTC().Format(time.DateOnly)]; d != nil {
+			d.New++
+		}
+	}
+	for _, t := range left {
+		if d := byDay[t.UTC().Format(time.DateOnly)]; d != nil {
+			d.Unsubscribed++
+		}
+	}
+	for i := range h.Daily {
+		h.Daily[i].Net = h.Daily[i].New - h.Daily[i].Unsubscribed
+	}
+
+	var c MessageCounts
+	if err := db.Model(&Message{}).Select(messageCounts, messageCountArgs()...).
+		Where("channel = ? AND at >= ? AND at < ?", ChannelEmail, from, to).Scan(&c).Error; err != nil {
+		return h, err
+	}
+	m := c.metrics()
+	h.SentInRange = m.Sent
+	h.Thresholds = []Threshold{
+		threshold("deliverability_rate", "at least 95%", m.Deliverability, func(v float64) bool { return v >= 0.95 }),
+		threshold("unsubscribe_rate", "under 0.5%", m.UnsubscribeRate, func(v float64) bool { return v < 0.005 }),
+		threshold("bounce_rate", "under 2%", m.BounceRate, func(v float64) bool { return v < 0.02 }),
+	}
+	return h, nil
+}
+
+func threshold(metric, rule string, v *float64, ok func(float64) bool) Threshold {
+	t := Threshold{Metric: metric, Rule: rule, Value: v}
+	if v != nil {
+		pass := ok(*v)
+		t.Pass = &pass
+	}
+	return t
+}
