@@ -46,6 +46,17 @@ func newRow(m workflows.Message, channel string) models.Message {
 
 // sendThrough runs row through the pipeline on ch, at most once per key.
 func (a *Activities) sendThrough(ctx context.Context, row models.Message, ch channel) (workflows.SendResult, error) {
+	if row.Journey != "" {
+		// A paused journey holds its sends: nothing is written, and the run
+		// waits for the resume and asks again.
+		paused, err := a.Store.JourneyPaused(ctx, row.Journey)
+		if err != nil {
+			return workflows.SendResult{}, err
+		}
+		if paused {
+			return workflows.SendResult{Status: workflows.StatusPaused, Reason: "the journey is paused"}, nil
+		}
+	}
 	contact, err := a.Store.Contact(ctx, row.ContactID)
 	switch {
 	case errors.Is(err, models.ErrNotFound):

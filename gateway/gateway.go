@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -30,6 +31,8 @@ type Temporal interface {
 		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
 	QueryWorkflow(ctx context.Context, workflowID string, runID string, queryType string, args ...any) (converter.EncodedValue, error)
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
+	SignalWorkflow(ctx context.Context, workflowID string, runID string, signalName string, arg any) error
 }
 
 var _ Temporal = client.Client(nil)
@@ -146,6 +149,7 @@ func (g *Gateway) Handler() http.Handler {
 	admin.GET("/messages/:id/html", g.getMessageHTML)
 	admin.GET("/reports/revenue", g.getRevenue)
 	g.resultRoutes(admin)
+	g.journeyRoutes(admin)
 	g.taskRoutes(admin)
 	g.eventRoutes(admin)
 	g.segmentationRoutes(admin)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -54,6 +56,24 @@ type fakeTemporal struct {
 	queryErr   error
 	healthErr  error
 	queried    []string
+	// running answers ListWorkflow; signalled records SignalWorkflow.
+	running   []*workflowpb.WorkflowExecutionInfo
+	listed    []string
+	signalled []string
+}
+
+func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listed = append(f.listed, req.GetQuery())
+	return &workflowservice.ListWorkflowExecutionsResponse{Executions: f.running}, nil
+}
+
+func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, runID, signalName string, _ any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.signalled = append(f.signalled, workflowID+" "+runID+" "+signalName)
+	return nil
 }
 
 func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, workflowID, signalName string, signalArg any,

@@ -88,7 +88,7 @@ func (g *Gateway) acceptTaskAPI(c *gin.Context) {
 	var body struct {
 		Rep *string `json:"rep"`
 	}
-	if !readTaskBody(c, &body) {
+	if !readOptionalJSON(c, &body) {
 		return
 	}
 	rep := "API"
@@ -112,7 +112,7 @@ func (g *Gateway) closeTaskAPI(c *gin.Context) {
 	var body struct {
 		Reason *string `json:"reason"`
 	}
-	if !readTaskBody(c, &body) {
+	if !readOptionalJSON(c, &body) {
 		return
 	}
 	reason := "closed by API"
@@ -152,9 +152,9 @@ func taskID(c *gin.Context) (uint64, bool) {
 	return id, true
 }
 
-// readTaskBody reads an optional JSON object into dst; an empty body is
+// readOptionalJSON reads an optional JSON object into dst; an empty body is
 // fine. It answers 400 (or 413) and returns false when the body is not one.
-func readTaskBody(c *gin.Context, dst any) bool {
+func readOptionalJSON(c *gin.Context, dst any) bool {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, taskBodyLimit))
 	if err != nil {
 		var mbe *http.MaxBytesError

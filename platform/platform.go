@@ -24,6 +24,7 @@ import (
 	"github.com/nudgehq/nudge/metrics"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/worker"
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // Platform is Nudge's shared parts, built from one Config.
@@ -191,12 +192,42 @@ func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
 	}
 	// One cache per process, set before the first worker starts.
 	sdkworker.SetStickyWorkflowCacheSize(p.Config.WorkflowCache)
-	w := worker.New(p.Temporal, p.Config.TaskQueue, p.Config.Router(), acts)
+	router := p.Config.Router()
+	p.followPauses(ctx, router)
+	w := worker.New(p.Temporal, p.Config.TaskQueue, router, acts)
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	go p.sweepAbandonedSends(ctx, acts)
+	go func() {
+		t := time.NewTicker(pauseRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				p.followPauses(ctx, router)
+			}
+		}
+	}()
 	return w, nil
+}
+
+// pauseRefresh is how soon a paused journey stops taking new contacts on
+// this worker (its runs hold at once: the send activity asks the database).
+const pauseRefresh = 5 * time.Second
+
+// followPauses gives routing the journeys paused now.
+func (p *Platform) followPauses(ctx context.Context, router *workflows.Router) {
+	paused, err := p.Store.PausedJourneys(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.Log.Warn("could not read the paused journeys; routing keeps the last list", "error", err)
+		}
+		return
+	}
+	router.SetPaused(paused)
 }
 
 // abandonedAfter is when a send nobody settled is taken as abandoned: its

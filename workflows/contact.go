@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -114,6 +115,23 @@ const (
 type Router struct {
 	Enabled  []string
 	Settings Settings
+	// paused are the journeys no contact may enter now; the worker keeps
+	// them in step with the database (SetPaused).
+	paused atomic.Pointer[[]string]
+}
+
+// SetPaused sets the journeys that are paused now.
+func (r *Router) SetPaused(names []string) { r.paused.Store(&names) }
+
+// open lists the enabled journeys that are not paused. Workflows read it
+// through a side effect, so a pause reaches routing without breaking the
+// replay of what happened before.
+func (r *Router) open() []string {
+	p := r.paused.Load()
+	if p == nil || len(*p) == 0 {
+		return r.Enabled
+	}
+	return slices.DeleteFunc(slices.Clone(r.Enabled), func(name string) bool { return slices.Contains(*p, name) })
 }
 
 // ContactWorkflow is a contact's long-lived entity workflow. Every event the
@@ -367,7 +385,7 @@ func (c *contact) finished(workflowID string) {
 // the replay of what happened before.
 func (c *contact) enabledJourneys(ctx workflow.Context) []Journey {
 	var enabled []string
-	v := workflow.MutableSideEffect(ctx, "enabled-journeys", func(workflow.Context) any { return c.router.Enabled }, func(a, b any) bool {
+	v := workflow.MutableSideEffect(ctx, "enabled-journeys", func(workflow.Context) any { return c.router.open() }, func(a, b any) bool {
 		return slices.Equal(a.([]string), b.([]string))
 	})
 	if err := v.Get(&enabled); err != nil {

@@ -217,6 +217,7 @@ const (
 	StatusSent     = "sent"     // accepted by the provider (SMTP server, Twilio, Slack)
 	StatusRecorded = "recorded" // rendered and stored; delivery is switched off
 	StatusSkipped  = "skipped"  // not sent; Reason says why
+	StatusPaused   = "paused"   // not sent, nothing recorded: the journey is paused; the run holds and asks again
 	StatusRefused  = "refused"  // the provider refused it for good (a 5xx); Reason says why
 	// StatusUnknown: the provider may have taken it (the connection was
 	// lost after the hand-over). A marketing message is not sent again.

@@ -11,6 +11,9 @@ const (
 	SignalEvent        = "event"         // an Event, to a contact or a journey
 	SignalEvents       = "events"        // []Event, in order: several of a contact's events in one signal
 	SignalJourneyEnded = "journey-ended" // a JourneyEnded, from a journey to its contact
+	// SignalJourneyResumed tells a journey's runs that it was resumed, so
+	// those holding a send go on at once (no payload).
+	SignalJourneyResumed = "journey-resumed"
 )
 
 // Event kinds, as in the Segment spec.

@@ -37,6 +37,7 @@ type Run struct {
 	// whether it heard Unsubscribed: how it ended, for its results.
 	converted    string
 	unsubscribed bool
+	resumes      int   // resume signals heard
 	err          error // cancellation or a failed step: stops the run
 	state        JourneyState
 }
@@ -105,6 +106,13 @@ func Begin(ctx workflow.Context, in JourneyInput) *Run {
 			var ev Event
 			events.Receive(ctx, &ev)
 			j.onEvent(ev)
+		}
+	})
+	resumed := workflow.GetSignalChannel(ctx, SignalJourneyResumed)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			resumed.Receive(ctx, nil)
+			j.resumes++
 		}
 	})
 	j.log("start", "", "entered on "+describe(in.Trigger))
@@ -266,8 +274,12 @@ func (j *Run) Email(step string, opts ...Option) SendResult {
 	m := j.message(step, opts)
 	req := EmailRequest{Message: j.envelope(step, m), Sender: m.sender, Data: m.data}
 	j.sending(step)
-	var res SendResult
-	if j.activity(SendEmailActivity, "email: "+req.Template, req, &res) {
+	summary := "email: " + req.Template
+	res, err := j.send(SendEmailActivity, summary, req)
+	switch {
+	case err != nil:
+		j.fail(summary, err)
+	case res.Status != "":
 		j.logSend("email", step, res)
 	}
 	return res
@@ -298,10 +310,10 @@ func (j *Run) SMS(step string, opts ...Option) {
 	}
 	req := SMSRequest{Message: j.envelope(step, m), Data: m.data}
 	j.sending("sms " + step)
-	ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, "sms: "+req.Template))
-	var res SendResult
-	err := workflow.ExecuteActivity(ctx, SendSMSActivity, req).Get(ctx, &res)
+	res, err := j.send(SendSMSActivity, "sms: "+req.Template, req)
 	switch {
+	case err == nil && res.Status == "":
+		// The run ended while the journey was paused.
 	case err == nil:
 		j.logSend("sms", step, res)
 	case temporal.IsCanceledError(err):
@@ -438,6 +450,36 @@ func Transactional() Option { return func(m *message) { m.marketing = false } }
 // failure stops the run; after a goal it does nothing and reports false.
 func (j *Run) Step(activity, summary string, in, out any) bool {
 	return j.active() && j.localActivity(activity, summary, in, out)
+}
+
+// send runs a send activity. While the journey is paused the activity
+// answers StatusPaused without sending; the run then holds until a resume
+// signal comes (or an hour passes, in case it was missed) and asks again,
+// so a resumed journey sends what is due, once (the send's key sees to
+// that). A run that ends while it holds returns an empty result.
+func (j *Run) send(activity, summary string, req any) (SendResult, error) {
+	ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, summary))
+	for {
+		var res SendResult
+		if err := workflow.ExecuteActivity(ctx, activity, req).Get(ctx, &res); err != nil || res.Status != StatusPaused {
+			return res, err
+		}
+		seen := j.resumes
+		step := j.state.Step
+		j.setStep("paused", nil)
+		j.log("wait", "", "the journey is paused: "+summary+" waits until it resumes")
+		_, err := workflow.AwaitWithOptions(j.ctx, workflow.AwaitOptions{
+			Timeout:      time.Hour,
+			TimerOptions: workflow.TimerOptions{Summary: "journey paused"},
+		}, func() bool { return j.resumes > seen || !j.active() })
+		j.state.Step = step
+		if err != nil {
+			return SendResult{}, err
+		}
+		if !j.active() {
+			return SendResult{}, nil
+		}
+	}
 }
 
 // activity runs a journey activity and reports whether it succeeded; a
