@@ -94,10 +94,14 @@ type Config struct {
 	SalesRepsRaw    string        `env:"SALES_REPS"`
 
 	// Slack, for internal alerts; without a bot token they are recorded.
-	SlackBotToken      string `env:"SLACK_BOT_TOKEN"`
-	SlackAPIURL        string `env:"SLACK_API_URL"`
-	SlackSalesChannel  string `env:"SLACK_SALES_CHANNEL" envDefault:"#sales"`
-	SlackSigningSecret string `env:"SLACK_SIGNING_SECRET"`
+	SlackBotToken     string `env:"SLACK_BOT_TOKEN"`
+	SlackAPIURL       string `env:"SLACK_API_URL"`
+	SlackSalesChannel string `env:"SLACK_SALES_CHANNEL" envDefault:"#sales"`
+	// The list-health guard alerts here, and pauses a journey whose recent
+	// sends breach the thresholds when PauseOnPoorHealth is set.
+	SlackMarketingChannel string `env:"SLACK_MARKETING_CHANNEL" envDefault:"#marketing"`
+	PauseOnPoorHealth     bool   `env:"PAUSE_ON_POOR_HEALTH" envDefault:"false"`
+	SlackSigningSecret    string `env:"SLACK_SIGNING_SECRET"`
 
 	// Nurture and win-back.
 	NurtureCadence     time.Duration `env:"NURTURE_CADENCE"`

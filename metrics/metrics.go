@@ -37,6 +37,10 @@ var (
 	// CapSkips counts marketing messages a frequency cap held back.
 	CapSkips = newCounter("nudge_cap_skips_total",
 		"Marketing messages skipped by a frequency cap.", "channel")
+	// GuardAlerts counts the list-health guard's alerts (at most one a day
+	// per journey), and whether it paused the journey.
+	GuardAlerts = newCounter("nudge_guard_alerts_total",
+		"List-health guard alerts: a journey's last 200 sends over a bounce, unsubscribe or complaint limit.", "journey", "paused")
 	// SMSConsentUnordered counts STOPs and STARTs applied in arrival order
 	// because Twilio could not say when it took them.
 	SMSConsentUnordered = newPlainCounter("nudge_sms_consent_unordered_total",

@@ -107,3 +107,25 @@ func TestListHealth(t *testing.T) {
 		}, h.Thresholds)
 	})
 }
+
+// The guard reads a journey's last sends only: here the last 100 of 150,
+// of which 9 bounced and 1 brought a complaint (the 20 bounces among the
+// first 50 are older).
+func TestRecentSendHealth(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *models.Store) {
+		for i := range 150 {
+			m := models.Message{Key: fmt.Sprintf("h%d", i), ContactID: "c", Journey: "winback", Step: "s", Channel: models.ChannelEmail,
+				At: mar(1, 0), Status: workflows.StatusSent}
+			if i < 20 || (i >= 140) {
+				m.DeliveryStatus = "bounced"
+			}
+			if i == 145 {
+				m.DeliveryStatus = "complained"
+			}
+			require.NoError(t, s.DB().Create(&m).Error)
+		}
+		h, err := s.RecentSendHealth(context.Background(), "winback", 100)
+		require.NoError(t, err)
+		assert.Equal(t, models.SendHealth{Sends: 100, Bounced: 9, Complaints: 1}, h)
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -199,6 +200,7 @@ func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	go p.sweepAbandonedSends(ctx, acts)
+	go p.guardListHealth(ctx, acts)
 	go func() {
 		t := time.NewTicker(pauseRefresh)
 		defer t.Stop()
@@ -212,6 +214,33 @@ func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
 		}
 	}()
 	return w, nil
+}
+
+// guardListHealth runs the list-health guard every minute
+// (activities.GuardListHealth): an alert to NUDGE_SLACK_MARKETING_CHANNEL,
+// a warning in the log and a count in nudge_guard_alerts_total for each
+// journey over a limit, and a pause with NUDGE_PAUSE_ON_POOR_HEALTH.
+func (p *Platform) guardListHealth(ctx context.Context, acts *activities.Activities) {
+	g := activities.Guard{Journeys: p.Config.Journeys, Channel: p.Config.SlackMarketingChannel, Pause: p.Config.PauseOnPoorHealth}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		found, err := acts.GuardListHealth(ctx, g, time.Now())
+		if err != nil && ctx.Err() == nil {
+			p.Log.Warn("list-health guard", "error", err)
+		}
+		for _, f := range found {
+			if f.Due {
+				p.Log.Warn("journey over its list-health limits", "journey", f.Journey, "over", f.Over, "sends", f.Health.Sends, "paused", f.Paused)
+				metrics.GuardAlerts.WithLabelValues(f.Journey, strconv.FormatBool(f.Paused)).Inc()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // pauseRefresh is how soon a paused journey stops taking new contacts on
