@@ -31,6 +31,30 @@ func (g *Gateway) resultRoutes(admin *gin.RouterGroup) {
 	admin.GET("/metrics/journeys/:name", g.getJourneyMetric)
 	admin.GET("/metrics/pipeline", g.getPipeline)
 	admin.GET("/metrics/list-health", g.getListHealth)
+	admin.GET("/metrics/overview", g.getOverview)
+}
+
+// getOverview: KPIs against the previous period of the same length, and a
+// daily series. As CSV, the daily series.
+func (g *Gateway) getOverview(c *gin.Context) {
+	p, format, ok := metricsQuery(c)
+	if !ok {
+		return
+	}
+	o, err := g.Store.Overview(c.Request.Context(), p)
+	if err != nil {
+		g.serverError(c, "read the overview", err)
+		return
+	}
+	if format == "csv" {
+		writeCSV(c, "overview", []string{"day", "sent", "opened", "clicked", "revenue"}, func(w *csv.Writer) {
+			for _, d := range o.Daily {
+				_ = w.Write([]string{d.Day, count(d.Sent), count(d.Opened), count(d.Clicked), strconv.FormatFloat(d.Revenue, 'f', 2, 64)})
+			}
+		})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"from": p.From, "to": p.To, "previous_from": p.From.Add(-p.To.Sub(p.From)), "counted_by": "send date", "overview": o})
 }
 
 // getPipeline: contacts per stage now, lead→MQL and MQL→SQL in the period,

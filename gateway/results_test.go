@@ -163,3 +163,23 @@ func TestPipelineAndListHealthAPI(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
 	assert.Contains(t, rec.Body.String(), `to: want an RFC 3339 time`)
 }
+
+func TestOverviewAPI(t *testing.T) {
+	e := newEnv(t)
+	resultsFixture(t, e)
+	rec := e.do(http.MethodGet, "/v1/metrics/overview?from=2026-03-01&to=2026-03-31", "", bearer(adminKey))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var got struct {
+		PreviousFrom time.Time       `json:"previous_from"`
+		Overview     models.Overview `json:"overview"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	assert.Equal(t, time.Date(2026, 1, 29, 0, 0, 0, 0, time.UTC), got.PreviousFrom, "the 31 days before March")
+	require.Equal(t, "emails_sent", got.Overview.KPIs[0].Name)
+	assert.Equal(t, 3.0, *got.Overview.KPIs[0].Value)
+	assert.Equal(t, 0.0, *got.Overview.KPIs[0].Previous)
+	assert.Nil(t, got.Overview.KPIs[0].Relative, "no change can be told against nothing")
+	rec = e.do(http.MethodGet, "/v1/metrics/overview?from=2026-03-05&to=2026-03-06&format=csv", "", bearer(adminKey))
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "day,sent,opened,clicked,revenue\n2026-03-05,3,2,1,90.00\n2026-03-06,0,0,0,0.00\n", rec.Body.String())
+}

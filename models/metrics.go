@@ -220,11 +220,8 @@ func (s *Store) JourneyMetrics(ctx context.Context, names []string, p Period) ([
 		Orders  int64
 		Revenue float64
 	}
-	err = db.Table("orders AS o").Select("o.journey, COUNT(*) AS orders, COALESCE(SUM(o.total), 0) AS revenue").
-		Joins("LEFT JOIN messages AS m ON m.id = o.message_id").
-		Where("o.journey IN ? AND o.status NOT IN ?", names, []string{"refunded", "cancelled"}).
-		Where("(m.id IS NOT NULL AND m.at >= ? AND m.at < ?) OR (m.id IS NULL AND o.ordered_at >= ? AND o.ordered_at < ?)", from, to, from, to).
-		Group("o.journey").Scan(&revenue).Error
+	err = attributedOrders(db.Table("orders AS o"), from, to).Select("o.journey, COUNT(*) AS orders, COALESCE(SUM(o.total), 0) AS revenue").
+		Where("o.journey IN ?", names).Group("o.journey").Scan(&revenue).Error
 	if err != nil {
 		return nil, err
 	}

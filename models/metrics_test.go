@@ -164,3 +164,39 @@ func TestJourneySteps(t *testing.T) {
 		assert.Equal(t, map[string]int64{"frequency cap": 1, "unsubscribed from marketing email": 1}, b.SkippedByReason)
 	})
 }
+
+func TestOverview(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *models.Store) {
+		metricsFixture(t, s)
+		o, err := s.Overview(context.Background(), march)
+		require.NoError(t, err)
+		n := func(v float64) *float64 { return &v }
+		want := map[string][4]*float64{ // value, previous (the 31 days before March), change, relative change
+			"emails_sent":      {n(11), n(0), n(11), nil},
+			"open_rate":        {n(4.0 / 9), nil, nil, nil},
+			"click_rate":       {n(2.0 / 9), nil, nil, nil},
+			"unsubscribe_rate": {n(1.0 / 9), nil, nil, nil},
+			"bounce_rate":      {n(2.0 / 11), nil, nil, nil},
+			"journeys_entered": {n(10), n(1), n(9), n(9)}, // r11 entered on 20 February
+			"conversions":      {n(2), n(0), n(2), nil},
+			"orders":           {n(2), n(0), n(2), nil}, // o1 (its email in March) and o4 (a cart, ordered in March)
+			"revenue":          {n(180), n(0), n(180), nil},
+			"new_contacts":     {n(0), n(0), n(0), nil},
+		}
+		require.Len(t, o.KPIs, len(want))
+		for _, k := range o.KPIs {
+			w, ok := want[k.Name]
+			require.True(t, ok, k.Name)
+			assert.Equal(t, [4]*float64{k.Value, k.Previous, k.Change, k.Relative}, w, k.Name)
+		}
+		require.Len(t, o.Daily, 31)
+		assert.Equal(t, models.DayStats{Day: "2026-03-05", Sent: 10, Opened: 4, Clicked: 2, Revenue: 100}, o.Daily[4])
+		assert.Equal(t, models.DayStats{Day: "2026-03-07", Sent: 1}, o.Daily[6])
+		assert.Equal(t, models.DayStats{Day: "2026-03-10", Revenue: 80}, o.Daily[9])
+		var sent int64
+		for _, d := range o.Daily {
+			sent += d.Sent
+		}
+		assert.Equal(t, int64(11), sent)
+	})
+}

@@ -1,0 +1,178 @@
+package models
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Overview is the period at a glance: its KPIs beside the period of the
+// same length just before, and a daily series.
+type Overview struct {
+	KPIs  []KPI      `json:"kpis"`
+	Daily []DayStats `json:"daily"`
+}
+
+// KPI is one figure now and in the previous period, with the change:
+// Change is now minus before, Relative that over before (nil when before
+// is 0 or undefined).
+type KPI struct {
+	Name     string   `json:"name"`
+	Value    *float64 `json:"value"`
+	Previous *float64 `json:"previous"`
+	Change   *float64 `json:"change"`
+	Relative *float64 `json:"relative_change"`
+}
+
+// DayStats is one day of sending, by send date (UTC).
+type DayStats struct {
+	Day     string  `json:"day"`
+	Sent    int64   `json:"sent"`
+	Opened  int64   `json:"opened"`
+	Clicked int64   `json:"clicked"`
+	Revenue float64 `json:"revenue"`
+}
+
+// periodFigures are the figures an overview compares.
+type periodFigures struct {
+	email              EmailMetrics
+	entered, converted int64
+	orders             int64
+	revenue            float64
+	newContacts        int64
+}
+
+func (s *Store) figures(ctx context.Context, p Period) (periodFigures, error) {
+	db := s.db.WithContext(ctx)
+	from, to := p.From.UTC(), p.To.UTC()
+	var f periodFigures
+	var c MessageCounts
+	if err := db.Model(&Message{}).Select(messageCounts, messageCountArgs()...).
+		Where("channel = ? AND at >= ? AND at < ?", ChannelEmail, from, to).Scan(&c).Error; err != nil {
+		return f, err
+	}
+	f.email = c.metrics()
+	var runs struct{ Entered, Converted int64 }
+	if err := db.Model(&JourneyRun{}).Select("COUNT(*) AS entered, SUM(CASE WHEN outcome = ? THEN 1 ELSE 0 END) AS converted", "converted").
+		Where("started_at >= ? AND started_at < ?", from, to).Scan(&runs).Error; err != nil {
+		return f, err
+	}
+	f.entered, f.converted = runs.Entered, runs.Converted
+	var rev struct {
+		Orders  int64
+		Revenue float64
+	}
+	if err := attributedOrders(db.Table("orders AS o"), from, to).Select("COUNT(*) AS orders, COALESCE(SUM(o.total), 0) AS revenue").
+		Scan(&rev).Error; err != nil {
+		return f, err
+	}
+	f.orders, f.revenue = rev.Orders, rev.Revenue
+	if err := db.Model(&Contact{}).Where("email <> '' AND created_at >= ? AND created_at < ?", from, to).Count(&f.newContacts).Error; err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// Overview reports the period against the one before it.
+func (s *Store) Overview(ctx context.Context, p Period) (Overview, error) {
+	var o Overview
+	now, err := s.figures(ctx, p)
+	if err != nil {
+		return o, err
+	}
+	length := p.To.Sub(p.From)
+	before, err := s.figures(ctx, Period{From: p.From.Add(-length), To: p.From})
+	if err != nil {
+		return o, err
+	}
+	num := func(n int64) *float64 { v := float64(n); return &v }
+	money := func(v float64) *float64 { return &v }
+	for _, k := range []struct {
+		name      string
+		now, prev *float64
+	}{
+		{"emails_sent", num(now.email.Sent), num(before.email.Sent)},
+		{"open_rate", now.email.OpenRate, before.email.OpenRate},
+		{"click_rate", now.email.ClickRate, before.email.ClickRate},
+		{"unsubscribe_rate", now.email.UnsubscribeRate, before.email.UnsubscribeRate},
+		{"bounce_rate", now.email.BounceRate, before.email.BounceRate},
+		{"journeys_entered", num(now.entered), num(before.entered)},
+		{"conversions", num(now.converted), num(before.converted)},
+		{"orders", num(now.orders), num(before.orders)},
+		{"revenue", money(now.revenue), money(before.revenue)},
+		{"new_contacts", num(now.newContacts), num(before.newContacts)},
+	} {
+		kpi := KPI{Name: k.name, Value: k.now, Previous: k.prev}
+		if k.now != nil && k.prev != nil {
+			d := *k.now - *k.prev
+			kpi.Change = &d
+			if *k.prev != 0 {
+				r := d / *k.prev
+				kpi.Relative = &r
+			}
+		}
+		o.KPIs = append(o.KPIs, kpi)
+	}
+	o.Daily, err = s.daily(ctx, p)
+	return o, err
+}
+
+// attributedOrders narrows orders (as o) to those credited to a journey in
+// the period by send date: the email's, or for a recovered cart (no email)
+// the order's; refunds and cancellations left out.
+func attributedOrders(q *gorm.DB, from, to time.Time) *gorm.DB {
+	return q.Joins("LEFT JOIN messages AS m ON m.id = o.message_id").
+		Where("o.journey <> '' AND o.status NOT IN ?", []string{"refunded", "cancelled"}).
+		Where("((m.id IS NOT NULL AND m.at >= ? AND m.at < ?) OR (m.id IS NULL AND o.ordered_at >= ? AND o.ordered_at < ?))", from, to, from, to)
+}
+
+// daily buckets the period's email and revenue by UTC day, in Go: the
+// databases write dates differently.
+func (s *Store) daily(ctx context.Context, p Period) ([]DayStats, error) {
+	db := s.db.WithContext(ctx)
+	from, to := p.From.UTC(), p.To.UTC()
+	var days []DayStats
+	index := map[string]int{}
+	for d := from.Truncate(24 * time.Hour); d.Before(to); d = d.Add(24 * time.Hour) {
+		index[d.Format(time.DateOnly)] = len(days)
+		days = append(days, DayStats{Day: d.Format(time.DateOnly)})
+	}
+	var msgs []struct {
+		At                  time.Time
+		OpenedAt, ClickedAt *time.Time
+	}
+	if err := db.Model(&Message{}).Select("at, opened_at, clicked_at").
+		Where("channel = ? AND at >= ? AND at < ? AND status IN ?", ChannelEmail, from, to, sentStatuses).Scan(&msgs).Error; err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		d := &days[index[m.At.UTC().Format(time.DateOnly)]]
+		d.Sent++
+		if m.OpenedAt != nil {
+			d.Opened++
+		}
+		if m.ClickedAt != nil {
+			d.Clicked++
+		}
+	}
+	var orders []struct {
+		At      *time.Time
+		Ordered time.Time
+		Total   float64
+	}
+	if err := attributedOrders(db.Table("orders AS o"), from, to).Select("m.at AS at, o.ordered_at AS ordered, o.total AS total").
+		Scan(&orders).Error; err != nil {
+		return nil, err
+	}
+	for _, o := range orders {
+		day := o.Ordered
+		if o.At != nil {
+			day = *o.At
+		}
+		if i, ok := index[day.UTC().Format(time.DateOnly)]; ok {
+			days[i].Revenue += o.Total
+		}
+	}
+	return days, nil
+}
