@@ -93,7 +93,7 @@ func New(cfg *config.Config, store *models.Store, tc Temporal, signer *links.Sig
 }
 
 func parsePages() (*template.Template, error) {
-	t, err := template.ParseFS(templates.FS, "pages/*.html")
+	t, err := template.New("pages").Funcs(pageFuncs).ParseFS(templates.FS, "pages/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("gateway: parse pages: %w", err)
 	}
@@ -154,6 +154,7 @@ func (g *Gateway) Handler() http.Handler {
 	g.eventRoutes(admin)
 	g.segmentationRoutes(admin)
 	g.codecRoutes(r)
+	g.dashboardRoutes(r)
 
 	r.GET("/unsubscribe/:token", g.unsubscribePage)
 	r.POST("/unsubscribe/:token", g.unsubscribe)

@@ -99,6 +99,7 @@ func runDev(ctx context.Context, p *platform.Platform) error {
 Nudge is running.
 
   Gateway      %s
+  Dashboard    %s/dashboard (sign in with the admin key)
   Temporal UI  %s
   Metrics      %s
   Write key    %s
@@ -115,7 +116,7 @@ Try it:
     -d '{"userId":"u1","event":"Signed Up"}'
   curl -H 'Authorization: Bearer %s' %s/v1/contacts/u1
 %s
-`, cfg.PublicURL, cfg.TemporalUIURL, metricsURL(metricsAddr), cfg.WriteKeys[0], cfg.AdminKeys[0], cfg.Journeys, emailMode(cfg), smsMode(cfg), slackMode(cfg),
+`, cfg.PublicURL, cfg.PublicURL, cfg.TemporalUIURL, metricsURL(metricsAddr), cfg.WriteKeys[0], cfg.AdminKeys[0], cfg.Journeys, emailMode(cfg), smsMode(cfg), slackMode(cfg),
 		cfg.WriteKeys[0], cfg.PublicURL, cfg.WriteKeys[0], cfg.PublicURL, cfg.AdminKeys[0], cfg.PublicURL, codecMode(cfg))
 	return p.Serve(ctx, l)
 }

@@ -1,0 +1,354 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/workflows"
+)
+
+// The dashboard, at /dashboard: the results API as pages, for marketers.
+// Pages are html/template with go:embed (templates/pages/dashboard_*.html)
+// and SVG charts drawn on the server (charts.go); nothing loads from
+// another site. It lives in the gateway, beside the API it shows, and
+// shares its admin keys, sessions and pause logic.
+//
+// Sign-in trades an admin key for a cookie (HttpOnly, SameSite=Strict,
+// Path=/dashboard, Secure over https, 12 hours); a form that changes
+// something carries a CSRF token made from that cookie.
+
+const (
+	dashboardCookie  = "nudge_dashboard"
+	dashboardSession = 12 * time.Hour
+)
+
+func (g *Gateway) dashboardRoutes(r *gin.Engine) {
+	r.GET("/dashboard/login", g.dashboardLoginPage)
+	r.POST("/dashboard/login", g.dashboardLogin)
+	d := r.Group("/dashboard", g.requireDashboard)
+	d.POST("/logout", g.dashboardLogout)
+	d.GET("", g.dashboardOverview)
+	d.GET("/journeys", g.dashboardJourneys)
+	d.GET("/journeys/:name", g.dashboardJourney)
+	d.POST("/journeys/:name/pause", g.dashboardPause)
+	d.POST("/journeys/:name/resume", g.dashboardPause)
+}
+
+// requireDashboard lets through a browser signed in with an admin key that
+// is still configured, and checks the CSRF token of every POST.
+func (g *Gateway) requireDashboard(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	cookie, err := c.Cookie(dashboardCookie)
+	tag := ""
+	if err == nil {
+		tag, err = g.Links.CheckDashboardSession(cookie, time.Now())
+	}
+	found := 0
+	for _, k := range g.Config.AdminKeys {
+		found |= subtle.ConstantTimeCompare([]byte(keyTag(k)), []byte(tag))
+	}
+	if err != nil || found != 1 {
+		if c.Request.Method == http.MethodGet {
+			c.Redirect(http.StatusSeeOther, "/dashboard/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+		} else {
+			fail(c, http.StatusUnauthorized, "sign in at /dashboard/login")
+		}
+		c.Abort()
+		return
+	}
+	if c.Request.Method == http.MethodPost && !g.Links.CheckCSRF(cookie, c.PostForm("csrf")) {
+		fail(c, http.StatusForbidden, "this form is stale or from another site: reload the page and try again")
+		c.Abort()
+		return
+	}
+	c.Set("csrf", g.Links.CSRF(cookie))
+	c.Next()
+}
+
+type loginPage struct {
+	Error, Next string
+}
+
+func (g *Gateway) dashboardLoginPage(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	g.page(c, http.StatusOK, "dashboard_login.html", loginPage{Next: safeNext(c.Query("next"))})
+}
+
+// safeNext keeps a redirect after sign-in on the dashboard.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/dashboard") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
+		return next
+	}
+	return "/dashboard"
+}
+
+func (g *Gateway) dashboardLogin(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10)
+	key := strings.TrimSpace(c.PostForm("key"))
+	d := loginPage{Next: safeNext(c.PostForm("next"))}
+	switch g.kind(key) {
+	case keyAdmin:
+	case keyWrite:
+		d.Error = "That is a write key, which web pages carry. The dashboard takes an admin key."
+		g.page(c, http.StatusForbidden, "dashboard_login.html", d)
+		return
+	default:
+		d.Error = "That is not one of this gateway's admin keys (NUDGE_ADMIN_KEYS)."
+		g.page(c, http.StatusUnauthorized, "dashboard_login.html", d)
+		return
+	}
+	until := time.Now().Add(dashboardSession)
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: dashboardCookie, Value: g.Links.DashboardSession(keyTag(key), until), Path: "/dashboard",
+		Expires: until, MaxAge: int(dashboardSession / time.Second), HttpOnly: true,
+		Secure: strings.HasPrefix(g.Config.PublicURL, "https://"), SameSite: http.SameSiteStrictMode,
+	})
+	c.Redirect(http.StatusSeeOther, d.Next)
+}
+
+func (g *Gateway) dashboardLogout(c *gin.Context) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: dashboardCookie, Value: "", Path: "/dashboard", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	c.Redirect(http.StatusSeeOther, "/dashboard/login")
+}
+
+// dashPage is what every dashboard page has: where it is, the period and
+// its picker, and the CSRF token for its forms.
+type dashPage struct {
+	Title, Nav string
+	Period     models.Period
+	Query      template.URL // from=…&to=… of the period, for links
+	Ranges     []dashRange
+	CSRF       string
+}
+
+type dashRange struct {
+	Label   string
+	Query   template.URL
+	Current bool
+}
+
+// dashPeriod reads the period like the API does (from, to, or days=7|30|90),
+// answering 400 with the API's message when it is wrong.
+func (g *Gateway) dashPeriod(c *gin.Context, title, nav string) (dashPage, bool) {
+	if days := c.Query("days"); days != "" && c.Query("from") == "" {
+		n := map[string]int{"7": 7, "30": 30, "90": 90}[days]
+		if n == 0 {
+			fail(c, http.StatusBadRequest, fmt.Sprintf("days: want 7, 30 or 90, got %q", clip(days)))
+			return dashPage{}, false
+		}
+		q := c.Request.URL.Query()
+		q.Set("from", time.Now().UTC().Add(-time.Duration(n)*24*time.Hour).Format(time.RFC3339))
+		c.Request.URL.RawQuery = q.Encode()
+	}
+	p, _, ok := metricsQuery(c)
+	if !ok {
+		return dashPage{}, false
+	}
+	d := dashPage{Title: title, Nav: nav, Period: p, CSRF: c.GetString("csrf"),
+		Query: template.URL("from=" + url.QueryEscape(p.From.Format(time.RFC3339)) + "&to=" + url.QueryEscape(p.To.Format(time.RFC3339)))}
+	span := p.To.Sub(p.From).Round(time.Hour)
+	for _, n := range []int{7, 30, 90} {
+		d.Ranges = append(d.Ranges, dashRange{Label: fmt.Sprintf("%d days", n), Query: template.URL(fmt.Sprintf("days=%d", n)),
+			Current: span == time.Duration(n)*24*time.Hour})
+	}
+	return d, true
+}
+
+type overviewPage struct {
+	dashPage
+	KPIs  []models.KPI
+	Chart template.HTML
+}
+
+func (g *Gateway) dashboardOverview(c *gin.Context) {
+	d, ok := g.dashPeriod(c, "Overview", "overview")
+	if !ok {
+		return
+	}
+	o, err := g.Store.Overview(c.Request.Context(), d.Period)
+	if err != nil {
+		g.serverError(c, "read the overview", err)
+		return
+	}
+	labels := make([]string, len(o.Daily))
+	sent, opened, clicked := make([]float64, len(o.Daily)), make([]float64, len(o.Daily)), make([]float64, len(o.Daily))
+	for i, day := range o.Daily {
+		labels[i] = day.Day[5:]
+		sent[i], opened[i], clicked[i] = float64(day.Sent), float64(day.Opened), float64(day.Clicked)
+	}
+	chart, err := lineChart("Emails by send date", labels, []string{"sent", "opened", "clicked"}, [][]float64{sent, opened, clicked}, 900, 320)
+	if err != nil {
+		g.serverError(c, "draw the overview chart", err)
+		return
+	}
+	g.page(c, http.StatusOK, "dashboard_overview.html", overviewPage{dashPage: d, KPIs: o.KPIs, Chart: chart})
+}
+
+type journeysPage struct {
+	dashPage
+	Journeys []journeyLine
+}
+
+type journeyLine struct {
+	models.JourneyMetrics
+	Paused bool
+}
+
+func (g *Gateway) dashboardJourneys(c *gin.Context) {
+	d, ok := g.dashPeriod(c, "Journeys", "journeys")
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	ms, err := g.Store.JourneyMetrics(ctx, workflows.JourneyNames(), d.Period)
+	if err != nil {
+		g.serverError(c, "read journey metrics", err)
+		return
+	}
+	paused, err := g.Store.PausedJourneys(ctx)
+	if err != nil {
+		g.serverError(c, "read paused journeys", err)
+		return
+	}
+	page := journeysPage{dashPage: d}
+	for _, m := range ms {
+		page.Journeys = append(page.Journeys, journeyLine{JourneyMetrics: m, Paused: slices.Contains(paused, m.Journey)})
+	}
+	g.page(c, http.StatusOK, "dashboard_journeys.html", page)
+}
+
+type journeyPage struct {
+	dashPage
+	Journey models.JourneyMetrics
+	Steps   []models.StepMetrics
+	Pause   models.JourneyPause
+	Funnel  template.HTML
+}
+
+func (g *Gateway) dashboardJourney(c *gin.Context) {
+	name, ok := journeyName(c)
+	if !ok {
+		return
+	}
+	d, ok := g.dashPeriod(c, name, "journeys")
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	ms, err := g.Store.JourneyMetrics(ctx, []string{name}, d.Period)
+	if err != nil {
+		g.serverError(c, "read journey metrics", err)
+		return
+	}
+	steps, err := g.Store.JourneySteps(ctx, name, d.Period)
+	if err != nil {
+		g.serverError(c, "read journey steps", err)
+		return
+	}
+	pauses, err := g.Store.JourneyPauses(ctx)
+	if err != nil {
+		g.serverError(c, "read journey pauses", err)
+		return
+	}
+	page := journeyPage{dashPage: d, Journey: ms[0], Steps: steps, Pause: models.JourneyPause{Journey: name}}
+	for _, p := range pauses {
+		if p.Journey == name {
+			page.Pause = p
+		}
+	}
+	j := ms[0]
+	page.Funnel, err = funnelChart("Funnel", []string{"entered", "sent", "opened", "clicked", "converted"},
+		[]float64{float64(j.Entered), float64(j.Sent), float64(j.Opened), float64(j.Clicked), float64(j.Converted)}, 600, 320)
+	if err != nil {
+		g.serverError(c, "draw the funnel", err)
+		return
+	}
+	g.page(c, http.StatusOK, "dashboard_journey.html", page)
+}
+
+// dashboardPause pauses or resumes the journey from its page, as the API
+// does, and goes back to the page.
+func (g *Gateway) dashboardPause(c *gin.Context) {
+	name, ok := journeyName(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	pause := strings.HasSuffix(c.Request.URL.Path, "/pause")
+	reason := strings.TrimSpace(c.PostForm("reason"))
+	if len(reason) > 500 {
+		fail(c, http.StatusBadRequest, fmt.Sprintf("reason: at most 500 bytes, got %d", len(reason)))
+		return
+	}
+	if err := g.Store.SetJourneyPaused(ctx, name, pause, reason, "dashboard", time.Now()); err != nil {
+		g.serverError(c, "change the journey's pause", err)
+		return
+	}
+	if !pause {
+		if n, err := g.signalRuns(ctx, name); err != nil {
+			g.log().Warn("journey resumed; not every run was told", "journey", name, "signalled", n, "error", err)
+		}
+	}
+	g.log().Warn("journey pause changed from the dashboard", "journey", name, "paused", pause, "reason", reason)
+	c.Redirect(http.StatusSeeOther, "/dashboard/journeys/"+url.PathEscape(name))
+}
+
+// kpiLabels name the overview's figures.
+var kpiLabels = map[string]string{
+	"emails_sent": "Emails sent", "open_rate": "Open rate", "click_rate": "Click rate", "unsubscribe_rate": "Unsubscribe rate",
+	"bounce_rate": "Bounce rate", "journeys_entered": "Journeys entered", "conversions": "Conversions", "orders": "Orders",
+	"revenue": "Revenue", "new_contacts": "New contacts",
+}
+
+// pageFuncs format figures in pages: rates as percentages, an undefined
+// one as a dash.
+var pageFuncs = template.FuncMap{
+	"pct": func(r *float64) string {
+		if r == nil {
+			return "—"
+		}
+		return strconv.FormatFloat(*r*100, 'f', 1, 64) + "%"
+	},
+	"money": func(v float64) string { return "$" + strconv.FormatFloat(v, 'f', 2, 64) },
+	"label": func(name string) string { return kpiLabels[name] },
+	"kpi": func(name string, v *float64) string {
+		switch {
+		case v == nil:
+			return "—"
+		case strings.HasSuffix(name, "_rate"):
+			return strconv.FormatFloat(*v*100, 'f', 1, 64) + "%"
+		case name == "revenue":
+			return "$" + strconv.FormatFloat(*v, 'f', 2, 64)
+		}
+		return strconv.FormatFloat(*v, 'f', 0, 64)
+	},
+	"change": func(name string, d, rel *float64) string {
+		if d == nil {
+			return ""
+		}
+		if strings.HasSuffix(name, "_rate") {
+			return fmt.Sprintf("%+.1f pts", *d*100)
+		}
+		s := fmt.Sprintf("%+.0f", *d)
+		if name == "revenue" {
+			s = fmt.Sprintf("%+.2f", *d)
+		}
+		if rel != nil {
+			s += fmt.Sprintf(" (%+.0f%%)", *rel*100)
+		}
+		return s
+	},
+	"deref": func(v *float64) float64 { return *v },
+	// day is the last day a period covers: its end is exclusive.
+	"day": func(t time.Time) string { return t.Add(-time.Nanosecond).Format(time.DateOnly) },
+}
