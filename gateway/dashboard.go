@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -42,6 +43,9 @@ func (g *Gateway) dashboardRoutes(r *gin.Engine) {
 	d.GET("/journeys/:name", g.dashboardJourney)
 	d.POST("/journeys/:name/pause", g.dashboardPause)
 	d.POST("/journeys/:name/resume", g.dashboardPause)
+	d.GET("/pipeline", g.dashboardPipeline)
+	d.GET("/list-health", g.dashboardListHealth)
+	d.GET("/contacts", g.dashboardContacts)
 }
 
 // requireDashboard lets through a browser signed in with an admin key that
@@ -307,7 +311,7 @@ func (g *Gateway) dashboardPause(c *gin.Context) {
 var kpiLabels = map[string]string{
 	"emails_sent": "Emails sent", "open_rate": "Open rate", "click_rate": "Click rate", "unsubscribe_rate": "Unsubscribe rate",
 	"bounce_rate": "Bounce rate", "journeys_entered": "Journeys entered", "conversions": "Conversions", "orders": "Orders",
-	"revenue": "Revenue", "new_contacts": "New contacts",
+	"revenue": "Revenue", "new_contacts": "New contacts", "deliverability_rate": "Deliverability",
 }
 
 // pageFuncs format figures in pages: rates as percentages, an undefined
@@ -348,7 +352,135 @@ var pageFuncs = template.FuncMap{
 		}
 		return s
 	},
-	"deref": func(v *float64) float64 { return *v },
+	"deref":  func(v *float64) float64 { return *v },
+	"deref2": func(v *bool) bool { return *v },
+	"hours": func(h *float64) string {
+		switch {
+		case h == nil:
+			return "—"
+		case *h >= 48:
+			return strconv.FormatFloat(*h/24, 'f', 1, 64) + " days"
+		}
+		return strconv.FormatFloat(*h, 'f', 1, 64) + " hours"
+	},
 	// day is the last day a period covers: its end is exclusive.
 	"day": func(t time.Time) string { return t.Add(-time.Nanosecond).Format(time.DateOnly) },
+}
+
+type pipelinePage struct {
+	dashPage
+	Pipeline models.Pipeline
+	Funnel   template.HTML
+}
+
+func (g *Gateway) dashboardPipeline(c *gin.Context) {
+	d, ok := g.dashPeriod(c, "Pipeline", "pipeline")
+	if !ok {
+		return
+	}
+	pl, err := g.Store.Pipeline(c.Request.Context(), d.Period)
+	if err != nil {
+		g.serverError(c, "read the pipeline", err)
+		return
+	}
+	var names []string
+	var values []float64
+	for _, st := range pl.Stages[:len(pl.Stages)-1] { // the funnel, without churned
+		names, values = append(names, st.Stage), append(values, float64(st.Contacts))
+	}
+	funnel, err := funnelChart("Contacts by stage now", names, values, 600, 320)
+	if err != nil {
+		g.serverError(c, "draw the stage funnel", err)
+		return
+	}
+	g.page(c, http.StatusOK, "dashboard_pipeline.html", pipelinePage{dashPage: d, Pipeline: pl, Funnel: funnel})
+}
+
+type listHealthPage struct {
+	dashPage
+	Health models.ListHealth
+	Chart  template.HTML
+}
+
+func (g *Gateway) dashboardListHealth(c *gin.Context) {
+	d, ok := g.dashPeriod(c, "List health", "list-health")
+	if !ok {
+		return
+	}
+	h, err := g.Store.ListHealth(c.Request.Context(), d.Period, time.Now())
+	if err != nil {
+		g.serverError(c, "read list health", err)
+		return
+	}
+	labels := make([]string, len(h.Daily))
+	joined, left := make([]float64, len(h.Daily)), make([]float64, len(h.Daily))
+	for i, day := range h.Daily {
+		labels[i], joined[i], left[i] = day.Day[5:], float64(day.New), float64(day.Unsubscribed)
+	}
+	chart, err := lineChart("Growth by day", labels, []string{"new", "unsubscribed"}, [][]float64{joined, left}, 900, 300)
+	if err != nil {
+		g.serverError(c, "draw the growth chart", err)
+		return
+	}
+	g.page(c, http.StatusOK, "dashboard_list_health.html", listHealthPage{dashPage: d, Health: h, Chart: chart})
+}
+
+type contactsPage struct {
+	dashPage
+	Search   string
+	NotFound bool
+	Contact  *models.Contact
+	Stages   []models.StageChange
+	Ledger   []models.ScoreEntry
+	Messages []models.Message
+	Runs     []models.JourneyRun
+	Events   []models.Event
+	Temporal string
+}
+
+// dashboardContacts finds a contact by ID, email address or phone number
+// and shows what Nudge knows of it.
+func (g *Gateway) dashboardContacts(c *gin.Context) {
+	d, ok := g.dashPeriod(c, "Contacts", "contacts")
+	if !ok {
+		return
+	}
+	page := contactsPage{dashPage: d, Search: strings.TrimSpace(c.Query("q"))}
+	if page.Search == "" {
+		g.page(c, http.StatusOK, "dashboard_contacts.html", page)
+		return
+	}
+	ctx := c.Request.Context()
+	id, err := g.Store.ResolveContact(ctx, page.Search)
+	if err == nil {
+		page.Contact, err = g.Store.Contact(ctx, id)
+	}
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		page.NotFound = true
+		g.page(c, http.StatusNotFound, "dashboard_contacts.html", page)
+		return
+	case err != nil:
+		g.serverError(c, "find the contact", err)
+		return
+	}
+	const recent = 20
+	if page.Stages, err = g.Store.StageHistory(ctx, id); err == nil {
+		if page.Ledger, err = g.Store.ScoreLedger(ctx, id); err == nil {
+			if page.Messages, err = g.Store.Messages(ctx, id, recent); err == nil {
+				if page.Runs, err = g.Store.JourneyRuns(ctx, id); err == nil {
+					page.Events, err = g.Store.ContactEvents(ctx, id, recent)
+				}
+			}
+		}
+	}
+	if err != nil {
+		g.serverError(c, "read the contact", err)
+		return
+	}
+	if len(page.Ledger) > recent {
+		page.Ledger = page.Ledger[len(page.Ledger)-recent:]
+	}
+	page.Temporal = g.temporalURL(workflows.ContactWorkflowID(id))
+	g.page(c, http.StatusOK, "dashboard_contacts.html", page)
 }

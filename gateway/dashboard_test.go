@@ -6,9 +6,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nudgehq/nudge/models"
 )
 
 const form = "Content-Type: application/x-www-form-urlencoded"
@@ -152,4 +155,59 @@ func TestDashboardPausesAJourney(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, paused)
 	assert.Equal(t, []string{`Journey = "winback" AND ExecutionStatus = 'Running'`}, e.tc.listed, "resuming tells the held runs")
+}
+
+func TestDashboardPipelineListHealthAndContacts(t *testing.T) {
+	e := newEnv(t)
+	resultsFixture(t, e)
+	db := e.store.DB()
+	lead := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, db.Create(&models.Contact{ID: "p1", Email: "p1@example.com", FirstName: "Pia", LifecycleStage: "mql", LeadScore: 85,
+		CreatedAt: lead.Add(-24 * time.Hour), Traits: map[string]any{}}).Error)
+	require.NoError(t, db.Create(&[]models.StageChange{
+		{ContactID: "p1", ToStage: "subscriber", At: lead.Add(-24 * time.Hour), Reason: "created"},
+		{ContactID: "p1", FromStage: "subscriber", ToStage: "lead", At: lead, Reason: "Demo Requested"},
+		{ContactID: "p1", FromStage: "lead", ToStage: "mql", At: lead.Add(72 * time.Hour), Reason: "lead score 85 reached the MQL threshold 80"},
+	}).Error)
+	cookie := e.signIn(t)
+	period := "from=2026-03-01&to=2026-03-31"
+	has := func(page, want string) {
+		t.Helper()
+		assert.True(t, strings.Contains(page, want), "the page lacks %s", want)
+	}
+
+	rec := e.do(http.MethodGet, "/dashboard/pipeline?"+period, "", cookie)
+	require.Equal(t, http.StatusOK, rec.Code)
+	page := rec.Body.String()
+	has(page, `<div class="tile" data-conversion="lead-mql"><span class="muted">lead → mql</span><b>100.0%</b><span class="muted">1 of 1 who became lead in the period</span>`)
+	has(page, `<tr data-stage="lead"><td>lead</td><td>0</td><td>1</td><td>3.0 days</td><td>3.0 days</td></tr>`)
+	has(page, `<tr data-stage="subscriber"><td>subscriber</td><td>0</td><td>1</td><td>24.0 hours</td><td>24.0 hours</td></tr>`)
+	has(page, ">Contacts by stage now<")
+
+	// Three emails in March, one bounced: deliverability 67%, bounces 33%.
+	rec = e.do(http.MethodGet, "/dashboard/list-health?"+period, "", cookie)
+	require.Equal(t, http.StatusOK, rec.Code)
+	page = rec.Body.String()
+	has(page, `<tr data-threshold="deliverability_rate"><td>Deliverability</td><td>66.7%</td><td>at least 95%</td><td><span class="fail">fail</span></td></tr>`)
+	has(page, `<tr data-threshold="unsubscribe_rate"><td>Unsubscribe rate</td><td>0.0%</td><td>under 0.5%</td><td><span class="pass">pass</span></td></tr>`)
+	has(page, ">Growth by day<")
+	rec = e.do(http.MethodGet, "/dashboard/list-health?from=2026-01-01&to=2026-01-31", "", cookie)
+	has(rec.Body.String(), `<td>—</td><td>under 2%</td><td><span class="muted">no email to judge</span></td>`)
+
+	rec = e.do(http.MethodGet, "/dashboard/contacts?q=p1", "", cookie)
+	require.Equal(t, http.StatusOK, rec.Code)
+	page = rec.Body.String()
+	has(page, `<div class="card" data-contact="p1">`)
+	has(page, `stage <b>mql</b> · lead score <b>85</b>`)
+	has(page, `<td>lead</td><td>mql</td><td>lead score 85 reached the MQL threshold 80</td>`)
+	has(page, `href="http://temporal-ui.test/namespaces/default/workflows/contact%2Fp1"`)
+	// Found by the address it was identified with, in any case.
+	requireJSON(t, e.post("/v1/identify", `{"userId":"ana@example.com","messageId":"i-ana","traits":{"firstName":"Ana"}}`), http.StatusOK, okBody)
+	rec = e.do(http.MethodGet, "/dashboard/contacts?q=Ana%40Example.com", "", cookie)
+	require.Equal(t, http.StatusOK, rec.Code)
+	has(rec.Body.String(), "<h2>Ana</h2>")
+
+	rec = e.do(http.MethodGet, "/dashboard/contacts?q=nobody", "", cookie)
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+	has(rec.Body.String(), `No contact &#34;nobody&#34;.`)
 }

@@ -43,3 +43,10 @@ func (s *Store) JourneyRuns(ctx context.Context, contactID string) ([]JourneyRun
 	err := s.db.WithContext(ctx).Where("contact_id = ?", contactID).Order("started_at DESC, run_id").Find(&out).Error
 	return out, err
 }
+
+// ContactEvents lists a contact's latest events, newest first.
+func (s *Store) ContactEvents(ctx context.Context, contactID string, limit int) ([]Event, error) {
+	out := []Event{}
+	err := s.db.WithContext(ctx).Where("contact_id = ?", contactID).Order("timestamp DESC, id DESC").Limit(limit).Find(&out).Error
+	return out, err
+}
