@@ -144,18 +144,18 @@ type dashRange struct {
 // dashPeriod reads the period like the API does (from, to, or days=7|30|90),
 // answering 400 with the API's message when it is wrong.
 func (g *Gateway) dashPeriod(c *gin.Context, title, nav string) (dashPage, bool) {
-	if days := c.Query("days"); days != "" && c.Query("from") == "" {
+	from := c.Query("from")
+	if days := c.Query("days"); days != "" && from == "" {
 		n := map[string]int{"7": 7, "30": 30, "90": 90}[days]
 		if n == 0 {
 			fail(c, http.StatusBadRequest, fmt.Sprintf("days: want 7, 30 or 90, got %q", clip(days)))
 			return dashPage{}, false
 		}
-		q := c.Request.URL.Query()
-		q.Set("from", time.Now().UTC().Add(-time.Duration(n)*24*time.Hour).Format(time.RFC3339))
-		c.Request.URL.RawQuery = q.Encode()
+		from = time.Now().UTC().Add(-time.Duration(n) * 24 * time.Hour).Format(time.RFC3339)
 	}
-	p, _, ok := metricsQuery(c)
-	if !ok {
+	p, _, problem := parsePeriod(from, c.Query("to"), "")
+	if problem != "" {
+		fail(c, http.StatusBadRequest, problem)
 		return dashPage{}, false
 	}
 	d := dashPage{Title: title, Nav: nav, Period: p, CSRF: c.GetString("csrf"),

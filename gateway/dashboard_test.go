@@ -103,7 +103,7 @@ func TestDashboardPages(t *testing.T) {
 	for _, label := range []string{">Emails by send date<", ">sent<", ">opened<", ">clicked<", ">03-01<"} {
 		has(page, label)
 	}
-	for _, load := range []string{"<script", "<link", `src="http`, "url(http", "@import"} {
+	for _, load := range []string{"<script", `rel="stylesheet"`, `src="http`, "url(http", "@import"} {
 		assert.False(t, strings.Contains(page, load), "the page loads something from elsewhere: %s", load)
 	}
 
@@ -120,6 +120,12 @@ func TestDashboardPages(t *testing.T) {
 	has(page, `<tr data-step="welcome"><td>welcome</td><td>email</td><td>2</td><td>2</td><td>1</td><td>1</td><td>1</td>`)
 	has(page, `<span class="muted">frequency cap: 1</span>`)
 
+	rec = e.do(http.MethodGet, "/dashboard?days=7", "", cookie)
+	require.Equal(t, http.StatusOK, rec.Code)
+	has(rec.Body.String(), `<a href="?days=7" class="on">7 days</a>`)
+	rec = e.do(http.MethodGet, "/dashboard?days=8", "", cookie)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	has(rec.Body.String(), `days: want 7, 30 or 90, got \"8\"`)
 	rec = e.do(http.MethodGet, "/dashboard?from=soon", "", cookie)
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
 	assert.Contains(t, rec.Body.String(), "from: want an RFC 3339 time")

@@ -167,10 +167,21 @@ func (g *Gateway) getJourneyMetric(c *gin.Context) {
 // metricsQuery reads from, to and format, answering 400 (and false) when
 // one is wrong.
 func metricsQuery(c *gin.Context) (models.Period, string, bool) {
+	p, format, err := parsePeriod(c.Query("from"), c.Query("to"), c.Query("format"))
+	if err != "" {
+		fail(c, http.StatusBadRequest, err)
+		return p, "", false
+	}
+	return p, format, true
+}
+
+// parsePeriod reads from, to and format as metricsQuery describes; err
+// says everything wrong with them, or is "".
+func parsePeriod(from, to, format string) (p models.Period, _ string, err string) {
 	now := time.Now().UTC()
-	p := models.Period{From: now.Add(-30 * 24 * time.Hour), To: now}
+	p = models.Period{From: now.Add(-30 * 24 * time.Hour), To: now}
 	var errs []string
-	if s := c.Query("to"); s != "" {
+	if s := to; s != "" {
 		t, date, err := parseMoment(s)
 		if err != nil {
 			errs = append(errs, "to: "+err.Error())
@@ -180,14 +191,13 @@ func metricsQuery(c *gin.Context) (models.Period, string, bool) {
 		p.To = t
 		p.From = t.Add(-30 * 24 * time.Hour)
 	}
-	if s := c.Query("from"); s != "" {
+	if s := from; s != "" {
 		t, _, err := parseMoment(s)
 		if err != nil {
 			errs = append(errs, "from: "+err.Error())
 		}
 		p.From = t
 	}
-	format := c.Query("format")
 	if format != "" && format != "json" && format != "csv" {
 		errs = append(errs, fmt.Sprintf("format: want json or csv, got %q", clip(format)))
 	}
@@ -199,11 +209,7 @@ func metricsQuery(c *gin.Context) (models.Period, string, bool) {
 			errs = append(errs, "the period may be at most two years long")
 		}
 	}
-	if len(errs) > 0 {
-		fail(c, http.StatusBadRequest, strings.Join(errs, "; "))
-		return p, "", false
-	}
-	return p, format, true
+	return p, format, strings.Join(errs, "; ")
 }
 
 // parseMoment reads an RFC 3339 time or a YYYY-MM-DD date (midnight UTC);
