@@ -90,10 +90,14 @@ func keyTag(key string) string {
 // signed here, unexpired, and made with an admin key still configured.
 func (g *Gateway) signedIn(c *gin.Context) bool {
 	cookie, err := c.Cookie(codecCookie)
-	if err != nil {
-		return false
-	}
-	tag, err := g.Links.CheckCodecSession(cookie, time.Now())
+	return err == nil && g.adminSession(cookie, g.Links.CheckCodecSession)
+}
+
+// adminSession reports whether a session cookie checks out and was made
+// with an admin key that is still configured: removing a key ends its
+// sessions.
+func (g *Gateway) adminSession(cookie string, check func(string, time.Time) (string, error)) bool {
+	tag, err := check(cookie, time.Now())
 	if err != nil {
 		return false
 	}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"html/template"
@@ -53,15 +52,7 @@ func (g *Gateway) dashboardRoutes(r *gin.Engine) {
 func (g *Gateway) requireDashboard(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	cookie, err := c.Cookie(dashboardCookie)
-	tag := ""
-	if err == nil {
-		tag, err = g.Links.CheckDashboardSession(cookie, time.Now())
-	}
-	found := 0
-	for _, k := range g.Config.AdminKeys {
-		found |= subtle.ConstantTimeCompare([]byte(keyTag(k)), []byte(tag))
-	}
-	if err != nil || found != 1 {
+	if err != nil || !g.adminSession(cookie, g.Links.CheckDashboardSession) {
 		if c.Request.Method == http.MethodGet {
 			c.Redirect(http.StatusSeeOther, "/dashboard/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
 		} else {
@@ -294,16 +285,10 @@ func (g *Gateway) dashboardPause(c *gin.Context) {
 		fail(c, http.StatusBadRequest, fmt.Sprintf("reason: at most 500 bytes, got %d", len(reason)))
 		return
 	}
-	if err := g.Store.SetJourneyPaused(ctx, name, pause, reason, "dashboard", time.Now()); err != nil {
+	if _, err := g.setPaused(ctx, name, pause, reason, "dashboard"); err != nil {
 		g.serverError(c, "change the journey's pause", err)
 		return
 	}
-	if !pause {
-		if n, err := g.signalRuns(ctx, name); err != nil {
-			g.log().Warn("journey resumed; not every run was told", "journey", name, "signalled", n, "error", err)
-		}
-	}
-	g.log().Warn("journey pause changed from the dashboard", "journey", name, "paused", pause, "reason", reason)
 	c.Redirect(http.StatusSeeOther, "/dashboard/journeys/"+url.PathEscape(name))
 }
 

@@ -80,11 +80,10 @@ func (g *Gateway) pauseJourney(c *gin.Context) {
 		fail(c, http.StatusBadRequest, fmt.Sprintf("reason: at most 500 bytes, got %d", len(body.Reason)))
 		return
 	}
-	if err := g.Store.SetJourneyPaused(c.Request.Context(), name, true, body.Reason, "admin", time.Now()); err != nil {
+	if _, err := g.setPaused(c.Request.Context(), name, true, body.Reason, "admin"); err != nil {
 		g.serverError(c, "pause the journey", err)
 		return
 	}
-	g.log().Warn("journey paused", "journey", name, "reason", body.Reason)
 	c.JSON(http.StatusOK, gin.H{"journey": name, "paused": true, "reason": body.Reason})
 }
 
@@ -93,21 +92,45 @@ func (g *Gateway) resumeJourney(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := g.Store.SetJourneyPaused(c.Request.Context(), name, false, "", "admin", time.Now()); err != nil {
+	signalled, err := g.setPaused(c.Request.Context(), name, false, "", "admin")
+	var notTold *signalError
+	body := gin.H{"journey": name, "paused": false, "signalled": signalled}
+	switch {
+	case errors.As(err, &notTold):
+		// Resumed all the same: runs the signal missed check within the hour.
+		body["signal_error"] = err.Error()
+	case err != nil:
 		g.serverError(c, "resume the journey", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), resumeSignalTime)
-	defer cancel()
-	signalled, err := g.signalRuns(ctx, name)
-	body := gin.H{"journey": name, "paused": false, "signalled": signalled}
-	if err != nil {
-		// Resumed all the same: runs the signal missed check within the hour.
-		g.log().Warn("journey resumed; not every run was told", "journey", name, "signalled", signalled, "error", err)
-		body["signal_error"] = err.Error()
-	}
-	g.log().Warn("journey resumed", "journey", name, "signalled", signalled)
 	c.JSON(http.StatusOK, body)
+}
+
+// signalError says a resume could not tell every run; it is resumed.
+type signalError struct{ err error }
+
+func (e *signalError) Error() string { return e.err.Error() }
+func (e *signalError) Unwrap() error { return e.err }
+
+// setPaused pauses or resumes a journey for whoever asked (by), and on a
+// resume signals its running runs, returning how many. A *signalError
+// means the resume stands but not every run was told.
+func (g *Gateway) setPaused(ctx context.Context, name string, pause bool, reason, by string) (int, error) {
+	if err := g.Store.SetJourneyPaused(ctx, name, pause, reason, by, time.Now()); err != nil {
+		return 0, err
+	}
+	if pause {
+		g.log().Warn("journey paused", "journey", name, "by", by, "reason", reason)
+		return 0, nil
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resumeSignalTime)
+	defer cancel()
+	n, err := g.signalRuns(sctx, name)
+	g.log().Warn("journey resumed", "journey", name, "by", by, "signalled", n, "error", err)
+	if err != nil {
+		return n, &signalError{err: err}
+	}
+	return n, nil
 }
 
 // signalRuns tells every running run of the journey that it was resumed.
