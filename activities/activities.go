@@ -73,6 +73,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.MarkUnengaged, activity.RegisterOptions{Name: workflows.MarkUnengagedActivity})
 	r.RegisterActivityWithOptions(a.SendSlack, activity.RegisterOptions{Name: workflows.SendSlackActivity})
 	r.RegisterActivityWithOptions(a.RecordJourney, activity.RegisterOptions{Name: workflows.RecordJourneyActivity})
+	r.RegisterActivityWithOptions(a.SendReport, activity.RegisterOptions{Name: workflows.SendReportActivity})
 }
 
 // RecordJourney records a journey run's start, or how it ended.

@@ -100,8 +100,12 @@ type Config struct {
 	// The list-health guard alerts here, and pauses a journey whose recent
 	// sends breach the thresholds when PauseOnPoorHealth is set.
 	SlackMarketingChannel string `env:"SLACK_MARKETING_CHANNEL" envDefault:"#marketing"`
-	PauseOnPoorHealth     bool   `env:"PAUSE_ON_POOR_HEALTH" envDefault:"false"`
-	SlackSigningSecret    string `env:"SLACK_SIGNING_SECRET"`
+	// ReportsRaw schedules performance reports (see ParseReports); Reports
+	// is what it says.
+	ReportsRaw         string   `env:"REPORTS"`
+	Reports            []Report `env:"-"`
+	PauseOnPoorHealth  bool     `env:"PAUSE_ON_POOR_HEALTH" envDefault:"false"`
+	SlackSigningSecret string   `env:"SLACK_SIGNING_SECRET"`
 
 	// Nurture and win-back.
 	NurtureCadence     time.Duration `env:"NURTURE_CADENCE"`
@@ -231,6 +235,11 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := models.ParseURL(c.DatabaseURL); err != nil {
 		bad("DATABASE_URL", "%v", err)
+	}
+	if reports, err := ParseReports(c.ReportsRaw); err != nil {
+		bad("REPORTS", "%v", err)
+	} else {
+		c.Reports = reports
 	}
 	for _, v := range []struct{ name, value string }{{"PUBLIC_URL", c.PublicURL}, {"SITE_URL", c.SiteURL}, {"TEMPORAL_UI_URL", c.TemporalUIURL}} {
 		if u, err := url.Parse(v.value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
@@ -227,6 +228,40 @@ func TestRequireEncryption(t *testing.T) {
 		}
 		if _, err := LoadFrom(vars); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want %q", env, err, want)
+		}
+	}
+}
+
+func TestReports(t *testing.T) {
+	c, err := LoadFrom(map[string]string{"NUDGE_REPORTS": "weekly@mon 09:00 America/New_York=email:ops@example.com,slack:#marketing; daily@08:30 UTC=slack:#growth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Report{
+		{Name: "weekly@mon 09:00 America/New_York", Every: "weekly", Weekday: time.Monday, Hour: 9, Zone: "America/New_York",
+			Emails: []string{"ops@example.com"}, Slack: []string{"#marketing"}},
+		{Name: "daily@08:30 UTC", Every: "daily", Hour: 8, Minute: 30, Zone: "UTC", Slack: []string{"#growth"}},
+	}
+	if !reflect.DeepEqual(c.Reports, want) {
+		t.Fatalf("reports = %+v", c.Reports)
+	}
+	if id := c.Reports[0].ID(); id != "nudge-report-weekly-mon-0900-america-new_york" {
+		t.Errorf("id = %q", id)
+	}
+	if c.Reports[0].Period() != 7*24*time.Hour || c.Reports[1].Period() != 24*time.Hour {
+		t.Error("periods")
+	}
+	for raw, msg := range map[string]string{
+		"weekly@09:00 UTC=slack:#a":                                    `NUDGE_REPORTS: entry 1 ("weekly@09:00 UTC=slack:#a"): a weekly report needs its day, like weekly@mon 09:00 UTC`,
+		"daily@8:00 UTC=slack:#a":                                      `NUDGE_REPORTS: entry 1 ("daily@8:00 UTC=slack:#a"): the schedule must read daily@HH:MM Zone or weekly@day HH:MM Zone (day: mon to sun)`,
+		"daily@08:00 Mars/Olympus=slack:#a":                            `NUDGE_REPORTS: entry 1 ("daily@08:00 Mars/Olympus=slack:#a"): unknown time zone "Mars/Olympus": want an IANA name like America/New_York or UTC`,
+		"daily@08:00 UTC=fax:123":                                      `NUDGE_REPORTS: entry 1 ("daily@08:00 UTC=fax:123"): destination "fax:123": want email:address or slack:#channel`,
+		"daily@08:00 UTC":                                              `NUDGE_REPORTS: entry 1 ("daily@08:00 UTC"): want schedule=destinations, like weekly@mon 09:00 UTC=email:ops@example.com`,
+		"daily@25:00 UTC=slack:#a":                                     `NUDGE_REPORTS: entry 1 ("daily@25:00 UTC=slack:#a"): hour 25: want 00 to 23`,
+		"daily@08:00 UTC=slack:#a;daily@08:00 UTC=email:b@example.com": `NUDGE_REPORTS: entry 2 ("daily@08:00 UTC=email:b@example.com"): the same schedule twice; put its destinations in one entry`,
+	} {
+		if _, err := LoadFrom(map[string]string{"NUDGE_REPORTS": raw}); err == nil || err.Error() != msg {
+			t.Errorf("%s:\n got  %v\n want %s", raw, err, msg)
 		}
 	}
 }

@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -175,4 +177,43 @@ func (s *Store) daily(ctx context.Context, p Period) ([]DayStats, error) {
 		}
 	}
 	return days, nil
+}
+
+// ReportDelivery notes that a report went to one destination, so a retried
+// report does not send it twice. The row is written before the send: a
+// crash in between loses that copy rather than doubling it.
+type ReportDelivery struct {
+	Key    string    `gorm:"primaryKey;size:191"` // the report run's key and the destination
+	SentAt time.Time `gorm:"not null"`
+}
+
+// ClaimReportDelivery reports whether this report may go to this
+// destination: true the first time, false ever after.
+func (s *Store) ClaimReportDelivery(ctx context.Context, key string, at time.Time) (bool, error) {
+	res := skipDuplicates(s.db.WithContext(ctx)).Create(&ReportDelivery{Key: key, SentAt: at.UTC()})
+	return res.RowsAffected == 1, res.Error
+}
+
+// kpiLabels name the overview's figures, for pages and reports.
+var kpiLabels = map[string]string{
+	"emails_sent": "Emails sent", "open_rate": "Open rate", "click_rate": "Click rate", "unsubscribe_rate": "Unsubscribe rate",
+	"bounce_rate": "Bounce rate", "journeys_entered": "Journeys entered", "conversions": "Conversions", "orders": "Orders",
+	"revenue": "Revenue", "new_contacts": "New contacts", "deliverability_rate": "Deliverability",
+}
+
+// KPILabel names a figure for people: open_rate is "Open rate".
+func KPILabel(name string) string { return kpiLabels[name] }
+
+// FormatKPI writes a figure for people: a rate as a percentage, revenue
+// with cents, a count whole, an undefined one as a dash.
+func FormatKPI(name string, v *float64) string {
+	switch {
+	case v == nil:
+		return "—"
+	case strings.HasSuffix(name, "_rate"):
+		return strconv.FormatFloat(*v*100, 'f', 1, 64) + "%"
+	case name == "revenue":
+		return strconv.FormatFloat(*v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(*v, 'f', 0, 64)
 }

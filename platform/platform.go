@@ -199,6 +199,13 @@ func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
+	created, updated, deleted, err := p.ReconcileReports(ctx)
+	if err != nil {
+		// The journeys run all the same; the reports wait for the next start.
+		p.Log.Warn("could not set up the scheduled reports (NUDGE_REPORTS)", "error", err)
+	} else if len(created)+len(updated)+len(deleted) > 0 {
+		p.Log.Info("scheduled reports", "created", created, "updated", updated, "deleted", deleted)
+	}
 	go p.sweepAbandonedSends(ctx, acts)
 	go p.guardListHealth(ctx, acts)
 	go func() {

@@ -31,6 +31,7 @@ func Options() sdkworker.Options {
 // tests use it too, so they check exactly what the worker runs.
 func RegisterWorkflows(r sdkworker.WorkflowRegistry, router *workflows.Router) {
 	r.RegisterWorkflowWithOptions(router.ContactWorkflow, workflow.RegisterOptions{Name: workflows.ContactWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ReportWorkflow, workflow.RegisterOptions{Name: workflows.ReportWorkflowName})
 	for _, j := range workflows.Catalog() {
 		// Journeys stay registered when disabled: contacts already in one finish it.
 		r.RegisterWorkflowWithOptions(j.Workflow, workflow.RegisterOptions{Name: j.Name})

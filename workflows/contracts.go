@@ -21,6 +21,7 @@ const (
 	MarkUnengagedActivity     = "MarkUnengaged"
 	InSegmentActivity         = "InSegment"
 	RecordJourneyActivity     = "RecordJourney"
+	SendReportActivity        = "SendReport"
 )
 
 // Senders an email can come from.
@@ -211,6 +212,30 @@ const (
 	OutcomeUnsubscribed = "unsubscribed" // the contact unsubscribed while in it
 	OutcomeFailed       = "failed"       // a step failed for good
 )
+
+// ReportRequest is what a scheduled report is started with: its name, how
+// far back it looks, and where it goes.
+type ReportRequest struct {
+	Name   string
+	Period time.Duration
+	Emails []string `json:",omitempty"`
+	Slack  []string `json:",omitempty"`
+}
+
+// ReportRun is one report to send: the period From (inclusive) To
+// (exclusive), and Key, which makes its sends idempotent.
+type ReportRun struct {
+	ReportRequest
+	Key      string
+	From, To time.Time
+}
+
+// ReportResult says where a report went.
+type ReportResult struct {
+	Emailed []string `json:",omitempty"`
+	Posted  []string `json:",omitempty"`
+	Skipped []string `json:",omitempty"` // a destination already sent to, or with delivery off
+}
 
 // Send outcomes.
 const (

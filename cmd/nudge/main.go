@@ -38,6 +38,7 @@ commands:
   simulate   run a made-up contact through its journeys on a test clock; see nudge simulate -h
   contact    find a contact by its ID, email address or phone number
   check      replay the runs open on Temporal against this build; exit 1 if any would break
+  report     send a performance report now: nudge report --period 7d --to you@example.com
 
 Settings are NUDGE_* environment variables; see README.md.
 `
@@ -70,6 +71,10 @@ func main() {
 		})
 	case "check":
 		err = runCheck(ctx, args, os.Stdout)
+	case "report":
+		err = withPlatform(ctx, nil, func(ctx context.Context, p *platform.Platform) error {
+			return runReport(ctx, p, args, os.Stdout)
+		})
 	case "search-attributes":
 		// For scripts that start a Temporal server: what to register.
 		fmt.Println(strings.Join(workflows.SearchAttributes(), "\n"))
