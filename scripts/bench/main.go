@@ -42,6 +42,7 @@ import (
 type options struct {
 	events, contacts, concurrency, signups, rounds, burst, scale int
 	skip                                                         string
+	results                                                      resultSizes
 }
 
 func main() {
@@ -53,7 +54,10 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 4, "ingestion rounds, each a raw, a gateway and a batch run, in ABBA order")
 	flag.IntVar(&o.burst, "burst", 10000, "sign-ups in the sustained-journeys burst (0 skips it)")
 	flag.IntVar(&o.scale, "scale", 0, "contacts for the scale run, e.g. 100000 (0 skips it; it takes about an hour)")
-	flag.StringVar(&o.skip, "skip", "", "comma-separated parts to skip: ingestion, latency, burst, baseline (the burst's)")
+	flag.StringVar(&o.skip, "skip", "", "comma-separated parts to skip: ingestion, latency, burst, baseline (the burst's), results")
+	flag.IntVar(&o.results.contacts, "results-contacts", 50000, "contacts generated for the results' speed")
+	flag.IntVar(&o.results.messages, "results-messages", 200000, "messages generated for the results' speed")
+	flag.IntVar(&o.results.events, "results-events", 1000000, "events generated for the results' speed")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, gateway, load) here")
 	flag.Parse()
 
@@ -106,6 +110,11 @@ func run(o options) error {
 	}
 	if o.burst > 0 && !o.skips("burst") {
 		if err := burst(ctx, s, o); err != nil {
+			return err
+		}
+	}
+	if !o.skips("results") {
+		if err := resultsRun(ctx, o.results, s.Platform.Temporal); err != nil {
 			return err
 		}
 	}
