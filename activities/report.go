@@ -63,12 +63,7 @@ func (a *Activities) SendReport(ctx context.Context, run workflows.ReportRun) (w
 	for _, k := range o.KPIs {
 		d.KPIs = append(d.KPIs, reportKPI{Label: models.KPILabel(k.Name), Value: models.FormatKPI(k.Name, k.Value), Change: kpiChange(k.Name, k)})
 	}
-	labels := make([]string, len(o.Daily))
-	sent, opened, clicked := make([]float64, len(o.Daily)), make([]float64, len(o.Daily)), make([]float64, len(o.Daily))
-	for i, day := range o.Daily {
-		labels[i], sent[i], opened[i], clicked[i] = day.Day[5:], float64(day.Sent), float64(day.Opened), float64(day.Clicked)
-	}
-	png, err := chart.Line(chart.PNG, "Emails by send date", labels, []string{"sent", "opened", "clicked"}, [][]float64{sent, opened, clicked}, 800, 300)
+	png, err := chart.DailyEmails(chart.PNG, o.Daily, 800, 300)
 	if err != nil {
 		return res, err
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/go-analyze/charts"
+
+	"github.com/nudgehq/nudge/models"
 )
 
 // Formats a chart is drawn in.
@@ -21,6 +23,17 @@ func Line(format, title string, labels, names []string, values [][]float64, widt
 	opt.XAxis.Labels = labels
 	opt.Legend = charts.LegendOption{SeriesNames: names}
 	return render(format, width, height, func(p *charts.Painter) error { return p.LineChart(opt) })
+}
+
+// DailyEmails draws the emails sent, opened and clicked each day, by send
+// date: the overview's chart and the report email's.
+func DailyEmails(format string, days []models.DayStats, width, height int) ([]byte, error) {
+	labels := make([]string, len(days))
+	sent, opened, clicked := make([]float64, len(days)), make([]float64, len(days)), make([]float64, len(days))
+	for i, d := range days {
+		labels[i], sent[i], opened[i], clicked[i] = d.Day[5:], float64(d.Sent), float64(d.Opened), float64(d.Clicked)
+	}
+	return Line(format, "Emails by send date", labels, []string{"sent", "opened", "clicked"}, [][]float64{sent, opened, clicked}, width, height)
 }
 
 // Funnel draws a funnel of the stages' values, widest first.

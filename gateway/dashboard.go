@@ -176,13 +176,7 @@ func (g *Gateway) dashboardOverview(c *gin.Context) {
 		g.serverError(c, "read the overview", err)
 		return
 	}
-	labels := make([]string, len(o.Daily))
-	sent, opened, clicked := make([]float64, len(o.Daily)), make([]float64, len(o.Daily)), make([]float64, len(o.Daily))
-	for i, day := range o.Daily {
-		labels[i] = day.Day[5:]
-		sent[i], opened[i], clicked[i] = float64(day.Sent), float64(day.Opened), float64(day.Clicked)
-	}
-	daily, err := svg(chart.Line(chart.SVG, "Emails by send date", labels, []string{"sent", "opened", "clicked"}, [][]float64{sent, opened, clicked}, 900, 320))
+	daily, err := svg(chart.DailyEmails(chart.SVG, o.Daily, 900, 320))
 	if err != nil {
 		g.serverError(c, "draw the overview chart", err)
 		return
