@@ -1,9 +1,13 @@
 package models
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -151,68 +155,62 @@ func (s *Store) JourneyMetrics(ctx context.Context, names []string, p Period) ([
 		byName[n] = &out[i]
 	}
 
-	var emails []struct {
-		Journey string
-		MessageCounts
-	}
-	err := db.Model(&Message{}).Select("journey, "+messageCounts, messageCountArgs()...).
-		Where("journey IN ? AND channel = ? AND at >= ? AND at < ?", names, ChannelEmail, from, to).
-		Group("journey").Scan(&emails).Error
+	days, skips, err := s.messageDays(ctx, p, "journey IN ?", names)
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range emails {
-		byName[e.Journey].EmailMetrics = e.MessageCounts.metrics()
+	emails := map[string]*MessageCounts{}
+	for _, d := range days {
+		m := byName[d.Journey]
+		switch d.Channel {
+		case ChannelEmail:
+			if emails[d.Journey] == nil {
+				emails[d.Journey] = &MessageCounts{}
+			}
+			emails[d.Journey].add(d.MessageCounts)
+		case ChannelSMS:
+			m.SMS.Sent += d.Sent
+			m.SMS.Delivered += d.SMSDelivered
+			m.SMS.Failed += d.SMSFailed
+		}
 	}
-
-	var skips []struct {
-		Journey, Reason string
-		N               int64
-	}
-	err = db.Model(&Message{}).Select("journey, reason, COUNT(*) AS n").
-		Where("journey IN ? AND channel = ? AND status = ? AND at >= ? AND at < ?", names, ChannelEmail, workflows.StatusSkipped, from, to).
-		Group("journey, reason").Scan(&skips).Error
+	recipients, err := s.recipients(db, "journey IN ?", names, from, to)
 	if err != nil {
 		return nil, err
+	}
+	for j, c := range emails {
+		c.Recipients = recipients[j]
+		byName[j].EmailMetrics = c.metrics()
 	}
 	for _, sk := range skips {
-		byName[sk.Journey].SkippedByReason[SkipReason(sk.Reason)] += sk.N
-	}
-
-	var sms []struct {
-		Journey                 string
-		Sent, Delivered, Failed int64
-	}
-	err = db.Model(&Message{}).Select(`journey,
-		SUM(CASE WHEN status IN ? THEN 1 ELSE 0 END) AS sent,
-		SUM(CASE WHEN status IN ? AND delivery_status = ? THEN 1 ELSE 0 END) AS delivered,
-		SUM(CASE WHEN status = ? OR delivery_status IN ? THEN 1 ELSE 0 END) AS failed`,
-		sentStatuses, sentStatuses, "delivered", workflows.StatusRefused, []string{"failed", "undelivered"}).
-		Where("journey IN ? AND channel = ? AND at >= ? AND at < ?", names, ChannelSMS, from, to).
-		Group("journey").Scan(&sms).Error
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range sms {
-		byName[r.Journey].SMS = SMSMetrics{Sent: r.Sent, Delivered: r.Delivered, Failed: r.Failed}
+		if sk.Channel == ChannelEmail {
+			byName[sk.Journey].SkippedByReason[sk.Reason] += sk.N
+		}
 	}
 
 	var runs []struct {
-		Journey                    string
-		Entered, Converted, Active int64
+		Journey            string
+		Entered, Converted int64
 	}
-	err = db.Model(&JourneyRun{}).Select(`journey,
-		SUM(CASE WHEN started_at >= ? AND started_at < ? THEN 1 ELSE 0 END) AS entered,
-		SUM(CASE WHEN started_at >= ? AND started_at < ? AND outcome = ? THEN 1 ELSE 0 END) AS converted,
-		SUM(CASE WHEN outcome = '' OR outcome IS NULL THEN 1 ELSE 0 END) AS active`,
-		from, to, from, to, workflows.OutcomeConverted).
-		Where("journey IN ?", names).Group("journey").Scan(&runs).Error
+	err = db.Model(&JourneyRun{}).Select("journey, COUNT(*) AS entered, SUM(CASE WHEN outcome = ? THEN 1 ELSE 0 END) AS converted", workflows.OutcomeConverted).
+		Where("journey IN ? AND started_at >= ? AND started_at < ?", names, from, to).Group("journey").Scan(&runs).Error
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range runs {
 		m := byName[r.Journey]
-		m.Entered, m.Converted, m.Active = r.Entered, r.Converted, r.Active
+		m.Entered, m.Converted = r.Entered, r.Converted
+	}
+	var active []struct {
+		Journey string
+		N       int64
+	}
+	err = db.Model(&JourneyRun{}).Select("journey, COUNT(*) AS n").Where("outcome = '' AND journey IN ?", names).Group("journey").Scan(&active).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range active {
+		byName[r.Journey].Active = r.N
 	}
 
 	var revenue []struct {
@@ -245,41 +243,77 @@ func (s *Store) JourneyMetrics(ctx context.Context, names []string, p Period) ([
 func (s *Store) JourneySteps(ctx context.Context, journey string, p Period) ([]StepMetrics, error) {
 	db := s.db.WithContext(ctx)
 	from, to := p.From.UTC(), p.To.UTC()
-	var rows []struct {
-		Step, Channel      string
-		Entered, Converted int64
-		FirstID            uint64
-		MessageCounts
-	}
-	err := db.Table("messages").Select(`messages.step, messages.channel, COUNT(*) AS entered, MIN(messages.id) AS first_id,
-		SUM(CASE WHEN r.outcome = ? THEN 1 ELSE 0 END) AS converted, `+strings.ReplaceAll(messageCounts, "contact_id", "messages.contact_id"),
-		append([]any{workflows.OutcomeConverted}, messageCountArgs()...)...).
-		Joins("LEFT JOIN journey_runs AS r ON r.run_id = messages.run_id AND messages.run_id <> ''").
-		Where("messages.journey = ? AND messages.at >= ? AND messages.at < ?", journey, from, to).
-		Group("messages.step, messages.channel").Order("first_id").Scan(&rows).Error
+	days, skips, err := s.messageDays(ctx, p, "journey = ?", journey)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]StepMetrics, len(rows))
-	index := map[[2]string]int{}
-	for i, r := range rows {
-		out[i] = StepMetrics{Step: r.Step, Channel: r.Channel, Entered: r.Entered, Converted: r.Converted, EmailMetrics: r.MessageCounts.metrics()}
-		index[[2]string{r.Step, r.Channel}] = i
+	type step struct{ name, channel string }
+	counts := map[step]*MessageDay{}
+	var order []step
+	for _, d := range days {
+		k := step{d.Step, d.Channel}
+		c := counts[k]
+		if c == nil {
+			c = &MessageDay{FirstID: d.FirstID}
+			counts[k] = c
+			order = append(order, k)
+		}
+		c.FirstID = min(c.FirstID, d.FirstID)
+		c.Messages += d.Messages
+		c.MessageCounts.add(d.MessageCounts)
 	}
-	var skips []struct {
-		Step, Channel, Reason string
-		N                     int64
+	slices.SortFunc(order, func(a, b step) int { return cmp.Compare(counts[a].FirstID, counts[b].FirstID) })
+
+	// Conversions are counted live: a run converts after its messages went
+	// out, which the send day's roll-up does not see.
+	var converted []struct {
+		Step, Channel string
+		N             int64
 	}
-	err = db.Model(&Message{}).Select("step, channel, reason, COUNT(*) AS n").
-		Where("journey = ? AND status = ? AND at >= ? AND at < ?", journey, workflows.StatusSkipped, from, to).
-		Group("step, channel, reason").Scan(&skips).Error
+	err = db.Table("messages").Select("messages.step, messages.channel, COUNT(*) AS n").
+		Joins("JOIN journey_runs AS r ON r.run_id = messages.run_id").
+		Where("r.journey = ? AND r.outcome = ? AND messages.journey = ? AND messages.run_id <> '' AND messages.at >= ? AND messages.at < ?",
+			journey, workflows.OutcomeConverted, journey, from, to).
+		Group("messages.step, messages.channel").Scan(&converted).Error
 	if err != nil {
 		return nil, err
+	}
+	out := make([]StepMetrics, len(order))
+	index := map[step]int{}
+	for i, k := range order {
+		c := counts[k]
+		out[i] = StepMetrics{Step: k.name, Channel: k.channel, Entered: c.Messages, EmailMetrics: c.MessageCounts.metrics()}
+		index[k] = i
+	}
+	for _, c := range converted {
+		if i, ok := index[step{c.Step, c.Channel}]; ok {
+			out[i].Converted = c.N
+		}
 	}
 	for _, sk := range skips {
-		if i, ok := index[[2]string{sk.Step, sk.Channel}]; ok {
-			out[i].SkippedByReason[SkipReason(sk.Reason)] += sk.N
+		if i, ok := index[step{sk.Step, sk.Channel}]; ok {
+			out[i].SkippedByReason[sk.Reason] += sk.N
 		}
 	}
 	return out, nil
+}
+
+// recipients counts, per journey, the distinct contacts who were sent an
+// email in [from, to) that did not bounce: revenue per recipient divides by
+// it. Distinct contacts do not add up across days, so this one figure is
+// counted from the messages (idx_messages_recipients covers it).
+func (s *Store) recipients(db *gorm.DB, where string, arg any, from, to time.Time) (map[string]int64, error) {
+	var rows []struct {
+		Journey string
+		N       int64
+	}
+	err := db.Model(&Message{}).Select("journey, COUNT(DISTINCT contact_id) AS n").
+		Where(where, arg).Where("channel = ? AND at >= ? AND at < ? AND status IN ? AND (delivery_status IS NULL OR delivery_status NOT IN ?)",
+		ChannelEmail, from, to, sentStatuses, []string{"bounced", "soft_bounced"}).
+		Group("journey").Scan(&rows).Error
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.Journey] = r.N
+	}
+	return out, err
 }

@@ -49,9 +49,8 @@ func (s *Store) figures(ctx context.Context, p Period) (periodFigures, error) {
 	db := s.db.WithContext(ctx)
 	from, to := p.From.UTC(), p.To.UTC()
 	var f periodFigures
-	var c MessageCounts
-	if err := db.Model(&Message{}).Select(messageCounts, messageCountArgs()...).
-		Where("channel = ? AND at >= ? AND at < ?", ChannelEmail, from, to).Scan(&c).Error; err != nil {
+	c, err := s.emailCounts(ctx, p)
+	if err != nil {
 		return f, err
 	}
 	f.email = c.metrics()
@@ -129,8 +128,8 @@ func attributedOrders(q *gorm.DB, from, to time.Time) *gorm.DB {
 		Where("((m.id IS NOT NULL AND m.at >= ? AND m.at < ?) OR (m.id IS NULL AND o.ordered_at >= ? AND o.ordered_at < ?))", from, to, from, to)
 }
 
-// daily buckets the period's email and revenue by UTC day, in Go: the
-// databases write dates differently.
+// daily buckets the period's email (from the roll-ups) and revenue by UTC
+// day.
 func (s *Store) daily(ctx context.Context, p Period) ([]DayStats, error) {
 	db := s.db.WithContext(ctx)
 	from, to := p.From.UTC(), p.To.UTC()
@@ -140,22 +139,15 @@ func (s *Store) daily(ctx context.Context, p Period) ([]DayStats, error) {
 		index[d.Format(time.DateOnly)] = len(days)
 		days = append(days, DayStats{Day: d.Format(time.DateOnly)})
 	}
-	var msgs []struct {
-		At                  time.Time
-		OpenedAt, ClickedAt *time.Time
-	}
-	if err := db.Model(&Message{}).Select("at, opened_at, clicked_at").
-		Where("channel = ? AND at >= ? AND at < ? AND status IN ?", ChannelEmail, from, to, sentStatuses).Scan(&msgs).Error; err != nil {
+	emails, _, err := s.messageDays(ctx, p, "channel = ?", ChannelEmail)
+	if err != nil {
 		return nil, err
 	}
-	for _, m := range msgs {
-		d := &days[index[m.At.UTC().Format(time.DateOnly)]]
-		d.Sent++
-		if m.OpenedAt != nil {
-			d.Opened++
-		}
-		if m.ClickedAt != nil {
-			d.Clicked++
+	for _, m := range emails {
+		if i, ok := index[m.Day]; ok {
+			days[i].Sent += m.Sent
+			days[i].Opened += m.Opened
+			days[i].Clicked += m.Clicked
 		}
 	}
 	var orders []struct {
@@ -216,4 +208,14 @@ func FormatKPI(name string, v *float64) string {
 		return strconv.FormatFloat(*v, 'f', 2, 64)
 	}
 	return strconv.FormatFloat(*v, 'f', 0, 64)
+}
+
+// emailCounts adds up the period's email, every journey's and the rest.
+func (s *Store) emailCounts(ctx context.Context, p Period) (MessageCounts, error) {
+	var c MessageCounts
+	days, _, err := s.messageDays(ctx, p, "channel = ?", ChannelEmail)
+	for _, d := range days {
+		c.add(d.MessageCounts)
+	}
+	return c, err
 }

@@ -219,9 +219,8 @@ func (s *Store) ListHealth(ctx context.Context, p Period, now time.Time) (ListHe
 		h.Daily[i].Net = h.Daily[i].New - h.Daily[i].Unsubscribed
 	}
 
-	var c MessageCounts
-	if err := db.Model(&Message{}).Select(messageCounts, messageCountArgs()...).
-		Where("channel = ? AND at >= ? AND at < ?", ChannelEmail, from, to).Scan(&c).Error; err != nil {
+	c, err := s.emailCounts(ctx, p)
+	if err != nil {
 		return h, err
 	}
 	m := c.metrics()

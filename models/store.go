@@ -41,6 +41,11 @@ type Store struct {
 	startWriter sync.Once
 	closed      chan struct{}
 	closeOnce   sync.Once
+
+	// The messages' daily roll-ups (rollups.go): one refresh at a time,
+	// and when the last one ended.
+	rollupMu   sync.Mutex
+	rollupDone time.Time
 }
 
 // Open connects to the database named by url:

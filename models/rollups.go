@@ -1,0 +1,294 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/nudgehq/nudge/workflows"
+)
+
+// Daily roll-ups of messages. The results read a month of sending on every
+// page; counting it from the messages themselves takes seconds at 200,000
+// messages, so each UTC day's counts per journey, step and channel are kept
+// in message_days (and the skips' reasons in skip_days), and read from
+// there.
+//
+// A roll-up is always a pure function of that day's messages: a day is
+// recounted whole, never incremented. Which days to recount is found from
+// messages.updated_at, which gorm sets on every insert and update made
+// through the Message model (every write in this package; a raw UPDATE
+// would bypass it, so there is none). Each refresh recounts the days of the
+// rows changed since the last refresh began, less rollupMargin, so a row
+// written by a process whose clock runs behind, or committed just after a
+// refresh looked, is still seen. Reads refresh first, so the figures are
+// never stale; a refresh with nothing changed costs one indexed query.
+
+// MessageDay counts one step's messages on one day, by send date (At, UTC).
+type MessageDay struct {
+	Day     string `gorm:"primaryKey;size:10"` // YYYY-MM-DD
+	Journey string `gorm:"primaryKey;size:64"`
+	Step    string `gorm:"primaryKey;size:64"`
+	Channel string `gorm:"primaryKey;size:16"`
+	// FirstID is the day's first message of the step: steps are listed in
+	// the order they were first sent.
+	FirstID uint64
+	// Messages counts every row, skipped and refused too: the step came
+	// up for that many contacts.
+	Messages int64
+	MessageCounts
+	// SMS outcomes from Twilio's status callbacks.
+	SMSDelivered, SMSFailed int64
+}
+
+// SkipDay counts one step's skips on one day by the kind of reason.
+type SkipDay struct {
+	Day     string `gorm:"primaryKey;size:10"`
+	Journey string `gorm:"primaryKey;size:64"`
+	Step    string `gorm:"primaryKey;size:64"`
+	Channel string `gorm:"primaryKey;size:16"`
+	Reason  string `gorm:"primaryKey;size:191"`
+	N       int64
+}
+
+// rollupMargin is how far before the last refresh's start the next one
+// looks for changed messages: more than any commit delay or clock skew
+// between Nudge's processes should be.
+const rollupMargin = 5 * time.Minute
+
+const rollupMarkSetting = "message_days_mark"
+
+// refreshRollups recounts the days whose messages changed since the last
+// refresh. Concurrent callers in one process share one refresh; refreshes in
+// other processes are harmless, as a recount writes the same rows.
+func (s *Store) refreshRollups(ctx context.Context) error {
+	asked := time.Now()
+	s.rollupMu.Lock()
+	defer s.rollupMu.Unlock()
+	if s.rollupDone.After(asked) {
+		return nil // a refresh that began after this call finished meanwhile
+	}
+	start := time.Now().UTC()
+	db := s.db.WithContext(ctx)
+	var mark Setting
+	err := db.Where("name = ?", rollupMarkSetting).Take(&mark).Error
+	var days []string
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		days, err = s.allMessageDays(db)
+	case err == nil:
+		var since time.Time
+		if since, err = time.Parse(time.RFC3339Nano, mark.Value); err != nil {
+			return fmt.Errorf("roll-up mark %q: %w", mark.Value, err)
+		}
+		var at []time.Time
+		err = db.Model(&Message{}).Where("updated_at >= ?", since.Add(-rollupMargin)).Distinct("at").Pluck("at", &at).Error
+		for _, t := range at {
+			days = append(days, t.UTC().Format(time.DateOnly))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("find the days to roll up: %w", err)
+	}
+	slices.Sort(days)
+	for _, day := range slices.Compact(days) {
+		if err := s.rollUpDay(db, day); err != nil {
+			return fmt.Errorf("roll up %s: %w", day, err)
+		}
+	}
+	if err := db.Save(&Setting{Name: rollupMarkSetting, Value: start.Format(time.RFC3339Nano)}).Error; err != nil {
+		return err
+	}
+	s.rollupDone = time.Now()
+	return nil
+}
+
+// allMessageDays lists every day from the first message to the last: the
+// first refresh (after an upgrade, or on a new database) rolls up them all.
+func (s *Store) allMessageDays(db *gorm.DB) ([]string, error) {
+	var span struct{ First, Last *time.Time }
+	if err := db.Model(&Message{}).Select("MIN(at) AS first, MAX(at) AS last").Scan(&span).Error; err != nil {
+		return nil, err
+	}
+	if span.First == nil {
+		return nil, nil
+	}
+	var days []string
+	for d := span.First.UTC().Truncate(24 * time.Hour); !d.After(*span.Last); d = d.Add(24 * time.Hour) {
+		days = append(days, d.Format(time.DateOnly))
+	}
+	return days, nil
+}
+
+// rollUpDay recounts one day from its messages and replaces its rows.
+func (s *Store) rollUpDay(db *gorm.DB, day string) error {
+	from, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return err
+	}
+	rows, skips, err := countMessages(db, day, from, from.Add(24*time.Hour), "")
+	if err != nil {
+		return err
+	}
+	return db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("day = ?", day).Delete(&MessageDay{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("day = ?", day).Delete(&SkipDay{}).Error; err != nil {
+			return err
+		}
+		if len(rows) > 0 {
+			if err := tx.CreateInBatches(rows, 500).Error; err != nil {
+				return err
+			}
+		}
+		if len(skips) > 0 {
+			return tx.CreateInBatches(skips, 500).Error
+		}
+		return nil
+	})
+}
+
+// countMessages counts the messages sent in [from, to) that match where
+// (on journey, step and channel), per journey, step and channel, as day's
+// rows: what a roll-up holds, counted from the messages themselves.
+func countMessages(db *gorm.DB, day string, from, to time.Time, where string, args ...any) ([]MessageDay, []SkipDay, error) {
+	q := func() *gorm.DB {
+		q := db.Model(&Message{}).Where("at >= ? AND at < ?", from.UTC(), to.UTC())
+		if where != "" {
+			q = q.Where(where, args...)
+		}
+		return q
+	}
+	var rows []MessageDay
+	err := q().Select(`journey, step, channel, MIN(id) AS first_id, COUNT(*) AS messages, `+messageCounts+`,
+		SUM(CASE WHEN status IN ? AND delivery_status = ? THEN 1 ELSE 0 END) AS sms_delivered,
+		SUM(CASE WHEN status = ? OR delivery_status IN ? THEN 1 ELSE 0 END) AS sms_failed`,
+		append(messageCountArgs(), sentStatuses, "delivered", workflows.StatusRefused, []string{"failed", "undelivered"})...).
+		Group("journey, step, channel").Scan(&rows).Error
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range rows {
+		rows[i].Day = day
+		rows[i].Recipients = 0 // distinct contacts do not add up across days
+	}
+	var reasons []struct {
+		Journey, Step, Channel, Reason string
+		N                              int64
+	}
+	err = q().Select("journey, step, channel, reason, COUNT(*) AS n").Where("status = ?", workflows.StatusSkipped).
+		Group("journey, step, channel, reason").Scan(&reasons).Error
+	if err != nil {
+		return nil, nil, err
+	}
+	// Reasons carry their details ("frequency cap: 3 marketing emails…"):
+	// add them up by kind.
+	byKind := map[SkipDay]int64{}
+	var kinds []SkipDay
+	for _, r := range reasons {
+		k := SkipDay{Day: day, Journey: r.Journey, Step: r.Step, Channel: r.Channel, Reason: truncate(SkipReason(r.Reason), 191)}
+		if _, seen := byKind[k]; !seen {
+			kinds = append(kinds, k)
+		}
+		byKind[k] += r.N
+	}
+	for i := range kinds {
+		kinds[i].N = byKind[kinds[i]]
+	}
+	return rows, kinds, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// messageDays counts the period's messages that match where (on journey,
+// step and channel) per day, journey, step and channel, with their skips:
+// whole days from the roll-ups (refreshed first), and the parts of days at
+// either end of a period that does not start or end at midnight UTC from
+// the messages themselves.
+func (s *Store) messageDays(ctx context.Context, p Period, where string, args ...any) ([]MessageDay, []SkipDay, error) {
+	if err := s.refreshRollups(ctx); err != nil {
+		return nil, nil, err
+	}
+	db := s.db.WithContext(ctx)
+	from, to := p.From.UTC(), p.To.UTC()
+	first, last := from.Truncate(24*time.Hour), to.Truncate(24*time.Hour)
+	if first.Before(from) {
+		first = first.Add(24 * time.Hour)
+	}
+	var rows []MessageDay
+	var skips []SkipDay
+	edge := func(a, b time.Time) error {
+		r, sk, err := countMessages(db, dayOf(a), a, b, where, args...)
+		rows, skips = append(rows, r...), append(skips, sk...)
+		return err
+	}
+	if !first.Before(last) { // no whole day inside: at most two parts of days
+		mid := first
+		if to.Before(mid) {
+			mid = to
+		}
+		if from.Before(mid) {
+			if err := edge(from, mid); err != nil {
+				return nil, nil, err
+			}
+		}
+		if mid.Before(to) {
+			if err := edge(mid, to); err != nil {
+				return nil, nil, err
+			}
+		}
+		return rows, skips, nil
+	}
+	if from.Before(first) {
+		if err := edge(from, first); err != nil {
+			return nil, nil, err
+		}
+	}
+	var whole []MessageDay
+	var wholeSkips []SkipDay
+	q := func() *gorm.DB {
+		q := db.Where("day >= ? AND day < ?", dayOf(first), dayOf(last))
+		if where != "" {
+			q = q.Where(where, args...)
+		}
+		return q
+	}
+	if err := q().Order("day, first_id").Find(&whole).Error; err != nil {
+		return nil, nil, err
+	}
+	if err := q().Order("day, journey, step, channel, reason").Find(&wholeSkips).Error; err != nil {
+		return nil, nil, err
+	}
+	rows, skips = append(rows, whole...), append(skips, wholeSkips...)
+	if last.Before(to) {
+		if err := edge(last, to); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rows, skips, nil
+}
+
+func dayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// add sums counts.
+func (c *MessageCounts) add(o MessageCounts) {
+	c.Sent += o.Sent
+	c.Bounced += o.Bounced
+	c.Complaints += o.Complaints
+	c.Opened += o.Opened
+	c.Clicked += o.Clicked
+	c.Unsubscribed += o.Unsubscribed
+	c.Skipped += o.Skipped
+	c.Recipients += o.Recipients
+}
