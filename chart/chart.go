@@ -55,3 +55,18 @@ func render(format string, width, height int, draw func(*charts.Painter) error) 
 	}
 	return b, nil
 }
+
+// Sparkline draws one small line with no axes, title or legend: a trend
+// beside a figure in a table.
+func Sparkline(format string, values []float64, width, height int) ([]byte, error) {
+	opt := charts.NewLineChartOptionWithData([][]float64{values})
+	opt.XAxis.Show = charts.Ptr(false)
+	for i := range opt.YAxis {
+		opt.YAxis[i].Show = charts.Ptr(false)
+	}
+	opt.Legend.Show = charts.Ptr(false)
+	opt.Title.Show = charts.Ptr(false)
+	opt.Symbol = charts.Symbol{Shape: charts.SymbolNone}
+	opt.Padding = charts.NewBoxEqual(2)
+	return render(format, width, height, func(p *charts.Painter) error { return p.LineChart(opt) })
+}

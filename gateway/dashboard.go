@@ -191,7 +191,8 @@ type journeysPage struct {
 
 type journeyLine struct {
 	models.JourneyMetrics
-	Paused bool
+	Paused    bool
+	Sparkline template.HTML // emails sent per day
 }
 
 func (g *Gateway) dashboardJourneys(c *gin.Context) {
@@ -210,9 +211,23 @@ func (g *Gateway) dashboardJourneys(c *gin.Context) {
 		g.serverError(c, "read paused journeys", err)
 		return
 	}
+	daily, err := g.Store.JourneyDailySent(ctx, workflows.JourneyNames(), d.Period)
+	if err != nil {
+		g.serverError(c, "read the journeys' daily sends", err)
+		return
+	}
 	page := journeysPage{dashPage: d}
 	for _, m := range ms {
-		page.Journeys = append(page.Journeys, journeyLine{JourneyMetrics: m, Paused: slices.Contains(paused, m.Journey)})
+		values := make([]float64, len(daily[m.Journey]))
+		for i, n := range daily[m.Journey] {
+			values[i] = float64(n)
+		}
+		spark, err := svg(chart.Sparkline(chart.SVG, values, 120, 30))
+		if err != nil {
+			g.serverError(c, "draw a sparkline", err)
+			return
+		}
+		page.Journeys = append(page.Journeys, journeyLine{JourneyMetrics: m, Paused: slices.Contains(paused, m.Journey), Sparkline: spark})
 	}
 	g.page(c, http.StatusOK, "dashboard_journeys.html", page)
 }

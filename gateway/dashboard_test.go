@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/workflows"
 )
 
 const form = "Content-Type: application/x-www-form-urlencoded"
@@ -109,7 +110,12 @@ func TestDashboardPages(t *testing.T) {
 
 	rec = e.do(http.MethodGet, "/dashboard/journeys?"+period, "", cookie)
 	require.Equal(t, http.StatusOK, rec.Code)
-	has(rec.Body.String(), `<td>2</td><td>1</td><td>50.0%</td><td>1</td><td>3</td><td>100.0%</td><td>50.0%</td><td>0.0%</td><td>33.3%</td><td>$90.00</td>`)
+	page = rec.Body.String()
+	has(page, `<td>2</td><td>1</td><td>50.0%</td><td>1</td><td>3</td><td class="spark"><svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 120 30">`)
+	has(page, `</svg></td><td>100.0%</td><td>50.0%</td><td>0.0%</td><td>33.3%</td><td>$90.00</td>`)
+	// One sparkline per journey, each a drawn line.
+	assert.Equal(t, len(workflows.JourneyNames()), strings.Count(page, `<td class="spark"><svg`))
+	assert.GreaterOrEqual(t, strings.Count(page, `<path`), len(workflows.JourneyNames()))
 
 	rec = e.do(http.MethodGet, "/dashboard/journeys/welcome_ecommerce?"+period, "", cookie)
 	require.Equal(t, http.StatusOK, rec.Code)

@@ -219,3 +219,31 @@ func (s *Store) emailCounts(ctx context.Context, p Period) (MessageCounts, error
 	}
 	return c, err
 }
+
+// JourneyDailySent is each journey's emails sent per UTC day of the period,
+// from the roll-ups: the journeys table's sparklines.
+func (s *Store) JourneyDailySent(ctx context.Context, names []string, p Period) (map[string][]int64, error) {
+	days, _, err := s.messageDays(ctx, p, "journey IN ? AND channel = ?", names, ChannelEmail)
+	if err != nil {
+		return nil, err
+	}
+	from := p.From.UTC().Truncate(24 * time.Hour)
+	n := 0
+	for d := from; d.Before(p.To); d = d.Add(24 * time.Hour) {
+		n++
+	}
+	out := map[string][]int64{}
+	for _, name := range names {
+		out[name] = make([]int64, n)
+	}
+	for _, d := range days {
+		day, err := time.Parse(time.DateOnly, d.Day)
+		if err != nil {
+			return nil, err
+		}
+		if i := int(day.Sub(from).Hours() / 24); i >= 0 && i < n {
+			out[d.Journey][i] += d.Sent
+		}
+	}
+	return out, nil
+}
