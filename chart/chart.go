@@ -70,3 +70,28 @@ func Sparkline(format string, values []float64, width, height int) ([]byte, erro
 	opt.Padding = charts.NewBoxEqual(2)
 	return render(format, width, height, func(p *charts.Painter) error { return p.LineChart(opt) })
 }
+
+// Threshold draws a rate by day (in percent; nil days left out) beside its
+// limit as a flat line: the rate in green when the period passes, in red
+// when it fails, and grey while it cannot be judged; the limit in grey.
+func Threshold(format, title string, labels []string, rates []*float64, limit float64, pass *bool, width, height int) ([]byte, error) {
+	values, limits := make([]float64, len(rates)), make([]float64, len(rates))
+	for i, r := range rates {
+		values[i], limits[i] = charts.GetNullValue(), limit*100
+		if r != nil {
+			values[i] = *r * 100
+		}
+	}
+	opt := charts.NewLineChartOptionWithData([][]float64{values, limits})
+	opt.Title = charts.TitleOption{Text: title}
+	opt.XAxis.Labels = labels
+	opt.Legend = charts.LegendOption{SeriesNames: []string{"rate %", "limit %"}}
+	colour := charts.ColorGray
+	if pass != nil && *pass {
+		colour = charts.ColorGreen
+	} else if pass != nil {
+		colour = charts.ColorRed
+	}
+	opt.Theme = opt.Theme.WithSeriesColors([]charts.Color{colour, charts.ColorGray})
+	return render(format, width, height, func(p *charts.Painter) error { return p.LineChart(opt) })
+}

@@ -389,6 +389,8 @@ type listHealthPage struct {
 	dashPage
 	Health models.ListHealth
 	Chart  template.HTML
+	// Trends draw each threshold's rate by day against its limit.
+	Trends []template.HTML
 }
 
 func (g *Gateway) dashboardListHealth(c *gin.Context) {
@@ -411,7 +413,16 @@ func (g *Gateway) dashboardListHealth(c *gin.Context) {
 		g.serverError(c, "draw the growth chart", err)
 		return
 	}
-	g.page(c, http.StatusOK, "dashboard_list_health.html", listHealthPage{dashPage: d, Health: h, Chart: growth})
+	page := listHealthPage{dashPage: d, Health: h, Chart: growth}
+	for _, th := range h.Thresholds {
+		trend, err := svg(chart.Threshold(chart.SVG, models.KPILabel(th.Metric)+" by day, "+th.Rule, labels, th.Daily, th.Limit, th.Pass, 900, 260))
+		if err != nil {
+			g.serverError(c, "draw a threshold chart", err)
+			return
+		}
+		page.Trends = append(page.Trends, trend)
+	}
+	g.page(c, http.StatusOK, "dashboard_list_health.html", page)
 }
 
 type contactsPage struct {

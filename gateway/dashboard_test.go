@@ -17,6 +17,12 @@ import (
 
 const form = "Content-Type: application/x-www-form-urlencoded"
 
+// How the charts write the pass and fail colours.
+const (
+	red   = "rgb(255,0,0)"
+	green = "rgb(0,128,0)"
+)
+
 // signIn signs the dashboard in with key and returns the session cookie
 // as a request header.
 func (e *env) signIn(t *testing.T) string {
@@ -203,6 +209,19 @@ func TestDashboardPipelineListHealthAndContacts(t *testing.T) {
 	has(page, `<tr data-threshold="deliverability_rate"><td>Deliverability</td><td>66.7%</td><td>at least 95%</td><td><span class="fail">fail</span></td></tr>`)
 	has(page, `<tr data-threshold="unsubscribe_rate"><td>Unsubscribe rate</td><td>0.0%</td><td>under 0.5%</td><td><span class="pass">pass</span></td></tr>`)
 	has(page, ">Growth by day<")
+	// Each rule's rate by day beside its limit: red when the period fails,
+	// green when it passes.
+	trends := strings.Split(page, `<div class="card trend">`)[1:]
+	require.Len(t, trends, 3)
+	for i, want := range []struct{ title, colour string }{
+		{">Deliverability by day, at least 95%<", red},
+		{">Unsubscribe rate by day, under 0.5%<", green},
+		{">Bounce rate by day, under 2%<", red},
+	} {
+		has(trends[i], want.title)
+		has(trends[i], "stroke:"+want.colour)
+		has(trends[i], ">limit %<")
+	}
 	rec = e.do(http.MethodGet, "/dashboard/list-health?from=2026-01-01&to=2026-01-31", "", cookie)
 	has(rec.Body.String(), `<td>—</td><td>under 2%</td><td><span class="muted">no email to judge</span></td>`)
 

@@ -154,8 +154,12 @@ type DailyGrowth struct {
 type Threshold struct {
 	Metric string   `json:"metric"`
 	Rule   string   `json:"rule"`
+	Limit  float64  `json:"limit"`
 	Value  *float64 `json:"value"`
 	Pass   *bool    `json:"pass"`
+	// Daily is the rate on each day of the list's Daily (nil on a day
+	// with no email).
+	Daily []*float64 `json:"daily"`
 }
 
 // ListHealth reports the list now, its daily growth and the thresholds in
@@ -219,25 +223,55 @@ func (s *Store) ListHealth(ctx context.Context, p Period, now time.Time) (ListHe
 		h.Daily[i].Net = h.Daily[i].New - h.Daily[i].Unsubscribed
 	}
 
-	c, err := s.emailCounts(ctx, p)
+	emails, _, err := s.messageDays(ctx, p, "channel = ?", ChannelEmail)
 	if err != nil {
 		return h, err
 	}
-	m := c.metrics()
+	var total MessageCounts
+	daily := make([]MessageCounts, len(h.Daily))
+	index := map[string]int{}
+	for i, d := range h.Daily {
+		index[d.Day] = i
+	}
+	for _, d := range emails {
+		total.add(d.MessageCounts)
+		if i, ok := index[d.Day]; ok {
+			daily[i].add(d.MessageCounts)
+		}
+	}
+	m := total.metrics()
 	h.SentInRange = m.Sent
-	h.Thresholds = []Threshold{
-		threshold("deliverability_rate", "at least 95%", m.Deliverability, func(v float64) bool { return v >= 0.95 }),
-		threshold("unsubscribe_rate", "under 0.5%", m.UnsubscribeRate, func(v float64) bool { return v < 0.005 }),
-		threshold("bounce_rate", "under 2%", m.BounceRate, func(v float64) bool { return v < 0.02 }),
+	for _, rule := range listRules {
+		t := Threshold{Metric: rule.metric, Rule: rule.rule, Limit: rule.limit, Value: rule.rate(m)}
+		if t.Value != nil {
+			pass := rule.pass(*t.Value)
+			t.Pass = &pass
+		}
+		for _, c := range daily {
+			t.Daily = append(t.Daily, rule.rate(c.metrics()))
+		}
+		h.Thresholds = append(h.Thresholds, t)
 	}
 	return h, nil
 }
 
-func threshold(metric, rule string, v *float64, ok func(float64) bool) Threshold {
-	t := Threshold{Metric: metric, Rule: rule, Value: v}
-	if v != nil {
-		pass := ok(*v)
-		t.Pass = &pass
+// listRules are the seed's list-health thresholds.
+var listRules = []listRule{
+	{"deliverability_rate", "at least 95%", 0.95, true, func(m EmailMetrics) *float64 { return m.Deliverability }},
+	{"unsubscribe_rate", "under 0.5%", 0.005, false, func(m EmailMetrics) *float64 { return m.UnsubscribeRate }},
+	{"bounce_rate", "under 2%", 0.02, false, func(m EmailMetrics) *float64 { return m.BounceRate }},
+}
+
+type listRule struct {
+	metric, rule string
+	limit        float64
+	atLeast      bool // pass at or above the limit; otherwise below it
+	rate         func(EmailMetrics) *float64
+}
+
+func (r listRule) pass(v float64) bool {
+	if r.atLeast {
+		return v >= r.limit
 	}
-	return t
+	return v < r.limit
 }

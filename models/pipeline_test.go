@@ -100,10 +100,13 @@ func TestListHealth(t *testing.T) {
 		assert.Equal(t, models.DailyGrowth{Day: "2026-03-31"}, h.Daily[30])
 		assert.Equal(t, int64(100), h.SentInRange)
 		pass, fail := true, false
+		// Every send was on 10 March: the daily rates are undefined on the
+		// other days.
+		on10th := func(r *float64) []*float64 { d := make([]*float64, 31); d[9] = r; return d }
 		assert.Equal(t, []models.Threshold{
-			{Metric: "deliverability_rate", Rule: "at least 95%", Value: rate(0.98), Pass: &pass},
-			{Metric: "unsubscribe_rate", Rule: "under 0.5%", Value: rate(1.0 / 98), Pass: &fail},
-			{Metric: "bounce_rate", Rule: "under 2%", Value: rate(0.02), Pass: &fail},
+			{Metric: "deliverability_rate", Rule: "at least 95%", Limit: 0.95, Value: rate(0.98), Pass: &pass, Daily: on10th(rate(0.98))},
+			{Metric: "unsubscribe_rate", Rule: "under 0.5%", Limit: 0.005, Value: rate(1.0 / 98), Pass: &fail, Daily: on10th(rate(1.0 / 98))},
+			{Metric: "bounce_rate", Rule: "under 2%", Limit: 0.02, Value: rate(0.02), Pass: &fail, Daily: on10th(rate(0.02))},
 		}, h.Thresholds)
 	})
 }
