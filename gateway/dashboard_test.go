@@ -19,8 +19,8 @@ const form = "Content-Type: application/x-www-form-urlencoded"
 
 // How the charts write the pass and fail colours.
 const (
-	red   = "rgb(255,0,0)"
-	green = "rgb(0,128,0)"
+	red   = "red"
+	green = "green"
 )
 
 // signIn signs the dashboard in with key and returns the session cookie
