@@ -20,8 +20,8 @@ import (
 // GuardWindow of them.
 const (
 	GuardWindow          = 200
-	GuardBounceLimit     = 0.02
-	GuardUnsubscribe     = 0.005
+	GuardBounceLimit     = models.BounceLimit
+	GuardUnsubscribe     = models.UnsubscribeLimit
 	GuardComplaintLimit  = 0.001
 	guardRealertInterval = 24 * time.Hour
 )

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nudgehq/nudge/chart"
 	"github.com/nudgehq/nudge/models"
+	"github.com/nudgehq/nudge/templates"
 	"github.com/nudgehq/nudge/workflows"
 )
 
@@ -61,7 +62,7 @@ func (a *Activities) SendReport(ctx context.Context, run workflows.ReportRun) (w
 		d.Dashboard = a.Links.BaseURL() + "/dashboard?from=" + run.From.UTC().Format(time.RFC3339) + "&to=" + run.To.UTC().Format(time.RFC3339)
 	}
 	for _, k := range o.KPIs {
-		d.KPIs = append(d.KPIs, reportKPI{Label: models.KPILabel(k.Name), Value: models.FormatKPI(k.Name, k.Value), Change: kpiChange(k.Name, k)})
+		d.KPIs = append(d.KPIs, reportKPI{Label: models.KPILabel(k.Name), Value: models.FormatKPI(k.Name, k.Value), Change: reportChange(k)})
 	}
 	png, err := chart.DailyEmails(chart.PNG, o.Daily, 800, 300)
 	if err != nil {
@@ -109,15 +110,8 @@ func (a *Activities) reportOnce(ctx context.Context, key string, on bool, send f
 	return true, send()
 }
 
-var reportHTML = template.Must(template.New("report").Parse(`<!doctype html>
-<html><body style="font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1d2330;max-width:820px">
-<h1 style="font-size:20px">{{.Title}}: {{.From}} to {{.To}}</h1>
-<table style="border-collapse:collapse">{{range .KPIs}}<tr><td style="padding:4px 12px 4px 0">{{.Label}}</td><td style="padding:4px 12px 4px 0"><b>{{.Value}}</b></td><td style="color:#6b7280">{{.Change}}</td></tr>{{end}}</table>
-<p><img src="cid:daily.png" alt="Emails sent, opened and clicked by day" width="800" height="300"></p>
-<table style="border-collapse:collapse;font-size:14px"><tr><th align="left">Journey</th><th>Entered</th><th>Converted</th><th>Sent</th><th>Opened</th><th>Clicked</th><th>Revenue</th></tr>
-{{range .Journeys}}<tr><td>{{.Journey}}</td><td align="right">{{.Entered}}</td><td align="right">{{.Converted}}</td><td align="right">{{.Sent}}</td><td align="right">{{.Opened}}</td><td align="right">{{.Clicked}}</td><td align="right">{{printf "%.2f" .Revenue}}</td></tr>{{end}}</table>
-{{with .Dashboard}}<p><a href="{{.}}">Open the dashboard</a></p>{{end}}
-</body></html>`))
+// reportHTML is the report email's HTML (templates/reports/report.html).
+var reportHTML = template.Must(template.ParseFS(templates.FS, "reports/report.html"))
 
 func (d reportData) text() string {
 	var b strings.Builder
@@ -178,15 +172,11 @@ func (a *Activities) postReport(ctx context.Context, channel string, d reportDat
 	return err
 }
 
-func kpiChange(name string, k models.KPI) string {
-	if k.Change == nil {
-		return ""
+// reportChange puts a figure's change in brackets after it, as the
+// dashboard words it.
+func reportChange(k models.KPI) string {
+	if c := models.FormatKPIChange(k.Name, k.Change, k.Relative); c != "" {
+		return "(" + c + ")"
 	}
-	if strings.HasSuffix(name, "_rate") {
-		return fmt.Sprintf("(%+.1f pts)", *k.Change*100)
-	}
-	if k.Relative != nil {
-		return fmt.Sprintf("(%+.0f%%)", *k.Relative*100)
-	}
-	return fmt.Sprintf("(%+.0f)", *k.Change)
+	return ""
 }

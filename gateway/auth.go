@@ -128,3 +128,18 @@ func (g *Gateway) requireAdmin(c *gin.Context) {
 		}
 	}
 }
+
+// signInKey reads the admin key a sign-in form posted (the dashboard's,
+// the codec's). It returns the key, or the status to refuse it with and
+// why: 403 for a write key, which web pages carry, 401 for anything else.
+func (g *Gateway) signInKey(c *gin.Context, writeKeyProblem string) (key string, status int, problem string) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10)
+	key = strings.TrimSpace(c.PostForm("key"))
+	switch g.kind(key) {
+	case keyAdmin:
+		return key, 0, ""
+	case keyWrite:
+		return "", http.StatusForbidden, writeKeyProblem
+	}
+	return "", http.StatusUnauthorized, "That is not one of this gateway's admin keys (NUDGE_ADMIN_KEYS)."
+}

@@ -141,17 +141,10 @@ func (g *Gateway) codecLoginPage(c *gin.Context) {
 // the UI may be on another site.
 func (g *Gateway) codecLogin(c *gin.Context) {
 	d := g.codecLoginData()
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10)
-	key := strings.TrimSpace(c.PostForm("key"))
-	switch g.kind(key) {
-	case keyAdmin:
-	case keyWrite:
-		d.Error = "That is a write key. Decoding shows contacts' personal data: sign in with an admin key."
-		g.page(c, http.StatusForbidden, "codec_login.html", d)
-		return
-	default:
-		d.Error = "That is not one of this gateway's admin keys (NUDGE_ADMIN_KEYS)."
-		g.page(c, http.StatusUnauthorized, "codec_login.html", d)
+	key, refused, problem := g.signInKey(c, "That is a write key. Decoding shows contacts' personal data: sign in with an admin key.")
+	if refused != 0 {
+		d.Error = problem
+		g.page(c, refused, "codec_login.html", d)
 		return
 	}
 	until := time.Now().Add(codecSessionOf)

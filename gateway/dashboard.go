@@ -89,18 +89,10 @@ func safeNext(next string) string {
 }
 
 func (g *Gateway) dashboardLogin(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10)
-	key := strings.TrimSpace(c.PostForm("key"))
-	d := loginPage{Next: safeNext(c.PostForm("next"))}
-	switch g.kind(key) {
-	case keyAdmin:
-	case keyWrite:
-		d.Error = "That is a write key, which web pages carry. The dashboard takes an admin key."
-		g.page(c, http.StatusForbidden, "dashboard_login.html", d)
-		return
-	default:
-		d.Error = "That is not one of this gateway's admin keys (NUDGE_ADMIN_KEYS)."
-		g.page(c, http.StatusUnauthorized, "dashboard_login.html", d)
+	key, refused, problem := g.signInKey(c, "That is a write key, which web pages carry. The dashboard takes an admin key.")
+	d := loginPage{Next: safeNext(c.PostForm("next")), Error: problem}
+	if refused != 0 {
+		g.page(c, refused, "dashboard_login.html", d)
 		return
 	}
 	until := time.Now().Add(dashboardSession)
@@ -325,22 +317,8 @@ var pageFuncs = template.FuncMap{
 		}
 		return models.FormatKPI(name, v)
 	},
-	"change": func(name string, d, rel *float64) string {
-		if d == nil {
-			return ""
-		}
-		if strings.HasSuffix(name, "_rate") {
-			return fmt.Sprintf("%+.1f pts", *d*100)
-		}
-		s := fmt.Sprintf("%+.0f", *d)
-		if name == "revenue" {
-			s = fmt.Sprintf("%+.2f", *d)
-		}
-		if rel != nil {
-			s += fmt.Sprintf(" (%+.0f%%)", *rel*100)
-		}
-		return s
-	},
+	"change": models.FormatKPIChange,
+
 	"deref":  func(v *float64) float64 { return *v },
 	"deref2": func(v *bool) bool { return *v },
 	"hours": func(h *float64) string {

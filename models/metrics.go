@@ -85,8 +85,11 @@ type StepMetrics struct {
 	EmailMetrics
 }
 
-// Statuses that count as sent.
-var sentStatuses = []string{workflows.StatusSent, workflows.StatusRecorded, workflows.StatusUnknown}
+// Statuses that count as sent, and delivery statuses that count as bounced.
+var (
+	sentStatuses    = []string{workflows.StatusSent, workflows.StatusRecorded, workflows.StatusUnknown}
+	bouncedStatuses = []string{"bounced", "soft_bounced"}
+)
 
 // messageCounts is the one pass over messages that every email figure
 // comes from.
@@ -101,9 +104,8 @@ const messageCounts = `
 	COUNT(DISTINCT CASE WHEN status IN ? AND (delivery_status IS NULL OR delivery_status NOT IN ?) THEN contact_id END) AS recipients`
 
 func messageCountArgs() []any {
-	bounced := []string{"bounced", "soft_bounced"}
-	return []any{sentStatuses, sentStatuses, bounced, sentStatuses, "complained", sentStatuses, sentStatuses, sentStatuses,
-		workflows.StatusSkipped, sentStatuses, bounced}
+	return []any{sentStatuses, sentStatuses, bouncedStatuses, sentStatuses, "complained", sentStatuses, sentStatuses, sentStatuses,
+		workflows.StatusSkipped, sentStatuses, bouncedStatuses}
 }
 
 // MessageCounts are the raw counts behind EmailMetrics.
@@ -309,7 +311,7 @@ func (s *Store) recipients(db *gorm.DB, where string, arg any, from, to time.Tim
 	}
 	err := db.Model(&Message{}).Select("journey, COUNT(DISTINCT contact_id) AS n").
 		Where(where, arg).Where("channel = ? AND at >= ? AND at < ? AND status IN ? AND (delivery_status IS NULL OR delivery_status NOT IN ?)",
-		ChannelEmail, from, to, sentStatuses, []string{"bounced", "soft_bounced"}).
+		ChannelEmail, from, to, sentStatuses, bouncedStatuses).
 		Group("journey").Scan(&rows).Error
 	out := map[string]int64{}
 	for _, r := range rows {

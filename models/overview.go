@@ -2,11 +2,14 @@ package models
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // Overview is the period at a glance: its KPIs beside the period of the
@@ -39,6 +42,7 @@ type DayStats struct {
 // periodFigures are the figures an overview compares.
 type periodFigures struct {
 	email              EmailMetrics
+	emailDays          []MessageDay // the email behind it, by day
 	entered, converted int64
 	orders             int64
 	revenue            float64
@@ -49,13 +53,17 @@ func (s *Store) figures(ctx context.Context, p Period) (periodFigures, error) {
 	db := s.db.WithContext(ctx)
 	from, to := p.From.UTC(), p.To.UTC()
 	var f periodFigures
-	c, err := s.emailCounts(ctx, p)
-	if err != nil {
+	var err error
+	if f.emailDays, _, err = s.messageDays(ctx, p, "channel = ?", ChannelEmail); err != nil {
 		return f, err
+	}
+	var c MessageCounts
+	for _, d := range f.emailDays {
+		c.add(d.MessageCounts)
 	}
 	f.email = c.metrics()
 	var runs struct{ Entered, Converted int64 }
-	if err := db.Model(&JourneyRun{}).Select("COUNT(*) AS entered, SUM(CASE WHEN outcome = ? THEN 1 ELSE 0 END) AS converted", "converted").
+	if err := db.Model(&JourneyRun{}).Select("COUNT(*) AS entered, SUM(CASE WHEN outcome = ? THEN 1 ELSE 0 END) AS converted", workflows.OutcomeConverted).
 		Where("started_at >= ? AND started_at < ?", from, to).Scan(&runs).Error; err != nil {
 		return f, err
 	}
@@ -115,7 +123,7 @@ func (s *Store) Overview(ctx context.Context, p Period) (Overview, error) {
 		}
 		o.KPIs = append(o.KPIs, kpi)
 	}
-	o.Daily, err = s.daily(ctx, p)
+	o.Daily, err = s.daily(ctx, p, now.emailDays)
 	return o, err
 }
 
@@ -128,20 +136,15 @@ func attributedOrders(q *gorm.DB, from, to time.Time) *gorm.DB {
 		Where("((m.id IS NOT NULL AND m.at >= ? AND m.at < ?) OR (m.id IS NULL AND o.ordered_at >= ? AND o.ordered_at < ?))", from, to, from, to)
 }
 
-// daily buckets the period's email (from the roll-ups) and revenue by UTC
-// day.
-func (s *Store) daily(ctx context.Context, p Period) ([]DayStats, error) {
+// daily buckets the period's email (its roll-ups, as figures read them)
+// and revenue by UTC day.
+func (s *Store) daily(ctx context.Context, p Period, emails []MessageDay) ([]DayStats, error) {
 	db := s.db.WithContext(ctx)
 	from, to := p.From.UTC(), p.To.UTC()
-	var days []DayStats
-	index := map[string]int{}
-	for d := from.Truncate(24 * time.Hour); d.Before(to); d = d.Add(24 * time.Hour) {
-		index[d.Format(time.DateOnly)] = len(days)
-		days = append(days, DayStats{Day: d.Format(time.DateOnly)})
-	}
-	emails, _, err := s.messageDays(ctx, p, "channel = ?", ChannelEmail)
-	if err != nil {
-		return nil, err
+	names, index := periodDays(p)
+	days := make([]DayStats, len(names))
+	for i, d := range names {
+		days[i].Day = d
 	}
 	for _, m := range emails {
 		if i, ok := index[m.Day]; ok {
@@ -210,16 +213,6 @@ func FormatKPI(name string, v *float64) string {
 	return strconv.FormatFloat(*v, 'f', 0, 64)
 }
 
-// emailCounts adds up the period's email, every journey's and the rest.
-func (s *Store) emailCounts(ctx context.Context, p Period) (MessageCounts, error) {
-	var c MessageCounts
-	days, _, err := s.messageDays(ctx, p, "channel = ?", ChannelEmail)
-	for _, d := range days {
-		c.add(d.MessageCounts)
-	}
-	return c, err
-}
-
 // JourneyDailySent is each journey's emails sent per UTC day of the period,
 // from the roll-ups: the journeys table's sparklines.
 func (s *Store) JourneyDailySent(ctx context.Context, names []string, p Period) (map[string][]int64, error) {
@@ -227,23 +220,47 @@ func (s *Store) JourneyDailySent(ctx context.Context, names []string, p Period) 
 	if err != nil {
 		return nil, err
 	}
-	from := p.From.UTC().Truncate(24 * time.Hour)
-	n := 0
-	for d := from; d.Before(p.To); d = d.Add(24 * time.Hour) {
-		n++
-	}
+	_, index := periodDays(p)
 	out := map[string][]int64{}
 	for _, name := range names {
-		out[name] = make([]int64, n)
+		out[name] = make([]int64, len(index))
 	}
 	for _, d := range days {
-		day, err := time.Parse(time.DateOnly, d.Day)
-		if err != nil {
-			return nil, err
-		}
-		if i := int(day.Sub(from).Hours() / 24); i >= 0 && i < n {
+		if i, ok := index[d.Day]; ok {
 			out[d.Journey][i] += d.Sent
 		}
 	}
 	return out, nil
+}
+
+// periodDays lists the UTC days a period touches, YYYY-MM-DD, and where
+// each is in the list: the daily series' buckets.
+func periodDays(p Period) ([]string, map[string]int) {
+	var days []string
+	index := map[string]int{}
+	for d := p.From.UTC().Truncate(24 * time.Hour); d.Before(p.To); d = d.Add(24 * time.Hour) {
+		index[d.Format(time.DateOnly)] = len(days)
+		days = append(days, d.Format(time.DateOnly))
+	}
+	return days, index
+}
+
+// FormatKPIChange writes a figure's change for people: a rate's in
+// percentage points ("+1.5 pts"), a count's or revenue's with its relative
+// change when there is one ("+9, +900%"); "" with nothing to compare.
+func FormatKPIChange(name string, change, relative *float64) string {
+	switch {
+	case change == nil:
+		return ""
+	case strings.HasSuffix(name, "_rate"):
+		return fmt.Sprintf("%+.1f pts", *change*100)
+	}
+	s := fmt.Sprintf("%+.0f", *change)
+	if name == "revenue" {
+		s = fmt.Sprintf("%+.2f", *change)
+	}
+	if relative != nil {
+		s += fmt.Sprintf(", %+.0f%%", *relative*100)
+	}
+	return s
 }

@@ -38,7 +38,7 @@ func (s *Store) RecentSendHealth(ctx context.Context, journey string, n int) (Se
 	err := db.Table("(?) AS t", last).Select(`COUNT(*) AS sends,
 		SUM(CASE WHEN delivery_status IN ? THEN 1 ELSE 0 END) AS bounced,
 		SUM(CASE WHEN unsubscribed_at IS NOT NULL THEN 1 ELSE 0 END) AS unsubscribed,
-		SUM(CASE WHEN delivery_status = ? THEN 1 ELSE 0 END) AS complaints`, []string{"bounced", "soft_bounced"}, "complained").
+		SUM(CASE WHEN delivery_status = ? THEN 1 ELSE 0 END) AS complaints`, bouncedStatuses, "complained").
 		Scan(&h).Error
 	return h, err
 }

@@ -202,21 +202,18 @@ func (s *Store) ListHealth(ctx context.Context, p Period, now time.Time) (ListHe
 	if err := db.Model(&Contact{}).Where("unsubscribed_at >= ? AND unsubscribed_at < ?", from, to).Pluck("unsubscribed_at", &left).Error; err != nil {
 		return h, err
 	}
-	byDay := map[string]*DailyGrowth{}
-	for d := from.Truncate(24 * time.Hour); d.Before(to); d = d.Add(24 * time.Hour) {
-		h.Daily = append(h.Daily, DailyGrowth{Day: d.Format(time.DateOnly)})
-	}
-	for i := range h.Daily {
-		byDay[h.Daily[i].Day] = &h.Daily[i]
+	days, index := periodDays(p)
+	for _, d := range days {
+		h.Daily = append(h.Daily, DailyGrowth{Day: d})
 	}
 	for _, t := range joined {
-		if d := byDay[t.UTC().Format(time.DateOnly)]; d != nil {
-			d.New++
+		if i, ok := index[dayOf(t)]; ok {
+			h.Daily[i].New++
 		}
 	}
 	for _, t := range left {
-		if d := byDay[t.UTC().Format(time.DateOnly)]; d != nil {
-			d.Unsubscribed++
+		if i, ok := index[dayOf(t)]; ok {
+			h.Daily[i].Unsubscribed++
 		}
 	}
 	for i := range h.Daily {
@@ -229,10 +226,6 @@ func (s *Store) ListHealth(ctx context.Context, p Period, now time.Time) (ListHe
 	}
 	var total MessageCounts
 	daily := make([]MessageCounts, len(h.Daily))
-	index := map[string]int{}
-	for i, d := range h.Daily {
-		index[d.Day] = i
-	}
 	for _, d := range emails {
 		total.add(d.MessageCounts)
 		if i, ok := index[d.Day]; ok {
@@ -255,11 +248,19 @@ func (s *Store) ListHealth(ctx context.Context, p Period, now time.Time) (ListHe
 	return h, nil
 }
 
+// The seed's list-health limits: the list-health page judges a period by
+// them, and the guard a journey's latest sends (activities/guard.go).
+const (
+	DeliverabilityFloor = 0.95
+	UnsubscribeLimit    = 0.005
+	BounceLimit         = 0.02
+)
+
 // listRules are the seed's list-health thresholds.
 var listRules = []listRule{
-	{"deliverability_rate", "at least 95%", 0.95, true, func(m EmailMetrics) *float64 { return m.Deliverability }},
-	{"unsubscribe_rate", "under 0.5%", 0.005, false, func(m EmailMetrics) *float64 { return m.UnsubscribeRate }},
-	{"bounce_rate", "under 2%", 0.02, false, func(m EmailMetrics) *float64 { return m.BounceRate }},
+	{"deliverability_rate", "at least 95%", DeliverabilityFloor, true, func(m EmailMetrics) *float64 { return m.Deliverability }},
+	{"unsubscribe_rate", "under 0.5%", UnsubscribeLimit, false, func(m EmailMetrics) *float64 { return m.UnsubscribeRate }},
+	{"bounce_rate", "under 2%", BounceLimit, false, func(m EmailMetrics) *float64 { return m.BounceRate }},
 }
 
 type listRule struct {

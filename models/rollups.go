@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -70,10 +69,11 @@ func (s *Store) refreshRollups(ctx context.Context) error {
 	asked := time.Now()
 	s.rollupMu.Lock()
 	defer s.rollupMu.Unlock()
-	if s.rollupDone.After(asked) {
-		return nil // a refresh that began after this call finished meanwhile
+	if s.rollupStarted.After(asked) {
+		return nil // a refresh that began after this call, so saw what it wants, ended meanwhile
 	}
-	start := time.Now().UTC()
+	began := time.Now()
+	start := began.UTC()
 	db := s.db.WithContext(ctx)
 	var mark Setting
 	err := db.Where("name = ?", rollupMarkSetting).Take(&mark).Error
@@ -104,7 +104,7 @@ func (s *Store) refreshRollups(ctx context.Context) error {
 	if err := db.Save(&Setting{Name: rollupMarkSetting, Value: start.Format(time.RFC3339Nano)}).Error; err != nil {
 		return err
 	}
-	s.rollupDone = time.Now()
+	s.rollupStarted = began
 	return nil
 }
 
@@ -192,7 +192,7 @@ func countMessages(db *gorm.DB, day string, from, to time.Time, where string, ar
 	byKind := map[SkipDay]int64{}
 	var kinds []SkipDay
 	for _, r := range reasons {
-		k := SkipDay{Day: day, Journey: r.Journey, Step: r.Step, Channel: r.Channel, Reason: truncate(SkipReason(r.Reason), 191)}
+		k := SkipDay{Day: day, Journey: r.Journey, Step: r.Step, Channel: r.Channel, Reason: clipRunes(SkipReason(r.Reason), 191)}
 		if _, seen := byKind[k]; !seen {
 			kinds = append(kinds, k)
 		}
@@ -202,13 +202,6 @@ func countMessages(db *gorm.DB, day string, from, to time.Time, where string, ar
 		kinds[i].N = byKind[kinds[i]]
 	}
 	return rows, kinds, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }
 
 // messageDays counts the period's messages that match where (on journey,
@@ -222,59 +215,52 @@ func (s *Store) messageDays(ctx context.Context, p Period, where string, args ..
 	}
 	db := s.db.WithContext(ctx)
 	from, to := p.From.UTC(), p.To.UTC()
-	first, last := from.Truncate(24*time.Hour), to.Truncate(24*time.Hour)
-	if first.Before(from) {
-		first = first.Add(24 * time.Hour)
+	// [from, head) and [tail, to) are parts of days; [head, tail), when
+	// not empty, is whole days.
+	head := from.Truncate(24 * time.Hour)
+	if head.Before(from) {
+		head = head.Add(24 * time.Hour)
+	}
+	if to.Before(head) {
+		head = to
+	}
+	tail := to.Truncate(24 * time.Hour)
+	if tail.Before(head) {
+		tail = head
 	}
 	var rows []MessageDay
 	var skips []SkipDay
 	edge := func(a, b time.Time) error {
+		if !a.Before(b) {
+			return nil
+		}
 		r, sk, err := countMessages(db, dayOf(a), a, b, where, args...)
 		rows, skips = append(rows, r...), append(skips, sk...)
 		return err
 	}
-	if !first.Before(last) { // no whole day inside: at most two parts of days
-		mid := first
-		if to.Before(mid) {
-			mid = to
-		}
-		if from.Before(mid) {
-			if err := edge(from, mid); err != nil {
-				return nil, nil, err
-			}
-		}
-		if mid.Before(to) {
-			if err := edge(mid, to); err != nil {
-				return nil, nil, err
-			}
-		}
-		return rows, skips, nil
-	}
-	if from.Before(first) {
-		if err := edge(from, first); err != nil {
-			return nil, nil, err
-		}
-	}
-	var whole []MessageDay
-	var wholeSkips []SkipDay
-	q := func() *gorm.DB {
-		q := db.Where("day >= ? AND day < ?", dayOf(first), dayOf(last))
-		if where != "" {
-			q = q.Where(where, args...)
-		}
-		return q
-	}
-	if err := q().Order("day, first_id").Find(&whole).Error; err != nil {
+	if err := edge(from, head); err != nil {
 		return nil, nil, err
 	}
-	if err := q().Order("day, journey, step, channel, reason").Find(&wholeSkips).Error; err != nil {
-		return nil, nil, err
-	}
-	rows, skips = append(rows, whole...), append(skips, wholeSkips...)
-	if last.Before(to) {
-		if err := edge(last, to); err != nil {
+	if head.Before(tail) {
+		q := func() *gorm.DB {
+			q := db.Where("day >= ? AND day < ?", dayOf(head), dayOf(tail))
+			if where != "" {
+				q = q.Where(where, args...)
+			}
+			return q
+		}
+		var whole []MessageDay
+		var wholeSkips []SkipDay
+		if err := q().Order("day, first_id").Find(&whole).Error; err != nil {
 			return nil, nil, err
 		}
+		if err := q().Order("day, journey, step, channel, reason").Find(&wholeSkips).Error; err != nil {
+			return nil, nil, err
+		}
+		rows, skips = append(rows, whole...), append(skips, wholeSkips...)
+	}
+	if err := edge(tail, to); err != nil {
+		return nil, nil, err
 	}
 	return rows, skips, nil
 }

@@ -43,9 +43,9 @@ type Store struct {
 	closeOnce   sync.Once
 
 	// The messages' daily roll-ups (rollups.go): one refresh at a time,
-	// and when the last one ended.
-	rollupMu   sync.Mutex
-	rollupDone time.Time
+	// and when the last one to end began.
+	rollupMu      sync.Mutex
+	rollupStarted time.Time
 }
 
 // Open connects to the database named by url:
@@ -185,10 +185,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := db.Model(&Order{}).Where("order_id = '' OR order_id IS NULL").Update("order_id", gorm.Expr("id")).Error; err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	// Replaced by idx_events_pending_contact, which the relay's claims use.
-	if m := db.Migrator(); m.HasIndex(&Event{}, "idx_events_status_id") {
-		if err := m.DropIndex(&Event{}, "idx_events_status_id"); err != nil {
-			return fmt.Errorf("migrate: %w", err)
+	// Indexes that wider ones replaced: idx_events_pending_contact (the
+	// relay's claims), and the covering idx_journey_runs_period and
+	// idx_journey_runs_active (the results).
+	for _, old := range []struct {
+		table any
+		name  string
+	}{{&Event{}, "idx_events_status_id"}, {&JourneyRun{}, "idx_journey_runs_started"}, {&JourneyRun{}, "idx_journey_runs_outcome"}} {
+		if m := db.Migrator(); m.HasIndex(old.table, old.name) {
+			if err := m.DropIndex(old.table, old.name); err != nil {
+				return fmt.Errorf("migrate: drop %s: %w", old.name, err)
+			}
 		}
 	}
 	return nil

@@ -61,13 +61,14 @@ func (p *Platform) ReconcileReports(ctx context.Context) (created, updated, dele
 				Note: "NUDGE_REPORTS: " + r.Name,
 			})
 			var exists *serviceerror.AlreadyExists
-			if err == nil || !errors.As(err, &exists) { // made by another worker just now: update it below
-				if err != nil {
-					return created, updated, deleted, fmt.Errorf("create schedule %s: %w", r.ID(), err)
-				}
+			switch {
+			case err == nil:
 				created = append(created, r.ID())
 				continue
+			case !errors.As(err, &exists):
+				return created, updated, deleted, fmt.Errorf("create schedule %s: %w", r.ID(), err)
 			}
+			// Another worker made it just now: update it below.
 		}
 		err := sc.GetHandle(ctx, r.ID()).Update(ctx, client.ScheduleUpdateOptions{
 			DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {

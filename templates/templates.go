@@ -9,11 +9,13 @@
 // and postal address; partials.txt and partials.html hold pieces several
 // emails share, such as the list of products in a cart or an order.
 //
+// The scheduled report's email is reports/report.html.
+//
 // Each SMS is one file, sms/<journey>/<step>.txt: one text template whose
 // output is collapsed to a single line.
 package templates
 
 import "embed"
 
-//go:embed email content pages sms
+//go:embed email content pages reports sms
 var FS embed.FS
