@@ -303,7 +303,9 @@ func (s *Store) JourneySteps(ctx context.Context, journey string, p Period) ([]S
 // recipients counts, per journey, the distinct contacts who were sent an
 // email in [from, to) that did not bounce: revenue per recipient divides by
 // it. Distinct contacts do not add up across days, so this one figure is
-// counted from the messages (idx_messages_recipients covers it).
+// counted from the messages, through idx_messages_journey_at. A covering
+// index made it three times faster but slowed every send's writes: the
+// 5,000-email chaos batch drained in 7m37s with it, 5m43s without.
 func (s *Store) recipients(db *gorm.DB, where string, arg any, from, to time.Time) (map[string]int64, error) {
 	var rows []struct {
 		Journey string

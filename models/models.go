@@ -158,23 +158,22 @@ const (
 // Message is one email or SMS a journey sent, recorded or skipped, keyed so
 // that no step sends twice.
 type Message struct {
-	ID  uint64 `gorm:"primaryKey" json:"id"`
-	Key string `gorm:"size:191;uniqueIndex;not null" json:"key"`
-	// idx_messages_recipients covers the results' count of recipients.
-	ContactID string `gorm:"size:191;index:idx_messages_cap,priority:1;index:idx_messages_recipients,priority:6;not null" json:"contact_id"`
-	Journey   string `gorm:"size:64;index;index:idx_messages_journey_at,priority:1;index:idx_messages_recipients,priority:3" json:"journey"`
+	ID        uint64 `gorm:"primaryKey" json:"id"`
+	Key       string `gorm:"size:191;uniqueIndex;not null" json:"key"`
+	ContactID string `gorm:"size:191;index:idx_messages_cap,priority:1;not null" json:"contact_id"`
+	Journey   string `gorm:"size:64;index;index:idx_messages_journey_at,priority:1" json:"journey"`
 	Step      string `gorm:"size:64" json:"step"`
-	Channel   string `gorm:"size:16;index:idx_messages_cap,priority:2;index:idx_messages_recipients,priority:1;not null" json:"channel"`
+	Channel   string `gorm:"size:16;index:idx_messages_cap,priority:2;notnull" json:"channel"`
 	Marketing bool   `json:"marketing"`
 	// At is when the journey sent it, on the workflow's clock: frequency
 	// caps count by it, so they hold on a test clock too.
-	At       time.Time `gorm:"index:idx_messages_cap,priority:3;index:idx_messages_journey_at,priority:2;index:idx_messages_recipients,priority:2" json:"at"`
+	At       time.Time `gorm:"index:idx_messages_cap,priority:3;index:idx_messages_journey_at,priority:2" json:"at"`
 	Template string    `gorm:"size:191" json:"template"`
 	To       string    `gorm:"size:320" json:"to,omitempty"`
 	Subject  string    `gorm:"size:500" json:"subject,omitempty"`
 	Text     string    `gorm:"type:text" json:"text,omitempty"`
 	HTML     string    `gorm:"type:mediumtext" json:"-"`
-	Status   string    `gorm:"size:16;index;index:idx_messages_recipients,priority:4;not null" json:"status"`
+	Status   string    `gorm:"size:16;index;not null" json:"status"`
 	Reason   string    `gorm:"size:500" json:"reason,omitempty"`
 	// Attempts counts the attempts that claimed the message; each claim
 	// bumps it, and an attempt only moves the row while it is its own.
