@@ -167,7 +167,9 @@ type Message struct {
 	Marketing bool   `json:"marketing"`
 	// At is when the journey sent it, on the workflow's clock: frequency
 	// caps count by it, so they hold on a test clock too.
-	At       time.Time `gorm:"index:idx_messages_cap,priority:3;index:idx_messages_journey_at,priority:2" json:"at"`
+	// idx_messages_at serves the roll-ups' counts of a day or part of one;
+	// At never changes, so it costs sends nothing after the insert.
+	At       time.Time `gorm:"index:idx_messages_cap,priority:3;index:idx_messages_journey_at,priority:2;index:idx_messages_at" json:"at"`
 	Template string    `gorm:"size:191" json:"template"`
 	To       string    `gorm:"size:320" json:"to,omitempty"`
 	Subject  string    `gorm:"size:500" json:"subject,omitempty"`
