@@ -192,7 +192,9 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[s
 		if err := leaseFor(&ev); err != nil {
 			return nil, err
 		}
-		res := skipDuplicates(tx).Create(&ev)
+		// Without the AfterCreate hook: the contact may not exist yet, so
+		// its engagement is noted below, once it does.
+		res := skipDuplicates(tx).Session(&gorm.Session{SkipHooks: true}).Create(&ev)
 		if res.Error != nil {
 			return nil, res.Error
 		}
@@ -204,6 +206,9 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[s
 				return nil, err
 			}
 			if err := s.recordOrder(tx, &ev); err != nil {
+				return nil, err
+			}
+			if err := noteEngagement(tx, &ev); err != nil {
 				return nil, err
 			}
 			stored := ev
@@ -253,6 +258,9 @@ func (s *Store) linkAnonymous(tx *gorm.DB, anonymousID, contactID string, leaseF
 		ids[i] = e.ID
 		e.ContactID, e.Status = contactID, EventPending
 		if err := leaseFor(e); err != nil {
+			return nil, err
+		}
+		if err := noteEngagement(tx, e); err != nil {
 			return nil, err
 		}
 	}

@@ -46,6 +46,13 @@ type Contact struct {
 	EmailSuppressedAt *time.Time `json:"email_suppressed_at,omitempty"`
 	SuppressionReason string     `gorm:"size:191" json:"suppression_reason,omitempty"`
 	UnengagedAt       *time.Time `json:"unengaged_at,omitempty"`
+	// LastEngagedAt is the latest timestamp of the contact's engagement
+	// events (see engagement in segments.go), kept as they are stored, so
+	// the engagement segments read a column rather than search a million
+	// events. Read-only to gorm: only noteEngagement writes it, with a
+	// compare in the statement, so saving a contact read earlier cannot
+	// set it back.
+	LastEngagedAt *time.Time `gorm:"->;index" json:"last_engaged_at,omitempty"`
 	// Lead scoring and ownership, kept by ContactWorkflow.
 	LeadScore    int64     `json:"lead_score"`
 	OwnerName    string    `gorm:"size:191" json:"owner_name,omitempty"`

@@ -86,21 +86,15 @@ func (s *Store) Pipeline(ctx context.Context, p Period) (Pipeline, error) {
 		out.Conversions = append(out.Conversions, c)
 	}
 
-	// Stays: each change and the contact's next one. Only contacts with a
-	// change in the period can have a stay that ended in it.
-	var rows []StageChange
-	err := db.Where("contact_id IN (?)", db.Model(&StageChange{}).Select("contact_id").Where("at >= ? AND at < ? AND from_stage <> ''", from, to)).
-		Where("at < ?", to).Order("contact_id, at, id").Find(&rows).Error
-	if err != nil {
+	// Stays that ended in the period: the changes in it, each with when
+	// the contact entered the stage it left.
+	var ended []StageChange
+	if err := db.Select("from_stage", "entered_at", "at").Where("at >= ? AND at < ? AND entered_at IS NOT NULL", from, to).Find(&ended).Error; err != nil {
 		return out, err
 	}
 	stays := map[string][]float64{}
-	for i := 0; i+1 < len(rows); i++ {
-		cur, next := rows[i], rows[i+1]
-		if cur.ContactID != next.ContactID || next.At.Before(from) {
-			continue
-		}
-		stays[cur.ToStage] = append(stays[cur.ToStage], next.At.Sub(cur.At).Hours())
+	for _, e := range ended {
+		stays[e.FromStage] = append(stays[e.FromStage], e.At.Sub(*e.EnteredAt).Hours())
 	}
 	for _, st := range pipelineStages {
 		h := stays[st]

@@ -44,6 +44,9 @@ func pipelineFixture(t *testing.T, s *models.Store) {
 	} {
 		require.NoError(t, db.Create(&m).Error)
 	}
+	// Written as before stays were kept on the rows: Migrate fills in when
+	// each stay began.
+	require.NoError(t, s.Migrate(context.Background()))
 	// p1 opened an email on 25 March: active. p3, silent since January: dormant.
 	require.NoError(t, db.Create(&models.Event{MessageID: "e1", ContactID: "p1", Kind: workflows.KindTrack, Name: workflows.EventEmailOpened,
 		Timestamp: mar(25, 0), ReceivedAt: mar(25, 0), Status: models.EventDelivered}).Error)

@@ -82,16 +82,20 @@ var segments = []segment{
 	{
 		SegmentInfo: SegmentInfo{Name: workflows.SegmentActive, Group: SegmentGroupEngagement,
 			Description: "Engaged (opened or clicked an email, or viewed a page) within the last 30 days: last engagement >= now-30d."},
-		where: func(q *segmentQuery) cond { return q.engagedSince(q.now.Add(-ActiveWindow)) },
+		where: func(q *segmentQuery) cond {
+			since := q.now.Add(-ActiveWindow)
+			return q.lastEngaged(cond{"contacts.last_engaged_at >= ?", []any{since}}, q.engagedSince(since))
+		},
 	},
 	{
 		SegmentInfo: SegmentInfo{Name: workflows.SegmentAtRisk, Group: SegmentGroupEngagement,
 			Description: "Last engagement 30 to 60 days ago: now-60d <= last engagement < now-30d."},
 		where: func(q *segmentQuery) cond {
-			return and(
-				q.exists(engagement(), atOrAfter(q.now.Add(-DormantWindow)), before(q.now.Add(-ActiveWindow))),
-				not(q.engagedSince(q.now.Add(-ActiveWindow))),
-			)
+			from, to := q.now.Add(-DormantWindow), q.now.Add(-ActiveWindow)
+			return q.lastEngaged(cond{"contacts.last_engaged_at >= ? AND contacts.last_engaged_at < ?", []any{from, to}}, and(
+				q.exists(engagement(), atOrAfter(from), before(to)),
+				not(q.engagedSince(to)),
+			))
 		},
 	},
 	{
@@ -99,10 +103,11 @@ var segments = []segment{
 			Description: "Last engagement more than 60 days ago (last < now-60d), or never engaged and created more than 60 days ago (created_at < now-60d)."},
 		where: func(q *segmentQuery) cond {
 			cutoff := q.now.Add(-DormantWindow)
-			return and(
+			neverOrLong := cond{"contacts.last_engaged_at < ? OR (contacts.last_engaged_at IS NULL AND contacts.created_at < ?)", []any{cutoff, cutoff}}
+			return q.lastEngaged(neverOrLong, and(
 				not(q.engagedSince(cutoff)),
 				or(q.exists(engagement(), before(cutoff)), cond{"contacts.created_at < ?", []any{cutoff}}),
-			)
+			))
 		},
 	},
 	{
@@ -114,7 +119,8 @@ var segments = []segment{
 		SegmentInfo: SegmentInfo{Name: workflows.SegmentActiveLead, Group: SegmentGroupFunnel,
 			Description: "Stage lead, mql or sql, and engaged within the last 30 days (last engagement >= now-30d)."},
 		where: func(q *segmentQuery) cond {
-			return and(stageIn(StageLead, StageMQL, StageSQL), q.engagedSince(q.now.Add(-ActiveWindow)))
+			since := q.now.Add(-ActiveWindow)
+			return and(stageIn(StageLead, StageMQL, StageSQL), q.lastEngaged(cond{"contacts.last_engaged_at >= ?", []any{since}}, q.engagedSince(since)))
 		},
 	},
 	{
@@ -330,9 +336,46 @@ func track(name string) cond {
 }
 
 // engagement: an email opened or clicked, or a page viewed (as
-// workflows.isEngagement has it).
+// workflows.isEngagement has it). isEngagement says the same of one event.
 func engagement() cond {
-	return cond{"e.kind = ? OR (e.kind = ? AND e.name IN ?)", []any{workflows.KindPage, workflows.KindTrack, []string{workflows.EventEmailOpened, workflows.EventEmailClicked}}}
+	return cond{"e.kind = ? OR (e.kind = ? AND e.name IN ?)", []any{workflows.KindPage, workflows.KindTrack, engagementEvents}}
+}
+
+var engagementEvents = []string{workflows.EventEmailOpened, workflows.EventEmailClicked}
+
+func isEngagement(e *Event) bool {
+	return e.Kind == workflows.KindPage || (e.Kind == workflows.KindTrack && slices.Contains(engagementEvents, e.Name))
+}
+
+// noteEngagement moves the contact's LastEngagedAt up to an engagement
+// event's timestamp; an earlier one (sent late) leaves it be.
+func noteEngagement(tx *gorm.DB, e *Event) error {
+	if e.ContactID == "" || !isEngagement(e) {
+		return nil
+	}
+	at := e.Timestamp.UTC()
+	return tx.Exec("UPDATE contacts SET last_engaged_at = ? WHERE id = ? AND (last_engaged_at IS NULL OR last_engaged_at < ?)", at, e.ContactID, at).Error
+}
+
+// AfterCreate keeps LastEngagedAt for events written outside Accept (which
+// notes them itself): imports, fixtures.
+func (e *Event) AfterCreate(tx *gorm.DB) error { return noteEngagement(tx, e) }
+
+const lastEngagedSetting = "contacts_last_engaged_at"
+
+// backfillLastEngaged sets LastEngagedAt from the events stored before the
+// column existed, once: later events keep it up to date as they arrive.
+func backfillLastEngaged(db *gorm.DB) error {
+	var done int64
+	if err := db.Model(&Setting{}).Where("name = ?", lastEngagedSetting).Count(&done).Error; err != nil || done > 0 {
+		return err
+	}
+	c := engagement()
+	err := db.Exec("UPDATE contacts SET last_engaged_at = (SELECT MAX(e.timestamp) FROM events e WHERE e.contact_id = contacts.id AND ("+c.sql+"))", c.args...).Error
+	if err != nil {
+		return err
+	}
+	return db.Save(&Setting{Name: lastEngagedSetting, Value: "backfilled"}).Error
 }
 
 func atOrAfter(t time.Time) cond  { return cond{"e.timestamp >= ?", []any{t}} }
@@ -355,6 +398,17 @@ func (q *segmentQuery) exists(cs ...cond) cond {
 // engagedSince: an engagement in [since, now].
 func (q *segmentQuery) engagedSince(since time.Time) cond {
 	return q.exists(engagement(), atOrAfter(since), atOrBefore(q.now))
+}
+
+// lastEngaged answers an engagement condition from contacts.last_engaged_at
+// where it can: fast, when the contact's last engagement is at or before now
+// (or it has none), as it is for nearly every contact. A contact with an
+// engagement timestamped after now (a client's clock ahead, or a segment
+// evaluated in the past) falls back to exact, the condition over its
+// events, which ignores the ones after now.
+func (q *segmentQuery) lastEngaged(fast, exact cond) cond {
+	known := cond{"contacts.last_engaged_at IS NULL OR contacts.last_engaged_at <= ?", []any{q.now}}
+	return or(and(known, fast), and(cond{"contacts.last_engaged_at > ?", []any{q.now}}, exact))
 }
 
 // prop is a top-level property of e as text, or NULL when it is absent or

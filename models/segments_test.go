@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/nudgehq/nudge/models"
 )
 
@@ -370,4 +372,102 @@ func TestSegmentsList(t *testing.T) {
 	if info, _ := models.LookupSegment("visited_page"); info.Params[0].Name != "page" {
 		t.Errorf("the registry was changed through Segments(): %+v", info)
 	}
+}
+
+// TestLastEngagementFollowsEvents: contacts.last_engaged_at, which the
+// engagement segments read, follows every way an event is stored: Accept for
+// a new contact, events held for an anonymous visitor until they identify,
+// an older event arriving late, and events stored before the column existed.
+func TestLastEngagementFollowsEvents(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		last := func(id string) string {
+			t.Helper()
+			c, err := s.Contact(ctx, id)
+			if err != nil {
+				t.Fatalf("contact %s: %v", id, err)
+			}
+			if c.LastEngagedAt == nil {
+				return "none"
+			}
+			return c.LastEngagedAt.UTC().Format(time.RFC3339)
+		}
+		at := func(in models.Incoming, ts time.Time) models.Incoming { in.Timestamp = ts; return in }
+		page := func(messageID, userID, anonymousID string, ts time.Time) models.Incoming {
+			in := track(messageID, userID, anonymousID, "")
+			in.Kind, in.Timestamp = "page", ts
+			return in
+		}
+		accept := func(calls ...models.Incoming) {
+			t.Helper()
+			if _, err := s.Accept(ctx, calls, models.Lease{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		// A contact's first call is an open: the contact is created and
+		// engaged in one request.
+		accept(at(track("o1", "new1", "", "Email Opened"), ago(5*day)))
+		if got := last("new1"); got != "2026-02-24T12:00:00Z" {
+			t.Errorf("after an open 5 days ago: %s", got)
+		}
+		// A later click moves it; an older page view sent late and a
+		// non-engagement event do not.
+		accept(at(track("o2", "new1", "", "Email Link Clicked"), ago(2*day)), page("o3", "new1", "", ago(20*day)),
+			at(track("o4", "new1", "", "Signed Up"), ago(day)))
+		if got := last("new1"); got != "2026-02-27T12:00:00Z" {
+			t.Errorf("after a click 2 days ago, then older and other events: %s", got)
+		}
+
+		// Pages viewed before signing in count once the visitor is known.
+		accept(page("a1", "", "anon-7", ago(40*day)), page("a2", "", "anon-7", ago(35*day)))
+		accept(at(track("a3", "known7", "anon-7", "Signed Up"), ago(34*day)))
+		if got := last("known7"); got != "2026-01-25T12:00:00Z" {
+			t.Errorf("after held page views are linked: %s", got)
+		}
+		if in, _ := s.InSegment(ctx, "known7", "at_risk", nil, segNow); !in {
+			t.Error("known7 (last page view 35 days ago) is not at risk")
+		}
+
+		// A contact with an engagement in the window and one timestamped
+		// after now is active, from the exact count.
+		sd := &seeder{t: t, s: s}
+		sd.contact("mixed", models.StageSubscriber, ago(100*day))
+		sd.track("mixed", "Email Opened", ago(10*day), nil)
+		sd.track("mixed", "Email Opened", segNow.Add(48*time.Hour), nil)
+		if got := last("mixed"); got != "2026-03-03T12:00:00Z" {
+			t.Errorf("mixed: %s", got)
+		}
+		for seg, want := range map[string]bool{"active": true, "at_risk": false, "dormant": false} {
+			if in, _ := s.InSegment(ctx, "mixed", seg, nil, segNow); in != want {
+				t.Errorf("mixed in %s: %v, want %v", seg, in, want)
+			}
+		}
+
+		// Events from before the column: Migrate fills it in, once.
+		sd.contact("old1", models.StageSubscriber, ago(100*day))
+		err := s.DB().Session(&gorm.Session{SkipHooks: true}).Create(&models.Event{MessageID: "old-e1", ContactID: "old1", Kind: "page",
+			Timestamp: ago(70 * day), ReceivedAt: ago(70 * day), Status: models.EventDelivered}).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := last("old1"); got != "none" {
+			t.Fatalf("old1 before the backfill: %s", got)
+		}
+		if err := s.DB().Where("name = ?", "contacts_last_engaged_at").Delete(&models.Setting{}).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := last("old1"); got != "2025-12-21T12:00:00Z" {
+			t.Errorf("old1 after the backfill: %s", got)
+		}
+		if got := last("new1"); got != "2026-02-27T12:00:00Z" {
+			t.Errorf("new1 after the backfill: %s", got)
+		}
+		if in, _ := s.InSegment(ctx, "old1", "dormant", nil, segNow); !in {
+			t.Error("old1 (last page view 70 days ago) is not dormant")
+		}
+	})
 }

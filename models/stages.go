@@ -22,6 +22,10 @@ type StageChange struct {
 	ToStage   string    `gorm:"size:16;index;not null" json:"to"`
 	At        time.Time `gorm:"index:idx_stage_changes_contact,priority:2" json:"at"`
 	Reason    string    `gorm:"size:255" json:"reason,omitempty"`
+	// EnteredAt is when the contact entered FromStage: the At of its
+	// change before this one. Kept on the row so time in stage reads one
+	// row per stay; nil on the row that opens a history.
+	EnteredAt *time.Time `json:"-"`
 }
 
 // Reasons of the rows that open a contact's history.
@@ -43,16 +47,19 @@ func recordStage(tx *gorm.DB, contactID, stage, why string, at time.Time) error 
 	case err != nil || c.LifecycleStage == stage || stage == "":
 		return err
 	}
-	var n int64
-	if err := tx.Model(&StageChange{}).Where("contact_id = ?", contactID).Count(&n).Error; err != nil {
+	var last []StageChange
+	if err := tx.Where("contact_id = ?", contactID).Order("at DESC, id DESC").Limit(1).Find(&last).Error; err != nil {
 		return err
 	}
-	rows := []StageChange{{ContactID: contactID, FromStage: c.LifecycleStage, ToStage: stage, At: at.UTC(), Reason: clipRunes(why, 255)}}
-	if n == 0 {
+	if len(last) == 0 {
 		first := StageChange{ContactID: contactID, ToStage: c.LifecycleStage, At: c.CreatedAt.UTC(), Reason: StageReasonCreated}
-		rows = append([]StageChange{first}, rows...)
+		if err := tx.Create(&first).Error; err != nil {
+			return err
+		}
+		last = append(last, first)
 	}
-	return tx.Create(&rows).Error
+	entered := last[0].At.UTC()
+	return tx.Create(&StageChange{ContactID: contactID, FromStage: c.LifecycleStage, ToStage: stage, At: at.UTC(), Reason: clipRunes(why, 255), EnteredAt: &entered}).Error
 }
 
 // backfillStages opens the history of every contact that has none, with
@@ -61,6 +68,18 @@ func backfillStages(db *gorm.DB) error {
 	return db.Exec(`INSERT INTO stage_changes (contact_id, from_stage, to_stage, at, reason)
 		SELECT c.id, '', c.lifecycle_stage, c.created_at, ? FROM contacts c
 		WHERE NOT EXISTS (SELECT 1 FROM stage_changes s WHERE s.contact_id = c.id)`, StageReasonBackfill).Error
+}
+
+// backfillEnteredAt sets EnteredAt on the changes written before it was
+// kept (and on any written without it): the At of the contact's change
+// before. SQLite and MySQL spell an UPDATE from a derived table apiece.
+func backfillEnteredAt(db *gorm.DB) error {
+	entered := `SELECT c.id, (SELECT p.at FROM stage_changes p WHERE p.contact_id = c.contact_id AND (p.at < c.at OR (p.at = c.at AND p.id < c.id))
+		ORDER BY p.at DESC, p.id DESC LIMIT 1) AS prev FROM stage_changes c WHERE c.from_stage <> '' AND c.entered_at IS NULL`
+	if db.Dialector.Name() == "mysql" {
+		return db.Exec("UPDATE stage_changes s JOIN (" + entered + ") x ON x.id = s.id SET s.entered_at = x.prev").Error
+	}
+	return db.Exec("UPDATE stage_changes SET entered_at = x.prev FROM (" + entered + ") AS x WHERE x.id = stage_changes.id").Error
 }
 
 func clipRunes(s string, n int) string {

@@ -46,12 +46,24 @@ func TestStageHistory(t *testing.T) {
 		if len(got) != len(want) {
 			t.Fatalf("history = %+v, want %+v", got, want)
 		}
+		var wantAt []time.Time
+		for _, w := range want {
+			wantAt = append(wantAt, w.At)
+		}
 		for i := range want {
 			g := got[i]
 			g.ID = 0
 			if d := g.At.Sub(want[i].At); d < -time.Millisecond || d > time.Millisecond {
 				t.Errorf("row %d at %s, want %s", i, g.At, want[i].At)
 			}
+			// Each move knows when the stage it leaves began: the move before.
+			switch {
+			case i == 0 && g.EnteredAt != nil:
+				t.Errorf("row 0 entered at %s, want none", g.EnteredAt)
+			case i > 0 && (g.EnteredAt == nil || g.EnteredAt.Sub(wantAt[i-1]).Abs() > time.Millisecond):
+				t.Errorf("row %d entered at %v, want %s", i, g.EnteredAt, wantAt[i-1])
+			}
+			g.EnteredAt = nil
 			g.At, want[i].At = time.Time{}, time.Time{}
 			if g != want[i] {
 				t.Errorf("row %d = %+v, want %+v", i, g, want[i])

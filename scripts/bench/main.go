@@ -58,6 +58,7 @@ func main() {
 	flag.IntVar(&o.results.contacts, "results-contacts", 50000, "contacts generated for the results' speed")
 	flag.IntVar(&o.results.messages, "results-messages", 200000, "messages generated for the results' speed")
 	flag.IntVar(&o.results.events, "results-events", 1000000, "events generated for the results' speed")
+	flag.StringVar(&o.results.db, "results-db", "", "time the results on this database URL (sqlite://… or mysql://…) and keep it; the data is generated there first when it holds no contacts")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (worker, gateway, load) here")
 	flag.Parse()
 
