@@ -301,4 +301,4 @@ type Counter struct {
 }
 
 // all lists every table, in the order migrations create them.
-var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}, &Suppression{}, &Receipt{}, &UserID{}, &Setting{}, &StageChange{}, &JourneyRun{}, &JourneyPause{}, &ReportDelivery{}, &MessageDay{}, &SkipDay{}}
+var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}, &Suppression{}, &Receipt{}, &UserID{}, &Setting{}, &StageChange{}, &JourneyRun{}, &JourneyPause{}, &ReportDelivery{}, &MessageDay{}, &SkipDay{}, &RecipientDay{}}

@@ -55,6 +55,14 @@ type SkipDay struct {
 	N       int64
 }
 
+// RecipientDay is one contact emailed (and not bounced) by a journey on one
+// day: the distinct recipients of a period are counted from these.
+type RecipientDay struct {
+	Day       string `gorm:"primaryKey;size:10"`
+	Journey   string `gorm:"primaryKey;size:64"`
+	ContactID string `gorm:"primaryKey;size:191"`
+}
+
 // rollupMargin is how far before the last refresh's start the next one
 // looks for changed messages: more than any commit delay or clock skew
 // between Nudge's processes should be.
@@ -145,6 +153,14 @@ func (s *Store) rollUpDay(db *gorm.DB, day string) error {
 		if err := tx.Where("day = ?", day).Delete(&SkipDay{}).Error; err != nil {
 			return err
 		}
+		if err := tx.Where("day = ?", day).Delete(&RecipientDay{}).Error; err != nil {
+			return err
+		}
+		err := tx.Exec("INSERT INTO recipient_days (day, journey, contact_id) SELECT DISTINCT ?, journey, contact_id FROM messages WHERE at >= ? AND at < ? AND "+recipientMessage,
+			append([]any{day, from, from.Add(24 * time.Hour)}, recipientArgs()...)...).Error
+		if err != nil {
+			return err
+		}
 		if len(rows) > 0 {
 			if err := tx.CreateInBatches(rows, 500).Error; err != nil {
 				return err
@@ -159,50 +175,58 @@ func (s *Store) rollUpDay(db *gorm.DB, day string) error {
 
 // countMessages counts the messages sent in [from, to) that match where
 // (on journey, step and channel), per journey, step and channel, as day's
-// rows: what a roll-up holds, counted from the messages themselves.
+// rows: what a roll-up holds, counted from the messages themselves. One
+// pass: the rows come grouped by skip reason too, and are added up here.
 func countMessages(db *gorm.DB, day string, from, to time.Time, where string, args ...any) ([]MessageDay, []SkipDay, error) {
-	q := func() *gorm.DB {
-		q := db.Model(&Message{}).Where("at >= ? AND at < ?", from.UTC(), to.UTC())
-		if where != "" {
-			q = q.Where(where, args...)
-		}
-		return q
+	q := db.Model(&Message{}).Where("at >= ? AND at < ?", from.UTC(), to.UTC())
+	if where != "" {
+		q = q.Where(where, args...)
 	}
-	var rows []MessageDay
-	err := q().Select(`journey, step, channel, MIN(id) AS first_id, COUNT(*) AS messages, `+messageCounts+`,
+	// Inlined, not bound: GROUP BY repeats it, and takes no arguments.
+	skipReason := "CASE WHEN status = '" + workflows.StatusSkipped + "' THEN reason END"
+	var parts []struct {
+		MessageDay
+		SkipReason *string
+	}
+	err := q.Select(`journey, step, channel, `+skipReason+` AS skip_reason, MIN(id) AS first_id, COUNT(*) AS messages, `+messageCounts+`,
 		SUM(CASE WHEN status IN ? AND delivery_status = ? THEN 1 ELSE 0 END) AS sms_delivered,
 		SUM(CASE WHEN status = ? OR delivery_status IN ? THEN 1 ELSE 0 END) AS sms_failed`,
 		append(messageCountArgs(), sentStatuses, "delivered", workflows.StatusRefused, []string{"failed", "undelivered"})...).
-		Group("journey, step, channel").Scan(&rows).Error
+		Group("journey, step, channel, " + skipReason).Scan(&parts).Error
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range rows {
-		rows[i].Day = day
-		rows[i].Recipients = 0 // distinct contacts do not add up across days
-	}
-	var reasons []struct {
-		Journey, Step, Channel, Reason string
-		N                              int64
-	}
-	err = q().Select("journey, step, channel, reason, COUNT(*) AS n").Where("status = ?", workflows.StatusSkipped).
-		Group("journey, step, channel, reason").Scan(&reasons).Error
-	if err != nil {
-		return nil, nil, err
-	}
+	type step struct{ journey, step, channel string }
+	var rows []MessageDay
+	index := map[step]int{}
 	// Reasons carry their details ("frequency cap: 3 marketing emails…"):
 	// add them up by kind.
-	byKind := map[SkipDay]int64{}
 	var kinds []SkipDay
-	for _, r := range reasons {
-		k := SkipDay{Day: day, Journey: r.Journey, Step: r.Step, Channel: r.Channel, Reason: clipRunes(SkipReason(r.Reason), 191)}
-		if _, seen := byKind[k]; !seen {
-			kinds = append(kinds, k)
+	byKind := map[SkipDay]int{}
+	for _, p := range parts {
+		k := step{p.Journey, p.Step, p.Channel}
+		i, seen := index[k]
+		if !seen {
+			i = len(rows)
+			index[k] = i
+			rows = append(rows, MessageDay{Day: day, Journey: p.Journey, Step: p.Step, Channel: p.Channel, FirstID: p.FirstID})
 		}
-		byKind[k] += r.N
-	}
-	for i := range kinds {
-		kinds[i].N = byKind[kinds[i]]
+		r := &rows[i]
+		r.FirstID = min(r.FirstID, p.FirstID)
+		r.Messages += p.Messages
+		r.MessageCounts.add(p.MessageCounts)
+		r.SMSDelivered += p.SMSDelivered
+		r.SMSFailed += p.SMSFailed
+		if p.SkipReason != nil {
+			sk := SkipDay{Day: day, Journey: p.Journey, Step: p.Step, Channel: p.Channel, Reason: clipRunes(SkipReason(*p.SkipReason), 191)}
+			j, seen := byKind[sk]
+			if !seen {
+				j = len(kinds)
+				byKind[sk] = j
+				kinds = append(kinds, sk)
+			}
+			kinds[j].N += p.Skipped
+		}
 	}
 	return rows, kinds, nil
 }
@@ -217,32 +241,16 @@ func (s *Store) messageDays(ctx context.Context, p Period, where string, args ..
 		return nil, nil, err
 	}
 	db := s.db.WithContext(ctx)
-	from, to := p.From.UTC(), p.To.UTC()
-	// [from, head) and [tail, to) are parts of days; [head, tail), when
-	// not empty, is whole days.
-	head := from.Truncate(24 * time.Hour)
-	if head.Before(from) {
-		head = head.Add(24 * time.Hour)
-	}
-	if to.Before(head) {
-		head = to
-	}
-	tail := to.Truncate(24 * time.Hour)
-	if tail.Before(head) {
-		tail = head
-	}
+	parts := periodParts(p)
+	head, tail := parts.head, parts.tail
 	var rows []MessageDay
 	var skips []SkipDay
-	edge := func(a, b time.Time) error {
-		if !a.Before(b) {
-			return nil
+	for _, edge := range parts.edges() {
+		r, sk, err := countMessages(db, dayOf(edge[0]), edge[0], edge[1], where, args...)
+		if err != nil {
+			return nil, nil, err
 		}
-		r, sk, err := countMessages(db, dayOf(a), a, b, where, args...)
 		rows, skips = append(rows, r...), append(skips, sk...)
-		return err
-	}
-	if err := edge(from, head); err != nil {
-		return nil, nil, err
 	}
 	if head.Before(tail) {
 		q := func() *gorm.DB {
@@ -262,10 +270,38 @@ func (s *Store) messageDays(ctx context.Context, p Period, where string, args ..
 		}
 		rows, skips = append(rows, whole...), append(skips, wholeSkips...)
 	}
-	if err := edge(tail, to); err != nil {
-		return nil, nil, err
-	}
 	return rows, skips, nil
+}
+
+// periodRange splits a period at midnight UTC: [from, head) and [tail, to)
+// are parts of days, [head, tail), when not empty, whole days.
+type periodRange struct{ from, head, tail, to time.Time }
+
+func periodParts(p Period) periodRange {
+	from, to := p.From.UTC(), p.To.UTC()
+	head := from.Truncate(24 * time.Hour)
+	if head.Before(from) {
+		head = head.Add(24 * time.Hour)
+	}
+	if to.Before(head) {
+		head = to
+	}
+	tail := to.Truncate(24 * time.Hour)
+	if tail.Before(head) {
+		tail = head
+	}
+	return periodRange{from, head, tail, to}
+}
+
+// edges are the parts of days that are not empty, as [start, end) pairs.
+func (r periodRange) edges() [][2]time.Time {
+	var out [][2]time.Time
+	for _, e := range [][2]time.Time{{r.from, r.head}, {r.tail, r.to}} {
+		if e[0].Before(e[1]) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func dayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }

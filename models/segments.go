@@ -84,7 +84,7 @@ var segments = []segment{
 			Description: "Engaged (opened or clicked an email, or viewed a page) within the last 30 days: last engagement >= now-30d."},
 		where: func(q *segmentQuery) cond {
 			since := q.now.Add(-ActiveWindow)
-			return q.lastEngaged(cond{"contacts.last_engaged_at >= ?", []any{since}}, q.engagedSince(since))
+			return q.lastEngaged(lastEngagedIn(since, q.now), q.engagedSince(since))
 		},
 	},
 	{
@@ -92,7 +92,7 @@ var segments = []segment{
 			Description: "Last engagement 30 to 60 days ago: now-60d <= last engagement < now-30d."},
 		where: func(q *segmentQuery) cond {
 			from, to := q.now.Add(-DormantWindow), q.now.Add(-ActiveWindow)
-			return q.lastEngaged(cond{"contacts.last_engaged_at >= ? AND contacts.last_engaged_at < ?", []any{from, to}}, and(
+			return q.lastEngaged(and(lastEngagedIn(from, q.now), cond{"contacts.last_engaged_at < ?", []any{to}}), and(
 				q.exists(engagement(), atOrAfter(from), before(to)),
 				not(q.engagedSince(to)),
 			))
@@ -120,7 +120,7 @@ var segments = []segment{
 			Description: "Stage lead, mql or sql, and engaged within the last 30 days (last engagement >= now-30d)."},
 		where: func(q *segmentQuery) cond {
 			since := q.now.Add(-ActiveWindow)
-			return and(stageIn(StageLead, StageMQL, StageSQL), q.lastEngaged(cond{"contacts.last_engaged_at >= ?", []any{since}}, q.engagedSince(since)))
+			return and(stageIn(StageLead, StageMQL, StageSQL), q.lastEngaged(lastEngagedIn(since, q.now), q.engagedSince(since)))
 		},
 	},
 	{
@@ -406,9 +406,15 @@ func (q *segmentQuery) engagedSince(since time.Time) cond {
 // engagement timestamped after now (a client's clock ahead, or a segment
 // evaluated in the past) falls back to exact, the condition over its
 // events, which ignores the ones after now.
+// fast must hold only where last_engaged_at is at or before now, or NULL,
+// so the two branches never overlap and each is one index range.
 func (q *segmentQuery) lastEngaged(fast, exact cond) cond {
-	known := cond{"contacts.last_engaged_at IS NULL OR contacts.last_engaged_at <= ?", []any{q.now}}
-	return or(and(known, fast), and(cond{"contacts.last_engaged_at > ?", []any{q.now}}, exact))
+	return or(fast, and(cond{"contacts.last_engaged_at > ?", []any{q.now}}, exact))
+}
+
+// lastEngagedIn: the last engagement is in [from, to], to at most now.
+func lastEngagedIn(from, to time.Time) cond {
+	return cond{"contacts.last_engaged_at >= ? AND contacts.last_engaged_at <= ?", []any{from, to}}
 }
 
 // prop is a top-level property of e as text, or NULL when it is absent or

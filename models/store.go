@@ -145,6 +145,13 @@ func mysqlDSN(dsn string) (string, string, error) {
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	// MySQL keeps microseconds at most. A time with nanoseconds reaches
+	// MariaDB as a value it will not compare through an index, so every
+	// "at >= ?" from time.Now() read its whole table (25 ms on 200,000
+	// messages against 0.3 ms).
+	if err := cfg.Apply(mysqldriver.TimeTruncate(time.Microsecond)); err != nil {
+		return "", "", err
+	}
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}
@@ -199,8 +206,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.Dialect == "mysql" {
 		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
 	}
+	// Roll-ups gain a table now and then: a database without it rolls up
+	// every day again, on the first read.
+	rollupsGrew := !db.Migrator().HasTable(&RecipientDay{})
 	if err := db.AutoMigrate(all...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if rollupsGrew {
+		if err := s.db.WithContext(ctx).Where("name = ?", rollupMarkSetting).Delete(&Setting{}).Error; err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
 	}
 	if err := s.loadContactIDKey(s.db.WithContext(ctx)); err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -432,8 +432,8 @@ func TestParseURL(t *testing.T) {
 	for url, want := range map[string]string{
 		"sqlite://.data/nudge.db":               "sqlite .data/nudge.db",
 		"sqlite:/tmp/x.db":                      "sqlite /tmp/x.db",
-		"mysql://root@tcp(127.0.0.1:3306)/test": "mysql root@tcp(127.0.0.1:3306)/test?parseTime=true&charset=utf8mb4",
-		"app:pw@tcp(db:3306)/nudge?timeout=5s":  "mysql app:pw@tcp(db:3306)/nudge?parseTime=true&timeout=5s&charset=utf8mb4",
+		"mysql://root@tcp(127.0.0.1:3306)/test": "mysql root@tcp(127.0.0.1:3306)/test?parseTime=true&timeTruncate=1µs&charset=utf8mb4",
+		"app:pw@tcp(db:3306)/nudge?timeout=5s":  "mysql app:pw@tcp(db:3306)/nudge?parseTime=true&timeTruncate=1µs&timeout=5s&charset=utf8mb4",
 		"postgres://localhost/x":                `error "postgres://localhost/x" is not a database URL: use sqlite://path/to/file.db or mysql://user:pass@tcp(host:3306)/db`,
 		"mysql://root@tcp(127.0.0.1:3306)/":     `error MySQL DSN "root@tcp(127.0.0.1:3306)/" names no database`,
 		"sqlite://":                             `error "sqlite://" names no SQLite file`,
