@@ -49,52 +49,95 @@ type periodFigures struct {
 	newContacts        int64
 }
 
-func (s *Store) figures(ctx context.Context, p Period) (periodFigures, error) {
+// figures reads both periods an overview compares, the one before ending
+// where the other starts: email from the roll-ups, and runs, new contacts
+// and orders each in one pass over both periods, split at p.From. It also
+// returns the daily series of p.
+func (s *Store) figures(ctx context.Context, p, before Period) (now, prev periodFigures, days []DayStats, err error) {
 	db := s.db.WithContext(ctx)
-	from, to := p.From.UTC(), p.To.UTC()
-	var f periodFigures
-	var err error
-	if f.emailDays, _, err = s.messageDays(ctx, p, "channel = ?", ChannelEmail); err != nil {
-		return f, err
+	from, mid, to := before.From.UTC(), p.From.UTC(), p.To.UTC()
+	for _, f := range []struct {
+		p Period
+		f *periodFigures
+	}{{p, &now}, {before, &prev}} {
+		if f.f.emailDays, _, err = s.messageDays(ctx, f.p, "channel = ?", ChannelEmail); err != nil {
+			return
+		}
+		var c MessageCounts
+		for _, d := range f.f.emailDays {
+			c.add(d.MessageCounts)
+		}
+		f.f.email = c.metrics()
 	}
-	var c MessageCounts
-	for _, d := range f.emailDays {
-		c.add(d.MessageCounts)
-	}
-	f.email = c.metrics()
-	var runs struct{ Entered, Converted int64 }
-	if err := db.Model(&JourneyRun{}).Select("COUNT(*) AS entered, SUM(CASE WHEN outcome = ? THEN 1 ELSE 0 END) AS converted", workflows.OutcomeConverted).
+
+	var runs struct{ Entered, Converted, EnteredBefore, ConvertedBefore int64 }
+	if err = db.Model(&JourneyRun{}).Select(`SUM(CASE WHEN started_at >= ? THEN 1 ELSE 0 END) AS entered,
+		SUM(CASE WHEN started_at >= ? AND outcome = ? THEN 1 ELSE 0 END) AS converted,
+		SUM(CASE WHEN started_at < ? THEN 1 ELSE 0 END) AS entered_before,
+		SUM(CASE WHEN started_at < ? AND outcome = ? THEN 1 ELSE 0 END) AS converted_before`,
+		mid, mid, workflows.OutcomeConverted, mid, mid, workflows.OutcomeConverted).
 		Where("started_at >= ? AND started_at < ?", from, to).Scan(&runs).Error; err != nil {
-		return f, err
+		return
 	}
-	f.entered, f.converted = runs.Entered, runs.Converted
-	var rev struct {
-		Orders  int64
-		Revenue float64
+	now.entered, now.converted, prev.entered, prev.converted = runs.Entered, runs.Converted, runs.EnteredBefore, runs.ConvertedBefore
+
+	var joined struct{ Joined, JoinedBefore int64 }
+	if err = db.Model(&Contact{}).Select("SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END) AS joined, SUM(CASE WHEN created_at < ? THEN 1 ELSE 0 END) AS joined_before", mid, mid).
+		Where("email <> '' AND created_at >= ? AND created_at < ?", from, to).Scan(&joined).Error; err != nil {
+		return
 	}
-	if err := attributedOrders(db.Table("orders AS o"), from, to).Select("COUNT(*) AS orders, COALESCE(SUM(o.total), 0) AS revenue").
-		Scan(&rev).Error; err != nil {
-		return f, err
+	now.newContacts, prev.newContacts = joined.Joined, joined.JoinedBefore
+
+	names, index := periodDays(p)
+	days = make([]DayStats, len(names))
+	for i, d := range names {
+		days[i].Day = d
 	}
-	f.orders, f.revenue = rev.Orders, rev.Revenue
-	if err := db.Model(&Contact{}).Where("email <> '' AND created_at >= ? AND created_at < ?", from, to).Count(&f.newContacts).Error; err != nil {
-		return f, err
+	for _, m := range now.emailDays {
+		if i, ok := index[m.Day]; ok {
+			days[i].Sent += m.Sent
+			days[i].Opened += m.Opened
+			days[i].Clicked += m.Clicked
+		}
 	}
-	return f, nil
+	// Orders count on their email's send date, or a recovered cart's on
+	// its order date.
+	var orders []struct {
+		At      *time.Time
+		Ordered time.Time
+		Total   float64
+	}
+	if err = attributedOrders(db.Table("orders AS o"), from, to).Select("m.at AS at, o.ordered_at AS ordered, o.total AS total").
+		Scan(&orders).Error; err != nil {
+		return
+	}
+	for _, o := range orders {
+		at := o.Ordered
+		if o.At != nil {
+			at = *o.At
+		}
+		f := &prev
+		if !at.Before(mid) {
+			f = &now
+			if i, ok := index[dayOf(at)]; ok {
+				days[i].Revenue += o.Total
+			}
+		}
+		f.orders++
+		f.revenue += o.Total
+	}
+	return
 }
 
-// Overview reports the period against the one before it.
+// Overview reports the period against the one of the same length before it.
 func (s *Store) Overview(ctx context.Context, p Period) (Overview, error) {
 	var o Overview
-	now, err := s.figures(ctx, p)
-	if err != nil {
-		return o, err
-	}
 	length := p.To.Sub(p.From)
-	before, err := s.figures(ctx, Period{From: p.From.Add(-length), To: p.From})
+	now, before, days, err := s.figures(ctx, p, Period{From: p.From.Add(-length), To: p.From})
 	if err != nil {
 		return o, err
 	}
+	o.Daily = days
 	num := func(n int64) *float64 { v := float64(n); return &v }
 	money := func(v float64) *float64 { return &v }
 	for _, k := range []struct {
@@ -123,8 +166,7 @@ func (s *Store) Overview(ctx context.Context, p Period) (Overview, error) {
 		}
 		o.KPIs = append(o.KPIs, kpi)
 	}
-	o.Daily, err = s.daily(ctx, p, now.emailDays)
-	return o, err
+	return o, nil
 }
 
 // attributedOrders narrows orders (as o) to those credited to a journey in
@@ -134,44 +176,6 @@ func attributedOrders(q *gorm.DB, from, to time.Time) *gorm.DB {
 	return q.Joins("LEFT JOIN messages AS m ON m.id = o.message_id").
 		Where("o.journey <> '' AND o.status NOT IN ?", []string{"refunded", "cancelled"}).
 		Where("((m.id IS NOT NULL AND m.at >= ? AND m.at < ?) OR (m.id IS NULL AND o.ordered_at >= ? AND o.ordered_at < ?))", from, to, from, to)
-}
-
-// daily buckets the period's email (its roll-ups, as figures read them)
-// and revenue by UTC day.
-func (s *Store) daily(ctx context.Context, p Period, emails []MessageDay) ([]DayStats, error) {
-	db := s.db.WithContext(ctx)
-	from, to := p.From.UTC(), p.To.UTC()
-	names, index := periodDays(p)
-	days := make([]DayStats, len(names))
-	for i, d := range names {
-		days[i].Day = d
-	}
-	for _, m := range emails {
-		if i, ok := index[m.Day]; ok {
-			days[i].Sent += m.Sent
-			days[i].Opened += m.Opened
-			days[i].Clicked += m.Clicked
-		}
-	}
-	var orders []struct {
-		At      *time.Time
-		Ordered time.Time
-		Total   float64
-	}
-	if err := attributedOrders(db.Table("orders AS o"), from, to).Select("m.at AS at, o.ordered_at AS ordered, o.total AS total").
-		Scan(&orders).Error; err != nil {
-		return nil, err
-	}
-	for _, o := range orders {
-		day := o.Ordered
-		if o.At != nil {
-			day = *o.At
-		}
-		if i, ok := index[day.UTC().Format(time.DateOnly)]; ok {
-			days[i].Revenue += o.Total
-		}
-	}
-	return days, nil
 }
 
 // ReportDelivery notes that a report went to one destination, so a retried

@@ -89,15 +89,24 @@ func (s *Store) Pipeline(ctx context.Context, p Period) (Pipeline, error) {
 		out.Conversions = append(out.Conversions, c)
 	}
 
-	// Stays that ended in the period: the changes in it, each with when
-	// the contact entered the stage it left.
-	var ended []StageChange
-	if err := db.Select("from_stage", "entered_at", "at").Where("at >= ? AND at < ? AND entered_at IS NOT NULL", from, to).Find(&ended).Error; err != nil {
+	// Stays that ended in the period: the changes in it, each with how long
+	// the contact had been in the stage it left, in hours.
+	hours := "(unixepoch(at, 'subsec') - unixepoch(entered_at, 'subsec')) / 3600.0" // to the millisecond
+	if s.Dialect == "mysql" {
+		hours = "TIMESTAMPDIFF(MICROSECOND, entered_at, at) / 3600000000"
+	}
+	var ended []struct {
+		FromStage string
+		Hours     float64
+	}
+	err := db.Model(&StageChange{}).Select("from_stage, "+hours+" AS hours").
+		Where("at >= ? AND at < ? AND entered_at IS NOT NULL", from, to).Scan(&ended).Error
+	if err != nil {
 		return out, err
 	}
 	stays := map[string][]float64{}
 	for _, e := range ended {
-		stays[e.FromStage] = append(stays[e.FromStage], e.At.Sub(*e.EnteredAt).Hours())
+		stays[e.FromStage] = append(stays[e.FromStage], e.Hours)
 	}
 	for _, st := range pipelineStages {
 		h := stays[st]

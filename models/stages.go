@@ -70,6 +70,22 @@ func backfillStages(db *gorm.DB) error {
 		WHERE NOT EXISTS (SELECT 1 FROM stage_changes s WHERE s.contact_id = c.id)`, StageReasonBackfill).Error
 }
 
+// AfterCreate fills in EnteredAt for a change written without it (an
+// import, a fixture): recordStage sets it itself.
+func (c *StageChange) AfterCreate(tx *gorm.DB) error {
+	if c.EnteredAt != nil || c.FromStage == "" {
+		return nil
+	}
+	var prev []time.Time
+	err := tx.Model(&StageChange{}).Where("contact_id = ? AND (at < ? OR (at = ? AND id < ?))", c.ContactID, c.At, c.At, c.ID).
+		Order("at DESC, id DESC").Limit(1).Pluck("at", &prev).Error
+	if err != nil || len(prev) == 0 {
+		return err
+	}
+	c.EnteredAt = &prev[0]
+	return tx.Model(&StageChange{}).Where("id = ?", c.ID).Update("entered_at", prev[0]).Error
+}
+
 // backfillEnteredAt sets EnteredAt on the changes written before it was
 // kept (and on any written without it): the At of the contact's change
 // before. SQLite and MySQL spell an UPDATE from a derived table apiece.
