@@ -17,6 +17,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/nudgehq/nudge/ads/google"
+	"github.com/nudgehq/nudge/ads/meta"
 	"github.com/nudgehq/nudge/codec"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
@@ -118,6 +120,30 @@ type Config struct {
 	CartDiscountPercent int     `env:"CART_DISCOUNT_PERCENT"`
 	CartEndsOnAnyOrder  bool    `env:"CART_ENDS_ON_ANY_ORDER"`
 
+	// Advertising: without credentials the ad features are off (see
+	// MetaEnabled, GoogleAdsEnabled). The API URLs default to the clients'
+	// (meta.DefaultAPIURL, google.Default*URL; see adDefaults) and are
+	// changed only to point at a stand-in.
+	MetaAccessToken string `env:"META_ACCESS_TOKEN"`
+	// MetaAdAccounts are the ad accounts read and managed, act_…
+	MetaAdAccounts []string `env:"META_AD_ACCOUNTS"`
+	MetaAPIURL     string   `env:"META_API_URL"`
+	// Google Ads: a developer token, the account the ads run in and, when
+	// access is through a manager account, that account (10 digits; dashes
+	// are dropped). OAuth: an installed app's client and a refresh token
+	// granted the adwords and datamanager scopes.
+	GoogleAdsDeveloperToken  string `env:"GOOGLE_ADS_DEVELOPER_TOKEN"`
+	GoogleAdsCustomerID      string `env:"GOOGLE_ADS_CUSTOMER_ID"`
+	GoogleAdsLoginCustomerID string `env:"GOOGLE_ADS_LOGIN_CUSTOMER_ID"`
+	GoogleOAuthClientID      string `env:"GOOGLE_OAUTH_CLIENT_ID"`
+	GoogleOAuthClientSecret  string `env:"GOOGLE_OAUTH_CLIENT_SECRET"`
+	GoogleOAuthRefreshToken  string `env:"GOOGLE_OAUTH_REFRESH_TOKEN"`
+	GoogleOAuthTokenURL      string `env:"GOOGLE_OAUTH_TOKEN_URL"`
+	GoogleAdsAPIURL          string `env:"GOOGLE_ADS_API_URL"`
+	// GoogleDataManagerURL is the Data Manager API, which Customer Match
+	// uploads go through.
+	GoogleDataManagerURL string `env:"GOOGLE_DATA_MANAGER_URL"`
+
 	// Derived from the raw values above by Load.
 	SMTP       *SMTP          `env:"-"`
 	From       mail.Address   `env:"-"`
@@ -199,6 +225,7 @@ func Load() (*Config, error) { return LoadFrom(nil) }
 // environment; nil means the environment. Tests and the benchmark use it.
 func LoadFrom(vars map[string]string) (*Config, error) {
 	c := journeyDefaults()
+	adDefaults(&c)
 	if err := env.ParseWithOptions(&c, env.Options{Prefix: prefix, Environment: vars}); err != nil {
 		return nil, namedError(err)
 	}
@@ -406,7 +433,98 @@ func (c *Config) validate() error {
 	if c.CartDiscountPercent < 1 || c.CartDiscountPercent > 90 {
 		bad("CART_DISCOUNT_PERCENT", "%d is not a percentage between 1 and 90", c.CartDiscountPercent)
 	}
+	errs = append(errs, c.validateAds()...)
 	return errors.Join(errs...)
+}
+
+// adDefaults sets the ad platforms' URLs to the clients' own defaults, so
+// each is written once; the environment overrides them.
+func adDefaults(c *Config) {
+	c.MetaAPIURL = meta.DefaultAPIURL
+	c.GoogleAdsAPIURL = google.DefaultAPIURL
+	c.GoogleOAuthTokenURL = google.DefaultTokenURL
+	c.GoogleDataManagerURL = google.DefaultDataManagerURL
+}
+
+// validateAds checks the advertising settings: URLs, Meta's ad account
+// IDs, and Google's credentials, which work only all together.
+func (c *Config) validateAds() []error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(prefix+name+": "+format, args...))
+	}
+	for _, v := range []struct{ name, value string }{
+		{"META_API_URL", c.MetaAPIURL}, {"GOOGLE_ADS_API_URL", c.GoogleAdsAPIURL},
+		{"GOOGLE_OAUTH_TOKEN_URL", c.GoogleOAuthTokenURL}, {"GOOGLE_DATA_MANAGER_URL", c.GoogleDataManagerURL},
+	} {
+		if u, err := url.Parse(v.value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(v.name, "%q is not an absolute http(s) URL", v.value)
+		}
+	}
+	var accounts []string
+	for _, a := range c.MetaAdAccounts {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if id, ok := strings.CutPrefix(a, "act_"); !ok || id == "" || strings.Trim(id, "0123456789") != "" {
+			bad("META_AD_ACCOUNTS", "%q is not an ad account ID like act_1234567890 (Ads Manager's account ID with act_ in front)", a)
+			continue
+		}
+		accounts = append(accounts, a)
+	}
+	c.MetaAdAccounts = accounts
+	if len(accounts) > 0 && c.MetaAccessToken == "" {
+		bad("META_ACCESS_TOKEN", "is empty, but NUDGE_META_AD_ACCOUNTS is set; set the token of a system user with ads_read and ads_management")
+	}
+	for _, id := range []struct {
+		name string
+		v    *string
+	}{{"GOOGLE_ADS_CUSTOMER_ID", &c.GoogleAdsCustomerID}, {"GOOGLE_ADS_LOGIN_CUSTOMER_ID", &c.GoogleAdsLoginCustomerID}} {
+		digits := strings.ReplaceAll(strings.TrimSpace(*id.v), "-", "")
+		if digits != "" && (len(digits) != 10 || strings.Trim(digits, "0123456789") != "") {
+			bad(id.name, "%q is not a Google Ads customer ID like 123-456-7890", *id.v)
+			continue
+		}
+		*id.v = digits
+	}
+	creds := []struct{ name, value string }{
+		{"GOOGLE_ADS_DEVELOPER_TOKEN", c.GoogleAdsDeveloperToken}, {"GOOGLE_ADS_CUSTOMER_ID", c.GoogleAdsCustomerID},
+		{"GOOGLE_OAUTH_CLIENT_ID", c.GoogleOAuthClientID}, {"GOOGLE_OAUTH_CLIENT_SECRET", c.GoogleOAuthClientSecret},
+		{"GOOGLE_OAUTH_REFRESH_TOKEN", c.GoogleOAuthRefreshToken},
+	}
+	var set []string
+	for _, v := range creds {
+		if v.value != "" {
+			set = append(set, prefix+v.name)
+		}
+	}
+	if len(set) > 0 && len(set) < len(creds) {
+		verb := "is"
+		if len(set) > 1 {
+			verb = "are"
+		}
+		for _, v := range creds {
+			if v.value == "" {
+				bad(v.name, "is empty, but %s %s set; Google Ads needs its developer token, customer ID, OAuth client and refresh token together (or none, to stay off)",
+					strings.Join(set, ", "), verb)
+			}
+		}
+	}
+	return errs
+}
+
+// MetaEnabled reports whether Meta's ad features can run: there is an
+// access token. Insights also need NUDGE_META_AD_ACCOUNTS; audience sync
+// does not.
+func (c *Config) MetaEnabled() bool { return c.MetaAccessToken != "" }
+
+// GoogleAdsEnabled reports whether Google's ad features can run: every
+// Google Ads and OAuth credential is set (Load refuses some without the
+// others).
+func (c *Config) GoogleAdsEnabled() bool {
+	return c.GoogleAdsDeveloperToken != "" && c.GoogleAdsCustomerID != "" && c.GoogleOAuthClientID != "" &&
+		c.GoogleOAuthClientSecret != "" && c.GoogleOAuthRefreshToken != ""
 }
 
 // journeyDefaults is a Config holding the defaults of the journey

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nudgehq/nudge/ads/google"
+	"github.com/nudgehq/nudge/ads/meta"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -263,5 +265,97 @@ func TestReports(t *testing.T) {
 		if _, err := LoadFrom(map[string]string{"NUDGE_REPORTS": raw}); err == nil || err.Error() != msg {
 			t.Errorf("%s:\n got  %v\n want %s", raw, err, msg)
 		}
+	}
+}
+
+func TestAdsAreOffWithoutCredentials(t *testing.T) {
+	c, err := LoadFrom(map[string]string{"NUDGE_META_API_URL": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetaEnabled() || c.GoogleAdsEnabled() {
+		t.Errorf("ads on without credentials: meta %v, google %v", c.MetaEnabled(), c.GoogleAdsEnabled())
+	}
+	// The URLs default to the clients' own, written there once.
+	if c.MetaAPIURL != meta.DefaultAPIURL || c.GoogleAdsAPIURL != google.DefaultAPIURL ||
+		c.GoogleOAuthTokenURL != google.DefaultTokenURL || c.GoogleDataManagerURL != google.DefaultDataManagerURL {
+		t.Errorf("URLs = %q %q %q %q", c.MetaAPIURL, c.GoogleAdsAPIURL, c.GoogleOAuthTokenURL, c.GoogleDataManagerURL)
+	}
+	if c.MetaAPIURL != "https://graph.facebook.com/v25.0" || c.GoogleAdsAPIURL != "https://googleads.googleapis.com/v26" {
+		t.Errorf("API versions moved: %s, %s", c.MetaAPIURL, c.GoogleAdsAPIURL)
+	}
+}
+
+func TestAdSettings(t *testing.T) {
+	c, err := LoadFrom(map[string]string{
+		"NUDGE_META_ACCESS_TOKEN":            "EAAB",
+		"NUDGE_META_AD_ACCOUNTS":             "act_123, act_456,",
+		"NUDGE_META_API_URL":                 "http://127.0.0.1:9000/v25.0",
+		"NUDGE_GOOGLE_ADS_DEVELOPER_TOKEN":   "dev",
+		"NUDGE_GOOGLE_ADS_CUSTOMER_ID":       "123-456-7890",
+		"NUDGE_GOOGLE_ADS_LOGIN_CUSTOMER_ID": "987-654-3210",
+		"NUDGE_GOOGLE_OAUTH_CLIENT_ID":       "id.apps.googleusercontent.com",
+		"NUDGE_GOOGLE_OAUTH_CLIENT_SECRET":   "secret",
+		"NUDGE_GOOGLE_OAUTH_REFRESH_TOKEN":   "1//refresh",
+		"NUDGE_GOOGLE_OAUTH_TOKEN_URL":       "http://127.0.0.1:9001/token",
+		"NUDGE_GOOGLE_ADS_API_URL":           "http://127.0.0.1:9001/v26",
+		"NUDGE_GOOGLE_DATA_MANAGER_URL":      "http://127.0.0.1:9001/v1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.MetaEnabled() || !c.GoogleAdsEnabled() {
+		t.Errorf("ads off with credentials: meta %v, google %v", c.MetaEnabled(), c.GoogleAdsEnabled())
+	}
+	if !slices.Equal(c.MetaAdAccounts, []string{"act_123", "act_456"}) {
+		t.Errorf("accounts = %q", c.MetaAdAccounts)
+	}
+	if c.GoogleAdsCustomerID != "1234567890" || c.GoogleAdsLoginCustomerID != "9876543210" {
+		t.Errorf("customer IDs = %q, %q; want digits only", c.GoogleAdsCustomerID, c.GoogleAdsLoginCustomerID)
+	}
+	if c.MetaAPIURL != "http://127.0.0.1:9000/v25.0" || c.GoogleOAuthTokenURL != "http://127.0.0.1:9001/token" ||
+		c.GoogleAdsAPIURL != "http://127.0.0.1:9001/v26" || c.GoogleDataManagerURL != "http://127.0.0.1:9001/v1" {
+		t.Errorf("URLs = %+v", c)
+	}
+}
+
+func TestBadAdSettingsNameTheVariable(t *testing.T) {
+	for name, tc := range map[string]struct {
+		vars map[string]string
+		want []string
+	}{
+		"account without act_": {map[string]string{"NUDGE_META_ACCESS_TOKEN": "t", "NUDGE_META_AD_ACCOUNTS": "act_1,123"},
+			[]string{`NUDGE_META_AD_ACCOUNTS: "123" is not an ad account ID like act_1234567890`}},
+		"account not digits": {map[string]string{"NUDGE_META_ACCESS_TOKEN": "t", "NUDGE_META_AD_ACCOUNTS": "act_12ab"},
+			[]string{`NUDGE_META_AD_ACCOUNTS: "act_12ab" is not an ad account ID`}},
+		"accounts without token": {map[string]string{"NUDGE_META_AD_ACCOUNTS": "act_1"},
+			[]string{"NUDGE_META_ACCESS_TOKEN: is empty, but NUDGE_META_AD_ACCOUNTS is set"}},
+		"meta url": {map[string]string{"NUDGE_META_API_URL": "graph.facebook.com/v25.0"},
+			[]string{`NUDGE_META_API_URL: "graph.facebook.com/v25.0" is not an absolute http(s) URL`}},
+		"google url": {map[string]string{"NUDGE_GOOGLE_ADS_API_URL": "ftp://x"},
+			[]string{`NUDGE_GOOGLE_ADS_API_URL: "ftp://x" is not an absolute http(s) URL`}},
+		"token url": {map[string]string{"NUDGE_GOOGLE_OAUTH_TOKEN_URL": "/token"},
+			[]string{`NUDGE_GOOGLE_OAUTH_TOKEN_URL: "/token" is not an absolute http(s) URL`}},
+		"data manager url": {map[string]string{"NUDGE_GOOGLE_DATA_MANAGER_URL": "datamanager"},
+			[]string{`NUDGE_GOOGLE_DATA_MANAGER_URL: "datamanager" is not an absolute http(s) URL`}},
+		"customer id": {map[string]string{"NUDGE_GOOGLE_ADS_CUSTOMER_ID": "12345"},
+			[]string{`NUDGE_GOOGLE_ADS_CUSTOMER_ID: "12345" is not a Google Ads customer ID like 123-456-7890`}},
+		"login customer id": {map[string]string{"NUDGE_GOOGLE_ADS_LOGIN_CUSTOMER_ID": "abc-def-ghij"},
+			[]string{`NUDGE_GOOGLE_ADS_LOGIN_CUSTOMER_ID: "abc-def-ghij" is not a Google Ads customer ID`}},
+		"google half set": {map[string]string{"NUDGE_GOOGLE_ADS_DEVELOPER_TOKEN": "dev", "NUDGE_GOOGLE_OAUTH_CLIENT_ID": "id"},
+			[]string{
+				"NUDGE_GOOGLE_ADS_CUSTOMER_ID: is empty, but NUDGE_GOOGLE_ADS_DEVELOPER_TOKEN, NUDGE_GOOGLE_OAUTH_CLIENT_ID are set; Google Ads needs",
+				"NUDGE_GOOGLE_OAUTH_CLIENT_SECRET: is empty",
+				"NUDGE_GOOGLE_OAUTH_REFRESH_TOKEN: is empty",
+			}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadFrom(tc.vars)
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want it to contain %q", err, w)
+				}
+			}
+		})
 	}
 }
