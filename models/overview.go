@@ -42,7 +42,6 @@ type DayStats struct {
 // periodFigures are the figures an overview compares.
 type periodFigures struct {
 	email              EmailMetrics
-	emailDays          []MessageDay // the email behind it, by day
 	entered, converted int64
 	orders             int64
 	revenue            float64
@@ -56,18 +55,26 @@ type periodFigures struct {
 func (s *Store) figures(ctx context.Context, p, before Period) (now, prev periodFigures, days []DayStats, err error) {
 	db := s.db.WithContext(ctx)
 	from, mid, to := before.From.UTC(), p.From.UTC(), p.To.UTC()
+	if err = s.refreshRollups(ctx); err != nil {
+		return
+	}
+	var emailDays []MessageDay // p's, for the daily series
 	for _, f := range []struct {
 		p Period
 		f *periodFigures
 	}{{p, &now}, {before, &prev}} {
-		if f.f.emailDays, _, err = s.messageDays(ctx, f.p, "channel = ?", ChannelEmail); err != nil {
+		var rolled []MessageDay
+		if rolled, _, err = s.rolledUpDays(ctx, f.p, "channel = ?", ChannelEmail); err != nil {
 			return
 		}
 		var c MessageCounts
-		for _, d := range f.f.emailDays {
+		for _, d := range rolled {
 			c.add(d.MessageCounts)
 		}
 		f.f.email = c.metrics()
+		if f.f == &now {
+			emailDays = rolled
+		}
 	}
 
 	var runs struct{ Entered, Converted, EnteredBefore, ConvertedBefore int64 }
@@ -93,7 +100,7 @@ func (s *Store) figures(ctx context.Context, p, before Period) (now, prev period
 	for i, d := range names {
 		days[i].Day = d
 	}
-	for _, m := range now.emailDays {
+	for _, m := range emailDays {
 		if i, ok := index[m.Day]; ok {
 			days[i].Sent += m.Sent
 			days[i].Opened += m.Opened

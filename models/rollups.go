@@ -240,6 +240,13 @@ func (s *Store) messageDays(ctx context.Context, p Period, where string, args ..
 	if err := s.refreshRollups(ctx); err != nil {
 		return nil, nil, err
 	}
+	return s.rolledUpDays(ctx, p, where, args...)
+}
+
+// rolledUpDays is messageDays without the refresh, for a caller that has
+// just refreshed: a second refresh in one read would recount the same
+// changed days again.
+func (s *Store) rolledUpDays(ctx context.Context, p Period, where string, args ...any) ([]MessageDay, []SkipDay, error) {
 	db := s.db.WithContext(ctx)
 	parts := periodParts(p)
 	head, tail := parts.head, parts.tail

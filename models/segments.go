@@ -401,13 +401,12 @@ func (q *segmentQuery) engagedSince(since time.Time) cond {
 }
 
 // lastEngaged answers an engagement condition from contacts.last_engaged_at
-// where it can: fast, when the contact's last engagement is at or before now
-// (or it has none), as it is for nearly every contact. A contact with an
-// engagement timestamped after now (a client's clock ahead, or a segment
-// evaluated in the past) falls back to exact, the condition over its
-// events, which ignores the ones after now.
-// fast must hold only where last_engaged_at is at or before now, or NULL,
-// so the two branches never overlap and each is one index range.
+// where it can: fast, for a contact whose last engagement is at or before
+// now (or who has none), as nearly every contact's is; fast must hold for
+// no other, so the two branches never overlap and each is one index range.
+// A contact with an engagement timestamped after now (a client's clock
+// ahead, or a segment evaluated in the past) falls back to exact, the
+// condition over its events, which ignores the ones after now.
 func (q *segmentQuery) lastEngaged(fast, exact cond) cond {
 	return or(fast, and(cond{"contacts.last_engaged_at > ?", []any{q.now}}, exact))
 }

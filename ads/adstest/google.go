@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -138,12 +140,7 @@ func (g *Google) AddStats(s ...GoogleStat) {
 func (g *Google) List(id string) []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]string, 0, len(g.lists[id]))
-	for k := range g.lists[id] {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(g.lists[id]))
 }
 
 // Issued returns the access tokens the token endpoint issued, in order.
@@ -450,123 +447,114 @@ func (g *Google) select_(fields []string, since, until string) []map[string]map[
 	return out
 }
 
-type mutateRequest struct {
-	Operations []struct {
-		UpdateMask string                     `json:"updateMask"`
-		Update     map[string]json.RawMessage `json:"update"`
-	} `json:"operations"`
-	ValidateOnly bool `json:"validateOnly"`
+type mutateOperation struct {
+	UpdateMask string                     `json:"updateMask"`
+	Update     map[string]json.RawMessage `json:"update"`
 }
 
-// mutateCampaigns applies status updates: all or none, as Google does
-// without partialFailure.
-func (g *Google) mutateCampaigns(w http.ResponseWriter, req Request) {
+type mutateRequest struct {
+	Operations   []mutateOperation `json:"operations"`
+	ValidateOnly bool              `json:"validateOnly"`
+}
+
+// mutate serves a :mutate of one resource kind (campaigns,
+// campaignBudgets). Every operation is checked before any applies: all or
+// none, as Google does without partialFailure. check validates what an
+// operation sets on the resource id and returns how to apply it, or the
+// error to answer with.
+func (g *Google) mutate(w http.ResponseWriter, req Request, collection string, masks []string, exists func(id string) bool,
+	check func(op mutateOperation, id, field string) (apply func(), fail *googleFault)) {
 	var body mutateRequest
 	if err := req.DecodeJSON(&body); err != nil || len(body.Operations) == 0 {
 		googleErr(w, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.",
 			GoogleFailure{Kind: "mutateError", Code: "OPERATION_REQUIRED", Message: "The request has no operations."})
 		return
 	}
-	type change struct{ id, status, name string }
-	var changes []change
+	var applies []func()
+	var results []map[string]string
 	for i, op := range body.Operations {
 		field := fmt.Sprintf("operations.%d.update", i)
-		var rn, status string
+		var rn string
 		_ = json.Unmarshal(op.Update["resourceName"], &rn)
-		_ = json.Unmarshal(op.Update["status"], &status)
-		id, ok := strings.CutPrefix(rn, "customers/"+g.CustomerID+"/campaigns/")
+		id, ok := strings.CutPrefix(rn, "customers/"+g.CustomerID+"/"+collection+"/")
 		g.mu.Lock()
-		_, exists := g.campaigns[id]
+		ok = ok && exists(id)
 		g.mu.Unlock()
+		var fail *googleFault
 		switch {
-		case op.UpdateMask != "status":
-			googleErr(w, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.",
-				GoogleFailure{Kind: "fieldMaskError", Code: "FIELD_NOT_FOUND", Message: "The stand-in updates only status, not " + op.UpdateMask + ".", Field: field})
-			return
-		case !ok || !exists:
-			googleErr(w, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.",
-				GoogleFailure{Kind: "mutateError", Code: "RESOURCE_NOT_FOUND", Message: "Resource was not found.", Field: field + ".resource_name"})
-			return
-		case status != "ENABLED" && status != "PAUSED" && status != "REMOVED":
-			googleErr(w, 400, "INVALID_ARGUMENT", "Invalid value at 'operations[0].update.status'",
-				GoogleFailure{Kind: "requestError", Code: "INVALID_ENUM_VALUE", Message: "Enum value '" + status + "' is not valid.", Field: field + ".status"})
+		case !slices.Contains(masks, op.UpdateMask):
+			fail = &googleFault{"Request contains an invalid argument.",
+				GoogleFailure{Kind: "fieldMaskError", Code: "FIELD_NOT_FOUND", Message: "The stand-in updates only " + masks[len(masks)-1] + ", not " + op.UpdateMask + ".", Field: field}}
+		case !ok:
+			fail = &googleFault{"Request contains an invalid argument.",
+				GoogleFailure{Kind: "mutateError", Code: "RESOURCE_NOT_FOUND", Message: "Resource was not found.", Field: field + ".resource_name"}}
+		}
+		var apply func()
+		if fail == nil {
+			apply, fail = check(op, id, field)
+		}
+		if fail != nil {
+			googleErr(w, 400, "INVALID_ARGUMENT", fail.message, fail.failure)
 			return
 		}
-		changes = append(changes, change{id, status, rn})
+		applies = append(applies, apply)
+		results = append(results, map[string]string{"resourceName": rn})
 	}
 	if body.ValidateOnly {
 		writeJSON(w, 200, map[string]any{})
 		return
 	}
-	var results []map[string]string
 	g.mu.Lock()
-	for _, c := range changes {
-		camp := g.campaigns[c.id]
-		camp.Status = c.status
-		g.campaigns[c.id] = camp
-		results = append(results, map[string]string{"resourceName": c.name})
+	for _, apply := range applies {
+		apply()
 	}
 	g.mu.Unlock()
 	writeJSON(w, 200, map[string]any{"results": results})
+}
+
+// googleFault is the message and failure a refused operation answers with.
+type googleFault struct {
+	message string
+	failure GoogleFailure
+}
+
+// mutateCampaigns applies status updates.
+func (g *Google) mutateCampaigns(w http.ResponseWriter, req Request) {
+	exists := func(id string) bool { _, ok := g.campaigns[id]; return ok }
+	g.mutate(w, req, "campaigns", []string{"status"}, exists, func(op mutateOperation, id, field string) (func(), *googleFault) {
+		var status string
+		_ = json.Unmarshal(op.Update["status"], &status)
+		if status != "ENABLED" && status != "PAUSED" && status != "REMOVED" {
+			return nil, &googleFault{"Invalid value at 'operations[0].update.status'",
+				GoogleFailure{Kind: "requestError", Code: "INVALID_ENUM_VALUE", Message: "Enum value '" + status + "' is not valid.", Field: field + ".status"}}
+		}
+		return func() {
+			camp := g.campaigns[id]
+			camp.Status = status
+			g.campaigns[id] = camp
+		}, nil
+	})
 }
 
 // mutateBudgets applies budget amounts, which Google wants in whole cents
 // (multiples of 10,000 micros).
 func (g *Google) mutateBudgets(w http.ResponseWriter, req Request) {
-	var body mutateRequest
-	if err := req.DecodeJSON(&body); err != nil || len(body.Operations) == 0 {
-		googleErr(w, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.",
-			GoogleFailure{Kind: "mutateError", Code: "OPERATION_REQUIRED", Message: "The request has no operations."})
-		return
-	}
-	type change struct {
-		id, name string
-		amount   ads.Micros
-	}
-	var changes []change
-	for i, op := range body.Operations {
-		field := fmt.Sprintf("operations.%d.update", i)
-		var rn, amount string
-		_ = json.Unmarshal(op.Update["resourceName"], &rn)
+	exists := func(id string) bool { _, ok := g.budgets[id]; return ok }
+	g.mutate(w, req, "campaignBudgets", []string{"amountMicros", "amount_micros"}, exists, func(op mutateOperation, id, field string) (func(), *googleFault) {
+		var amount string
 		_ = json.Unmarshal(op.Update["amountMicros"], &amount)
-		id, ok := strings.CutPrefix(rn, "customers/"+g.CustomerID+"/campaignBudgets/")
-		g.mu.Lock()
-		_, exists := g.budgets[id]
-		g.mu.Unlock()
 		n, err := strconv.ParseInt(amount, 10, 64)
 		switch {
-		case op.UpdateMask != "amountMicros" && op.UpdateMask != "amount_micros":
-			googleErr(w, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.",
-				GoogleFailure{Kind: "fieldMaskError", Code: "FIELD_NOT_FOUND", Message: "The stand-in updates only amount_micros, not " + op.UpdateMask + ".", Field: field})
-			return
-		case !ok || !exists:
-			googleErr(w, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.",
-				GoogleFailure{Kind: "mutateError", Code: "RESOURCE_NOT_FOUND", Message: "Resource was not found.", Field: field + ".resource_name"})
-			return
 		case err != nil || n <= 0:
-			googleErr(w, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.",
-				GoogleFailure{Kind: "rangeError", Code: "TOO_LOW", Message: "Too low.", Field: field + ".amount_micros"})
-			return
+			return nil, &googleFault{"Request contains an invalid argument.",
+				GoogleFailure{Kind: "rangeError", Code: "TOO_LOW", Message: "Too low.", Field: field + ".amount_micros"}}
 		case n%10_000 != 0:
-			googleErr(w, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.",
+			return nil, &googleFault{"Request contains an invalid argument.",
 				GoogleFailure{Kind: "campaignBudgetError", Code: "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT",
-					Message: "The budget amount is not a multiple of the currency's minimum unit.", Field: field + ".amount_micros"})
-			return
+					Message: "The budget amount is not a multiple of the currency's minimum unit.", Field: field + ".amount_micros"}}
 		}
-		changes = append(changes, change{id, rn, ads.Micros(n)})
-	}
-	if body.ValidateOnly {
-		writeJSON(w, 200, map[string]any{})
-		return
-	}
-	var results []map[string]string
-	g.mu.Lock()
-	for _, c := range changes {
-		g.budgets[c.id] = c.amount
-		results = append(results, map[string]string{"resourceName": c.name})
-	}
-	g.mu.Unlock()
-	writeJSON(w, 200, map[string]any{"results": results})
+		return func() { g.budgets[id] = ads.Micros(n) }, nil
+	})
 }
 
 // members serves audienceMembers:ingest and :remove. Like the Data Manager

@@ -4,9 +4,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,12 +116,7 @@ func (m *Meta) Object(id string) (MetaObject, bool) {
 func (m *Meta) Audience(id string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.audiences[id]))
-	for k := range m.audiences[id] {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(m.audiences[id]))
 }
 
 func (m *Meta) serve(w http.ResponseWriter, r *http.Request) {
