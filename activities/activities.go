@@ -58,6 +58,10 @@ type Activities struct {
 	// (NUDGE_TEMPORAL_UI_URL, NUDGE_TEMPORAL_NAMESPACE; "" means "default").
 	TemporalUIURL string
 	Namespace     string
+
+	// Ads are the ad platforms' clients; platforms without credentials
+	// are nil (ads.go).
+	Ads AdClients
 }
 
 // Register adds every activity to a worker under the names workflows use.

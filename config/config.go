@@ -143,6 +143,27 @@ type Config struct {
 	// GoogleDataManagerURL is the Data Manager API, which Customer Match
 	// uploads go through.
 	GoogleDataManagerURL string `env:"GOOGLE_DATA_MANAGER_URL"`
+	// GoogleCustomerMatchTerms says the advertiser accepted Google's
+	// Customer Match terms, which every upload must state.
+	GoogleCustomerMatchTerms bool `env:"GOOGLE_CUSTOMER_MATCH_TERMS" envDefault:"false"`
+
+	// What the ad rules may do (config/ads.go): record only (dry run, the
+	// default), apply, or ask in Slack first.
+	AdsDryRun          bool          `env:"ADS_DRY_RUN" envDefault:"true"`
+	AdsMode            string        `env:"ADS_MODE" envDefault:"apply"`
+	AdRules            []string      `env:"AD_RULES" envDefault:"all"`
+	AdsEvery           time.Duration `env:"ADS_EVERY" envDefault:"15m"`
+	AdsApprovalTimeout time.Duration `env:"ADS_APPROVAL_TIMEOUT" envDefault:"2h"`
+	SlackAdsChannel    string        `env:"SLACK_ADS_CHANNEL" envDefault:"#ads"`
+	// Audience sync: segments to ad audiences (see ParseAudiences).
+	AudiencesRaw        string        `env:"AUDIENCES"`
+	Audiences           []Audience    `env:"-"`
+	AudienceSyncEvery   time.Duration `env:"AUDIENCE_SYNC_EVERY" envDefault:"1h"`
+	AdsConsentDefault   bool          `env:"ADS_CONSENT_DEFAULT" envDefault:"false"`
+	RetargetAudienceRaw string        `env:"RETARGET_AUDIENCE"`
+	// RetargetAudience is the audience ad clickers who did not convert join;
+	// nil when NUDGE_RETARGET_AUDIENCE is unset.
+	RetargetAudience *Audience `env:"-"`
 
 	// Derived from the raw values above by Load.
 	SMTP       *SMTP          `env:"-"`
@@ -434,6 +455,7 @@ func (c *Config) validate() error {
 		bad("CART_DISCOUNT_PERCENT", "%d is not a percentage between 1 and 90", c.CartDiscountPercent)
 	}
 	errs = append(errs, c.validateAds()...)
+	errs = append(errs, c.validateAdRules()...)
 	return errors.Join(errs...)
 }
 

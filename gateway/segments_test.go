@@ -84,7 +84,7 @@ func TestListSegments(t *testing.T) {
 		names = append(names, s["name"].(string))
 	}
 	assert.Equal(t, []string{"active", "at_risk", "dormant", "new_subscriber", "active_lead", "trial_user",
-		"paying_customer", "churned", "visited_page", "downloaded_content", "used_feature", "not_onboarded"}, names)
+		"paying_customer", "churned", "visited_page", "downloaded_content", "used_feature", "not_onboarded", "retarget"}, names)
 	assert.Equal(t, map[string]any{
 		"name": "active", "group": "engagement", "params": []any{},
 		"description": "Engaged (opened or clicked an email, or viewed a page) within the last 30 days: last engagement >= now-30d.",

@@ -205,6 +205,11 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[s
 			if err := s.upsertContact(tx, ev.ContactID, ev.Traits, call.ContextTimezone); err != nil {
 				return nil, err
 			}
+			// The touch first: an order placed on the landing visit
+			// carries it.
+			if err := noteTouch(tx, &ev); err != nil {
+				return nil, err
+			}
 			if err := s.recordOrder(tx, &ev); err != nil {
 				return nil, err
 			}
@@ -261,6 +266,10 @@ func (s *Store) linkAnonymous(tx *gorm.DB, anonymousID, contactID string, leaseF
 			return nil, err
 		}
 		if err := noteEngagement(tx, e); err != nil {
+			return nil, err
+		}
+		// An ad click usually lands before the visitor says who they are.
+		if err := noteTouch(tx, e); err != nil {
 			return nil, err
 		}
 	}

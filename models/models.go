@@ -53,6 +53,14 @@ type Contact struct {
 	// compare in the statement, so saving a contact read earlier cannot
 	// set it back.
 	LastEngagedAt *time.Time `gorm:"->;index" json:"last_engaged_at,omitempty"`
+	// Where the contact came from (touches.go): the first and the latest
+	// visit from an ad or a tagged link, and the latest ad click. Read-only
+	// to gorm for the same reason as LastEngagedAt: noteTouch writes them.
+	FirstTouch    *Touch     `gorm:"->;serializer:json;type:text" json:"first_touch,omitempty"`
+	FirstTouchAt  *time.Time `gorm:"->" json:"-"`
+	LastTouch     *Touch     `gorm:"->;serializer:json;type:text" json:"last_touch,omitempty"`
+	LastTouchAt   *time.Time `gorm:"->" json:"-"`
+	LastAdClickAt *time.Time `gorm:"->;index" json:"last_ad_click_at,omitempty"`
 	// Lead scoring and ownership, kept by ContactWorkflow.
 	LeadScore    int64     `json:"lead_score"`
 	OwnerName    string    `gorm:"size:191" json:"owner_name,omitempty"`
@@ -239,9 +247,17 @@ type Order struct {
 	MessageID  *uint64        `json:"message_id,omitempty"`
 	Attributed string         `gorm:"size:32" json:"attributed_by,omitempty"` // cart, click
 	Details    map[string]any `gorm:"serializer:json;type:text" json:"details,omitempty"`
-	OrderedAt  time.Time      `json:"ordered_at"`
-	CreatedAt  time.Time      `json:"created_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
+	// The contact's touches when the order was placed (touches.go); the
+	// last touch's campaign, source and click ID are columns, which the ad
+	// reports credit campaigns by.
+	FirstTouch  *Touch    `gorm:"serializer:json;type:text" json:"first_touch,omitempty"`
+	LastTouch   *Touch    `gorm:"serializer:json;type:text" json:"last_touch,omitempty"`
+	UTMCampaign string    `gorm:"size:191;index" json:"utm_campaign,omitempty"`
+	UTMSource   string    `gorm:"size:191" json:"utm_source,omitempty"`
+	ClickID     string    `gorm:"size:191" json:"click_id,omitempty"`
+	OrderedAt   time.Time `json:"ordered_at"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Cart is a checkout the abandoned-cart journey reminded a contact of.
@@ -301,4 +317,4 @@ type Counter struct {
 }
 
 // all lists every table, in the order migrations create them.
-var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}, &Suppression{}, &Receipt{}, &UserID{}, &Setting{}, &StageChange{}, &JourneyRun{}, &JourneyPause{}, &ReportDelivery{}, &MessageDay{}, &SkipDay{}, &RecipientDay{}}
+var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}, &Suppression{}, &Receipt{}, &UserID{}, &Setting{}, &StageChange{}, &JourneyRun{}, &JourneyPause{}, &ReportDelivery{}, &MessageDay{}, &SkipDay{}, &RecipientDay{}, &AdStat{}, &AdObject{}}

@@ -115,6 +115,9 @@ func (s *Store) recordOrder(tx *gorm.DB, ev *Event) error {
 			break
 		}
 	}
+	if err := stampTouches(tx, &o); err != nil {
+		return err
+	}
 	if err := s.attribute(tx, &o); err != nil {
 		return err
 	}

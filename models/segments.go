@@ -27,6 +27,13 @@ const (
 	DormantWindow = 60 * 24 * time.Hour
 )
 
+// The retarget segment: an ad click with no order for RetargetAfter (the
+// ad click follow-up's wait), for up to RetargetWindow.
+const (
+	RetargetAfter  = 4 * time.Hour
+	RetargetWindow = 30 * 24 * time.Hour
+)
+
 // Segment groups.
 const (
 	SegmentGroupEngagement = "engagement"
@@ -170,6 +177,16 @@ var segments = []segment{
 			return and(
 				q.exists(track(workflows.EventSignedUp), atOrBefore(q.now)),
 				not(q.exists(track(workflows.EventSetupCompleted), atOrBefore(q.now))),
+			)
+		},
+	},
+	{
+		SegmentInfo: SegmentInfo{Name: workflows.SegmentRetarget, Group: SegmentGroupBehaviour,
+			Description: "Clicked an ad (a landing URL with gclid, fbclid or ttclid) between 4 hours and 30 days ago, and has placed no order since: the retargeting audience (NUDGE_RETARGET_AUDIENCE)."},
+		where: func(q *segmentQuery) cond {
+			return and(
+				cond{"contacts.last_ad_click_at >= ? AND contacts.last_ad_click_at <= ?", []any{q.now.Add(-RetargetWindow), q.now.Add(-RetargetAfter)}},
+				cond{"NOT EXISTS (SELECT 1 FROM orders o WHERE o.contact_id = contacts.id AND o.ordered_at >= contacts.last_ad_click_at)", nil},
 			)
 		},
 	},
@@ -357,9 +374,14 @@ func noteEngagement(tx *gorm.DB, e *Event) error {
 	return tx.Exec("UPDATE contacts SET last_engaged_at = ? WHERE id = ? AND (last_engaged_at IS NULL OR last_engaged_at < ?)", at, e.ContactID, at).Error
 }
 
-// AfterCreate keeps LastEngagedAt for events written outside Accept (which
+// AfterCreate keeps LastEngagedAt and the touches for events written outside Accept (which
 // notes them itself): imports, fixtures.
-func (e *Event) AfterCreate(tx *gorm.DB) error { return noteEngagement(tx, e) }
+func (e *Event) AfterCreate(tx *gorm.DB) error {
+	if err := noteEngagement(tx, e); err != nil {
+		return err
+	}
+	return noteTouch(tx, e)
+}
 
 const lastEngagedSetting = "contacts_last_engaged_at"
 

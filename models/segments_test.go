@@ -363,7 +363,7 @@ func TestSegmentsList(t *testing.T) {
 			t.Errorf("segment %+v lacks a description, group or params list", s)
 		}
 	}
-	want := "active at_risk dormant new_subscriber active_lead trial_user paying_customer churned visited_page downloaded_content used_feature not_onboarded"
+	want := "active at_risk dormant new_subscriber active_lead trial_user paying_customer churned visited_page downloaded_content used_feature not_onboarded retarget"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("segments %s, want %s", got, want)
 	}

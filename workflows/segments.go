@@ -28,6 +28,7 @@ const (
 	SegmentDownloadedContent = "downloaded_content" // [content] a Content Downloaded with that content_id or content_type
 	SegmentUsedFeature       = "used_feature"       // [feature] a Feature Used with that feature
 	SegmentNotOnboarded      = "not_onboarded"      // Signed Up and no Setup Completed
+	SegmentRetarget          = "retarget"           // clicked an ad 4 h to 30 days ago, no order since
 )
 
 // InSegment reports whether the contact is in a segment now, on the

@@ -5,6 +5,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -16,8 +17,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -128,26 +131,8 @@ func Start(ctx context.Context, dir string, opts Options) (s *Stack, err error) 
 	for _, dc := range opts.DynamicConfig {
 		extra = append(extra, "--dynamic-config-value", dc)
 	}
-	metricsPort, err := FreePort()
-	if err != nil {
+	if s.Temporal, s.TemporalMetrics, err = startTemporal(ctx, bin, dir, extra, logOut, log); err != nil {
 		return nil, err
-	}
-	extra = append(extra, "--metrics-port", strconv.Itoa(metricsPort))
-	s.TemporalMetrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
-	s.Temporal, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: bin,
-		ClientOptions: &client.Options{
-			Namespace: "default",
-			Logger:    sdklog.NewStructuredLogger(log),
-		},
-		DBFilename: filepath.Join(dir, "temporal.db"),
-		LogLevel:   "error",
-		ExtraArgs:  extra,
-		Stdout:     logOut,
-		Stderr:     logOut,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start the Temporal dev server: %w", err)
 	}
 	if s.SMTP, err = smtptest.Start(); err != nil {
 		return nil, err
@@ -198,6 +183,62 @@ func Start(ctx context.Context, dir string, opts Options) (s *Stack, err error) 
 	s.stop = stop
 	go func() { s.served <- s.Platform.Serve(serveCtx, l) }()
 	return s, nil
+}
+
+// startTemporal starts the dev server, trying again when it dies at start.
+// The CLI picks free ports for its internal services itself, and with other
+// test packages starting servers at the same moment one of them can be taken
+// before it binds ("address already in use"); the server then panics, and
+// the SDK would go on dialling a dead port for a minute.
+func startTemporal(ctx context.Context, bin, dir string, extra []string, logOut io.Writer, log *slog.Logger) (*testsuite.DevServer, string, error) {
+	const attempts = 3
+	var lastErr error
+	for attempt := 1; attempt <= attempts; attempt++ {
+		metricsPort, err := FreePort()
+		if err != nil {
+			return nil, "", err
+		}
+		actx, died := context.WithCancel(ctx)
+		out := &deathWatch{w: logOut, died: died}
+		srv, err := testsuite.StartDevServer(actx, testsuite.DevServerOptions{
+			ExistingPath: bin,
+			ClientOptions: &client.Options{
+				Namespace: "default",
+				Logger:    sdklog.NewStructuredLogger(log),
+			},
+			DBFilename: filepath.Join(dir, fmt.Sprintf("temporal-%d.db", attempt)),
+			LogLevel:   "error",
+			ExtraArgs:  append(slices.Clip(extra), "--metrics-port", strconv.Itoa(metricsPort)),
+			Stdout:     out,
+			Stderr:     out,
+		})
+		died()
+		if err == nil {
+			return srv, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort), nil
+		}
+		lastErr = fmt.Errorf("start the Temporal dev server (attempt %d of %d): %w", attempt, attempts, err)
+		if ctx.Err() != nil || !out.dead.Load() {
+			break
+		}
+		log.Warn("the Temporal dev server died at start; starting another", "attempt", attempt)
+	}
+	return nil, "", lastErr
+}
+
+// deathWatch passes the dev server's output on and cancels the start when
+// the output says the server cannot run.
+type deathWatch struct {
+	w    io.Writer
+	died context.CancelFunc
+	dead atomic.Bool
+}
+
+func (d *deathWatch) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("address already in use")) || bytes.Contains(p, []byte("panic:")) {
+		d.dead.Store(true)
+		d.died()
+	}
+	return d.w.Write(p)
 }
 
 // Close stops everything Start started.
