@@ -78,6 +78,11 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.SendSlack, activity.RegisterOptions{Name: workflows.SendSlackActivity})
 	r.RegisterActivityWithOptions(a.RecordJourney, activity.RegisterOptions{Name: workflows.RecordJourneyActivity})
 	r.RegisterActivityWithOptions(a.SendReport, activity.RegisterOptions{Name: workflows.SendReportActivity})
+	a.registerAdRules(r)
+	r.RegisterActivityWithOptions(a.PullAdStats, activity.RegisterOptions{Name: workflows.PullAdStatsActivity})
+	r.RegisterActivityWithOptions(a.StartAudienceSync, activity.RegisterOptions{Name: workflows.StartAudienceSyncActivity})
+	r.RegisterActivityWithOptions(a.SyncAudienceBatch, activity.RegisterOptions{Name: workflows.SyncAudienceBatchActivity})
+	r.RegisterActivityWithOptions(a.FinishAudienceSync, activity.RegisterOptions{Name: workflows.FinishAudienceSyncActivity})
 }
 
 // RecordJourney records a journey run's start, or how it ended.

@@ -71,3 +71,21 @@ func TestRetryable(t *testing.T) {
 		t.Error("String wrote an exponent")
 	}
 }
+
+func TestFromMetaBudget(t *testing.T) {
+	for _, c := range []struct {
+		amount   int64
+		currency string
+		want     Micros
+	}{
+		{5000, "USD", 50_000_000},   // $50.00
+		{5000, "JPY", 5000_000_000}, // ¥5,000
+		{1999, "eur", 19_990_000},
+		{300000, "KRW", 300000_000_000},
+		{0, "USD", 0},
+	} {
+		if got := FromMetaBudget(c.amount, c.currency); got != c.want {
+			t.Errorf("FromMetaBudget(%d, %s) = %d, want %d", c.amount, c.currency, got, c.want)
+		}
+	}
+}

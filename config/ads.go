@@ -134,3 +134,30 @@ func (c *Config) AllAudiences() []Audience {
 
 // AdsEnabled reports whether any ad platform is on.
 func (c *Config) AdsEnabled() bool { return c.MetaEnabled() || c.GoogleAdsEnabled() }
+
+// AdMode is what the ad rules do with a decision: record it (a dry run,
+// until NUDGE_ADS_DRY_RUN=false), apply it, or ask first (NUDGE_ADS_MODE).
+func (c *Config) AdMode() string {
+	switch {
+	case c.AdsDryRun:
+		return workflows.AdModeDryRun
+	case c.AdsMode == AdsApprove:
+		return workflows.AdModeApprove
+	}
+	return workflows.AdModeApply
+}
+
+// AdRuleRequest evaluates rules with the configured mode, approval timeout
+// and Slack channel: what the schedule runs, and POST /v1/ads/rules/:name/run.
+func (c *Config) AdRuleRequest(rules []string) workflows.AdRuleRequest {
+	return workflows.AdRuleRequest{Rules: rules, Mode: c.AdMode(), ApprovalTimeout: c.AdsApprovalTimeout, Channel: c.SlackAdsChannel}
+}
+
+// AudienceSyncRequest is the request that syncs a.
+func (c *Config) AudienceSyncRequest(a Audience) workflows.AudienceSyncRequest {
+	return workflows.AudienceSyncRequest{Key: a.Key(), Segment: a.Segment, Platform: a.Platform, AudienceID: a.ID, ConsentDefault: c.AdsConsentDefault}
+}
+
+// WorkflowID is the ID of the audience's syncs: Temporal adds the time to
+// a scheduled one's.
+func (a Audience) WorkflowID() string { return "audience/" + a.Key() }

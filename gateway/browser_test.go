@@ -168,6 +168,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		{"/dashboard/pipeline", `tr[data-stage="lead"]`, "06-pipeline"},
 		{"/dashboard/list-health", `tr[data-threshold="bounce_rate"]`, "07-list-health"},
 		{"/dashboard/contacts", `input[name="q"]`, "08-contacts"},
+		{"/dashboard/ads", `div[data-ads="off"]`, "09-ads"},
 	} {
 		run(chromedp.Click(chromedp.CSS(`header a[href^="`+p.nav+`"]`)), chromedp.WaitVisible(chromedp.CSS(p.wait)))
 		shot(p.shot)
@@ -176,7 +177,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`.ranges a[href="?days=7"]`)), chromedp.WaitVisible(chromedp.CSS(`.ranges a.on`)))
 	assert.Equal(t, "7 days", text(".ranges a.on"))
 	assert.Equal(t, "0", text(`[data-kpi="emails_sent"] b`), "March's emails are not in the last 7 days")
-	shot("09-last-7-days")
+	shot("10-last-7-days")
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/nudgehq/nudge/ads"
 	"github.com/nudgehq/nudge/chart"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
@@ -46,6 +47,7 @@ func (g *Gateway) dashboardRoutes(r *gin.Engine) {
 	d.GET("/pipeline", g.dashboardPipeline)
 	d.GET("/list-health", g.dashboardListHealth)
 	d.GET("/contacts", g.dashboardContacts)
+	d.GET("/ads", g.dashboardAds)
 }
 
 // requireDashboard lets through a browser signed in with an admin key that
@@ -310,7 +312,9 @@ var pageFuncs = template.FuncMap{
 		return strconv.FormatFloat(*r*100, 'f', 1, 64) + "%"
 	},
 	"money": func(v float64) string { return "$" + strconv.FormatFloat(v, 'f', 2, 64) },
-	"label": models.KPILabel,
+	// micros writes an ad amount (micros of the account currency).
+	"micros": func(v int64) string { return ads.Micros(v).String() },
+	"label":  models.KPILabel,
 	"kpi": func(name string, v *float64) string {
 		if name == "revenue" && v != nil {
 			return "$" + models.FormatKPI(name, v)

@@ -33,6 +33,7 @@ type Temporal interface {
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
 	SignalWorkflow(ctx context.Context, workflowID string, runID string, signalName string, arg any) error
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
 }
 
 var _ Temporal = client.Client(nil)
@@ -150,6 +151,7 @@ func (g *Gateway) Handler() http.Handler {
 	admin.GET("/reports/revenue", g.getRevenue)
 	g.resultRoutes(admin)
 	g.journeyRoutes(admin)
+	g.adRoutes(admin)
 	g.taskRoutes(admin)
 	g.eventRoutes(admin)
 	g.segmentationRoutes(admin)

@@ -57,9 +57,14 @@ type fakeTemporal struct {
 	healthErr  error
 	queried    []string
 	// running answers ListWorkflow; signalled records SignalWorkflow.
-	running   []*workflowpb.WorkflowExecutionInfo
-	listed    []string
-	signalled []string
+	running    []*workflowpb.WorkflowExecutionInfo
+	listed     []string
+	signalled  []string
+	signalArgs []any
+	// executed records ExecuteWorkflow; its runs end with runResult or runErr.
+	executed  []executeCall
+	runResult any
+	runErr    error
 }
 
 func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
@@ -69,10 +74,11 @@ func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.List
 	return &workflowservice.ListWorkflowExecutionsResponse{Executions: f.running}, nil
 }
 
-func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, runID, signalName string, _ any) error {
+func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, runID, signalName string, arg any) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.signalled = append(f.signalled, workflowID+" "+runID+" "+signalName)
+	f.signalArgs = append(f.signalArgs, arg)
 	return nil
 }
 
@@ -260,4 +266,46 @@ func requireJSON(t *testing.T, rec *httptest.ResponseRecorder, status int, want 
 	t.Helper()
 	require.Equal(t, status, rec.Code, "body: %s", rec.Body.String())
 	require.JSONEq(t, want, rec.Body.String())
+}
+
+// executeCall is a workflow the gateway started and waited for.
+type executeCall struct {
+	Options  client.StartWorkflowOptions
+	Workflow any
+	Args     []any
+}
+
+// ExecuteWorkflow records the start; the run ends with runResult (copied
+// into the caller's value through JSON) or runErr.
+func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.executed = append(f.executed, executeCall{Options: opts, Workflow: workflow, Args: args})
+	if f.failWith != nil {
+		return nil, f.failWith
+	}
+	return fakeRun{id: opts.ID, result: f.runResult, err: f.runErr}, nil
+}
+
+type fakeRun struct {
+	id     string
+	result any
+	err    error
+}
+
+func (r fakeRun) GetID() string                  { return r.id }
+func (r fakeRun) GetRunID() string               { return "run-1" }
+func (r fakeRun) GetFirstExecutionRunID() string { return "run-1" }
+func (r fakeRun) Get(ctx context.Context, v any) error {
+	if r.err != nil {
+		return r.err
+	}
+	b, err := json.Marshal(r.result)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+func (r fakeRun) GetWithOptions(ctx context.Context, v any, _ client.WorkflowRunGetOptions) error {
+	return r.Get(ctx, v)
 }

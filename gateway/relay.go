@@ -334,8 +334,7 @@ func (r *relay) signal(ctx context.Context, contact string, batch []*queuedEvent
 	defer cancel()
 	evs := make([]workflows.Event, len(batch))
 	for i, qe := range batch {
-		ev := qe.ev
-		evs[i] = workflows.Event{MessageID: ev.MessageID, Kind: ev.Kind, Name: ev.Name, Properties: ev.Properties, Traits: ev.Traits, Timestamp: ev.Timestamp}
+		evs[i] = qe.ev.Signal()
 	}
 	// One event goes as the plain signal every version of ContactWorkflow knows.
 	name, arg := workflows.SignalEvents, any(evs)

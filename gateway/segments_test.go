@@ -171,7 +171,7 @@ func TestSegmentContactsErrors(t *testing.T) {
 		return &segmentCheck{t: t, e: e, path: path}
 	}
 	get("/v1/segments/vip/contacts").is(http.StatusNotFound,
-		`{"success":false,"error":"no segment \"vip\"; the segments are active, at_risk, dormant, new_subscriber, active_lead, trial_user, paying_customer, churned, visited_page, downloaded_content, used_feature, not_onboarded; GET /v1/segments describes them"}`)
+		`{"success":false,"error":"no segment \"vip\"; the segments are active, at_risk, dormant, new_subscriber, active_lead, trial_user, paying_customer, churned, visited_page, downloaded_content, used_feature, not_onboarded, retarget; GET /v1/segments describes them"}`)
 	get("/v1/segments/visited_page/contacts").is(http.StatusBadRequest,
 		`{"success":false,"field":"page","error":"segment visited_page: parameter \"page\" is required: a page name (Pricing), or part of its path or URL (/pricing)"}`)
 	get("/v1/segments/visited_page/contacts?page=").is(http.StatusBadRequest,

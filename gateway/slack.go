@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/slack-go/slack"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
@@ -80,11 +81,15 @@ func (g *Gateway) slackInteractive(c *gin.Context) {
 		return
 	}
 	for _, action := range cb.ActionCallback.BlockActions {
-		if action == nil || action.ActionID != workflows.SlackActionAcceptLead {
-			continue
+		switch {
+		case action == nil:
+		case action.ActionID == workflows.SlackActionAcceptLead:
+			g.slackAccept(c, action.Value, cb.User)
+			return
+		case action.ActionID == workflows.SlackActionAdApprove || action.ActionID == workflows.SlackActionAdReject:
+			g.slackAdAnswer(c, action.Value, action.ActionID == workflows.SlackActionAdApprove, cb.User)
+			return
 		}
-		g.slackAccept(c, action.Value, cb.User)
-		return
 	}
 	c.Status(http.StatusOK)
 }
@@ -178,4 +183,46 @@ func (g *Gateway) logSlackAccept(id uint64, rep string, err error) {
 	default:
 		g.log().Error("could not accept a lead from Slack", "task", id, "rep", rep, "error", err)
 	}
+}
+
+// slackAdAnswer passes an Approve or Reject click on an ad action to the
+// rule run waiting for it (workflows.AdApprovalSignal). The run decides what
+// the click means: one for an action already answered or expired is
+// ignored there. A click Slack should show as failed gets 500.
+func (g *Gateway) slackAdAnswer(c *gin.Context, value string, approved bool, user slack.User) {
+	id, err := strconv.ParseUint(strings.TrimSpace(value), 10, 64)
+	if err != nil || id == 0 {
+		g.log().Warn("Slack ad approval with no action ID", "value", clip(value), "slack_user", user.ID)
+		c.Status(http.StatusOK)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), slackAckWithin)
+	defer cancel()
+	row, err := g.Store.AdActionByID(ctx, id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		g.log().Warn("Slack ad approval for an unknown action", "action", id, "slack_user", user.ID)
+		c.Status(http.StatusOK)
+		return
+	case err != nil:
+		g.log().Error("Slack ad approval: read the action", "action", id, "error", err)
+		fail(c, http.StatusInternalServerError, "could not record the answer; the gateway log has the details")
+		return
+	}
+	by := taskClip(firstNonEmpty(user.Name, user.Username, user.RealName, user.ID, "a Slack user"), taskRepLimit)
+	answer := workflows.AdApproval{ActionID: id, Approved: approved, By: by}
+	if err := g.Temporal.SignalWorkflow(ctx, row.WorkflowID, row.RunID, workflows.AdApprovalSignal, answer); err != nil {
+		var gone *serviceerror.NotFound
+		if errors.As(err, &gone) {
+			// The run ended (expired, or answered from another click).
+			g.log().Warn("Slack ad approval after its run ended", "action", id, "by", by)
+			c.Status(http.StatusOK)
+			return
+		}
+		g.log().Error("Slack ad approval: signal the rule run", "action", id, "error", err)
+		fail(c, http.StatusInternalServerError, "could not pass the answer on; the gateway log has the details")
+		return
+	}
+	g.log().Info("ad action answered in Slack", "action", id, "approved", approved, "by", by)
+	c.Status(http.StatusOK)
 }

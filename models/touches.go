@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/nudgehq/nudge/workflows"
 )
 
 // Touch is where a visit came from: an ad click (its click ID) or a tagged
@@ -140,4 +142,14 @@ func stampTouches(tx *gorm.DB, o *Order) error {
 		o.UTMCampaign, o.UTMSource, o.ClickID = t.Campaign, t.Source, t.ClickID
 	}
 	return nil
+}
+
+// Signal is the event as ContactWorkflow receives it, with the ad click it
+// landed from, if any (what starts the ad click follow-up).
+func (e *Event) Signal() workflows.Event {
+	out := workflows.Event{MessageID: e.MessageID, Kind: e.Kind, Name: e.Name, Properties: e.Properties, Traits: e.Traits, Timestamp: e.Timestamp}
+	if t := TouchOf(e); t != nil && t.ClickID != "" {
+		out.AdClick = &workflows.AdClick{ClickIDType: t.ClickIDType, Campaign: t.Campaign, URL: t.URL}
+	}
+	return out
 }

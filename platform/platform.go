@@ -179,6 +179,9 @@ func (p *Platform) Activities() (*activities.Activities, error) {
 		}
 		acts.Slack = client // only on success: a nil *SlackClient in the interface would not be nil
 	}
+	if acts.Ads, err = adClients(p.Config); err != nil {
+		return nil, err
+	}
 	return acts, nil
 }
 
@@ -205,6 +208,14 @@ func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
 		p.Log.Warn("could not set up the scheduled reports (NUDGE_REPORTS)", "error", err)
 	} else if len(created)+len(updated)+len(deleted) > 0 {
 		p.Log.Info("scheduled reports", "created", created, "updated", updated, "deleted", deleted)
+	}
+	if created, updated, deleted, err := p.ReconcileAds(ctx); err != nil {
+		p.Log.Warn("could not set up the ad schedules (NUDGE_ADS_*, NUDGE_AUDIENCES)", "error", err)
+	} else if len(created)+len(updated)+len(deleted) > 0 {
+		p.Log.Info("ad schedules", "created", created, "updated", updated, "deleted", deleted, "mode", p.Config.AdMode())
+	}
+	if !p.Config.AdsEnabled() {
+		p.Log.Info("ads are off: set NUDGE_META_ACCESS_TOKEN and NUDGE_META_AD_ACCOUNTS, or the NUDGE_GOOGLE_* credentials, to pull ad results, run ad rules and sync audiences")
 	}
 	go p.sweepAbandonedSends(ctx, acts)
 	go p.guardListHealth(ctx, acts)

@@ -2,13 +2,9 @@ package platform
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/nudgehq/nudge/config"
@@ -24,69 +20,11 @@ const reportCatchup = 6 * time.Hour
 // is gone. The worker runs it at start; the Temporal UI's Schedules page
 // shows them. It returns what it did, for the log.
 func (p *Platform) ReconcileReports(ctx context.Context) (created, updated, deleted []string, err error) {
-	sc := p.Temporal.ScheduleClient()
-	want := map[string]config.Report{}
+	var want []schedule
 	for _, r := range p.Config.Reports {
-		want[r.ID()] = r
+		want = append(want, schedule{ID: r.ID(), Spec: reportSpec(r), Action: p.reportAction(r), Catchup: reportCatchup, Note: "NUDGE_REPORTS: " + r.Name})
 	}
-	it, err := sc.List(ctx, client.ScheduleListOptions{})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("list schedules: %w", err)
-	}
-	have := map[string]bool{}
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("list schedules: %w", err)
-		}
-		if strings.HasPrefix(e.ID, "nudge-report-") {
-			have[e.ID] = true
-		}
-	}
-	for id := range have {
-		if _, ok := want[id]; ok {
-			continue
-		}
-		if err := sc.GetHandle(ctx, id).Delete(ctx); err != nil {
-			return created, updated, deleted, fmt.Errorf("delete schedule %s: %w", id, err)
-		}
-		deleted = append(deleted, id)
-	}
-	for _, r := range p.Config.Reports {
-		spec, action := reportSpec(r), p.reportAction(r)
-		if !have[r.ID()] {
-			_, err := sc.Create(ctx, client.ScheduleOptions{
-				ID: r.ID(), Spec: spec, Action: action,
-				Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: reportCatchup,
-				Note: "NUDGE_REPORTS: " + r.Name,
-			})
-			var exists *serviceerror.AlreadyExists
-			switch {
-			case err == nil:
-				created = append(created, r.ID())
-				continue
-			case !errors.As(err, &exists):
-				return created, updated, deleted, fmt.Errorf("create schedule %s: %w", r.ID(), err)
-			}
-			// Another worker made it just now: update it below.
-		}
-		err := sc.GetHandle(ctx, r.ID()).Update(ctx, client.ScheduleUpdateOptions{
-			DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-				s := in.Description.Schedule
-				s.Spec, s.Action = &spec, action
-				if s.Policy == nil {
-					s.Policy = &client.SchedulePolicies{}
-				}
-				s.Policy.Overlap, s.Policy.CatchupWindow = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, reportCatchup
-				return &client.ScheduleUpdate{Schedule: &s}, nil
-			},
-		})
-		if err != nil {
-			return created, updated, deleted, fmt.Errorf("update schedule %s: %w", r.ID(), err)
-		}
-		updated = append(updated, r.ID())
-	}
-	return created, updated, deleted, nil
+	return p.reconcile(ctx, "nudge-report-", want)
 }
 
 // reportSpec is when an entry fires: its hour and minute in its zone,

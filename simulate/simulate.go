@@ -89,7 +89,7 @@ func Run(ctx context.Context, s *Script, o Options, out io.Writer) error {
 	if s.Journey != "" {
 		j, _ := workflows.Lookup(s.Journey)
 		first := s.Events[0]
-		ev := workflows.Event{Kind: workflows.KindTrack, Name: first.Event, Properties: first.Properties}
+		ev := (&models.Event{Kind: first.Kind, Name: first.Event, Properties: first.Properties}).Signal()
 		if j.Starts == nil || !j.Starts(ev, contactTraits(s)) {
 			return fmt.Errorf("%q at +0h does not start %s for this contact: check the journey's trigger in workflows/%s.go", first.Event, j.Name, j.Name)
 		}
@@ -253,9 +253,7 @@ func (r *run) accept(calls ...models.Incoming) ([]*models.Event, error) {
 // signal hands stored events to ContactWorkflow, as the relay would.
 func (r *run) signal(evs []*models.Event) {
 	for _, ev := range evs {
-		r.env.SignalWorkflow(workflows.SignalEvent, workflows.Event{
-			MessageID: ev.MessageID, Kind: ev.Kind, Name: ev.Name, Properties: ev.Properties, Traits: ev.Traits, Timestamp: ev.Timestamp,
-		})
+		r.env.SignalWorkflow(workflows.SignalEvent, ev.Signal())
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,10 @@ import (
 )
 
 var record = flag.Bool("record", false, "run the journeys on a dev server and save their histories to testdata/histories for the replay test")
+
+// recordOnly limits which full histories TestRecordFullHistories saves, so
+// a new journey's can be added without rewriting the others'.
+var recordOnly = flag.String("record-only", "", "comma-separated scenario names: save only these full histories")
 
 // TestRecordHistories runs scenarios on a real dev server and saves the
 // histories the replay test checks. Run it when a journey gains a scenario,
@@ -279,6 +284,14 @@ func TestRecordFullHistories(t *testing.T) {
 		}})
 	must(err)
 
+	// A visitor from a Google ad who does not order: the follow-up email,
+	// then the retargeting wait to its end.
+	must(s.Post("/v1/identify", `{"userId":"kai","traits":{"email":"kai@example.com","firstName":"Kai"}}`))
+	must(s.Post("/v1/page", `{"userId":"kai","name":"Trail boots","properties":{"url":"https://shop.example.com/boots?utm_campaign=spring&gclid=Cj0KCQ"}}`))
+	// A look at a product, and no cart.
+	must(s.Post("/v1/identify", `{"userId":"ines","traits":{"email":"ines@example.com","firstName":"Ines"}}`))
+	must(s.Post("/v1/track", `{"userId":"ines","event":"Product Viewed","properties":{"product_id":"sku-boot","name":"Trail boot","price":149,"currency":"USD","url":"https://shop.example.com/p/trail-boot"}}`))
+
 	// Two orders: one shipped and delivered, one never heard of again.
 	must(s.Post("/v1/identify", `{"userId":"oli","traits":{"email":"oli@example.com","firstName":"Oli"}}`))
 	must(s.Post("/v1/track", `{"userId":"oli","event":"Order Completed","properties":{"order_id":"3001","total":80,"currency":"USD"}}`))
@@ -331,6 +344,8 @@ func TestRecordFullHistories(t *testing.T) {
 		"post_purchase_delivered":          "journey/post_purchase/oli/3001",
 		"post_purchase_not_delivered":      "journey/post_purchase/oli/3002",
 		"winback_unengaged":                "journey/winback/bea",
+		"ad_click_followup_no_order":       "journey/ad_click_followup/kai",
+		"browse_abandonment_emailed":       "journey/browse_abandonment/ines",
 	}
 	for _, id := range full {
 		waitClosed(ctx, t, c, id)
@@ -347,6 +362,8 @@ func TestRecordFullHistories(t *testing.T) {
 		"journey/post_purchase/oli/3001":  {"email confirmation", "event Order Shipped", "email shipping", "email review_request", "email cross_sell", "email loyalty"},
 		"journey/post_purchase/oli/3002":  {"email confirmation", "email shipping", "check Order Delivered not received", "email cross_sell", "email loyalty"},
 		"journey/winback/bea":             {"email we_miss_you", "email what_would_help", "email last_email", "check no engagement after three emails: marked unengaged, no more marketing email"},
+		"journey/ad_click_followup/kai":   {"email come_back", "check in the retarget segment until an order, or 30 days: the retargeting audience follows it"},
+		"journey/browse_abandonment/ines": {"email still_looking"},
 	} {
 		if got := timelineSteps(ctx, t, c, id); !containsInOrder(got, want) {
 			t.Errorf("%s took another path:\n got  %q\n want %q in that order", id, got, want)
@@ -363,6 +380,9 @@ func TestRecordFullHistories(t *testing.T) {
 		t.FailNow()
 	}
 	for name, id := range full {
+		if *recordOnly != "" && !slices.Contains(strings.Split(*recordOnly, ","), name) {
+			continue
+		}
 		saveFirstRun(ctx, t, c, id, filepath.Join("testdata", "histories", fmt.Sprintf("%s.v%d.full.json", name, workflows.CurrentVersion)))
 	}
 }

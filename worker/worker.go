@@ -32,6 +32,10 @@ func Options() sdkworker.Options {
 func RegisterWorkflows(r sdkworker.WorkflowRegistry, router *workflows.Router) {
 	r.RegisterWorkflowWithOptions(router.ContactWorkflow, workflow.RegisterOptions{Name: workflows.ContactWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.ReportWorkflow, workflow.RegisterOptions{Name: workflows.ReportWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.AdPullWorkflow, workflow.RegisterOptions{Name: workflows.AdPullWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.AudienceSyncWorkflow, workflow.RegisterOptions{Name: workflows.AudienceSyncWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.AdRuleWorkflow, workflow.RegisterOptions{Name: workflows.AdRuleWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.AdUndoWorkflow, workflow.RegisterOptions{Name: workflows.AdUndoWorkflowName})
 	for _, j := range workflows.Catalog() {
 		// Journeys stay registered when disabled: contacts already in one finish it.
 		r.RegisterWorkflowWithOptions(j.Workflow, workflow.RegisterOptions{Name: j.Name})

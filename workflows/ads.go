@@ -52,6 +52,9 @@ type AdRuleRequest struct {
 	// Channel is where applied actions, failures and approval requests go
 	// (NUDGE_SLACK_ADS_CHANNEL).
 	Channel string `json:"channel"`
+	// Settings replace a rule's defaults (AdRule.Defaults), by rule name;
+	// a rule not named runs with its defaults.
+	Settings map[string]AdRuleSettings `json:"settings,omitempty"`
 }
 
 // AdPullRequest is one pull of performance data.
@@ -70,6 +73,11 @@ type AudienceSyncRequest struct {
 	// ConsentDefault syncs contacts without an ads_consent trait too
 	// (NUDGE_ADS_CONSENT_DEFAULT).
 	ConsentDefault bool `json:"consent_default"`
+	// Progress carries a sync across continue-as-new; nil starts one.
+	Progress *AudienceSyncProgress `json:"progress,omitempty"`
+	// BatchesPerRun bounds the batches one run makes before it continues
+	// as new (0: audienceBatchesPerRun).
+	BatchesPerRun int `json:"batches_per_run,omitempty"`
 }
 
 // AdRuleNames are the rules Nudge ships, in the order they are evaluated

@@ -97,6 +97,9 @@ type MessageData struct {
 	Carrier        string  `json:"carrier,omitempty"`
 	TrackingURL    string  `json:"tracking_url,omitempty"`
 
+	// An ad click followed up: the page the ad brought the contact to.
+	LandingURL string `json:"landing_url,omitempty"`
+
 	// A nurture step: the activity picks the catalog piece for the stage,
 	// preferring the favorite topic, never one already sent.
 	ContentStage  string   `json:"content_stage,omitempty"`

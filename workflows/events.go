@@ -28,6 +28,8 @@ const (
 	EventSignedUp        = "Signed Up"
 	EventSetupCompleted  = "Setup Completed"
 	EventCheckoutStarted = "Checkout Started"
+	EventProductViewed   = "Product Viewed"
+	EventProductAdded    = "Product Added"
 	EventOrderCompleted  = "Order Completed"
 	EventOrderShipped    = "Order Shipped"
 	EventOrderDelivered  = "Order Delivered"
@@ -114,6 +116,16 @@ type Event struct {
 	Properties map[string]any `json:",omitempty"`
 	Traits     map[string]any `json:",omitempty"`
 	Timestamp  time.Time
+	// AdClick is set when the call landed from an ad: its URL carried a
+	// click ID (the gateway reads it from the call's context).
+	AdClick *AdClick `json:",omitempty"`
+}
+
+// AdClick is the ad a visit came from.
+type AdClick struct {
+	ClickIDType string // gclid, fbclid or ttclid
+	Campaign    string `json:",omitempty"` // utm_campaign
+	URL         string `json:",omitempty"` // the landing page
 }
 
 // Is reports whether e is the track event called name.

@@ -399,6 +399,16 @@ func WithOrder(o Order) Option {
 	}
 }
 
+// WithProducts shows products the contact looked at.
+func WithProducts(ps ...Product) Option {
+	return func(m *message) { m.data.Products = ps }
+}
+
+// WithLanding links back to the page an ad brought the contact to.
+func WithLanding(url string) Option {
+	return func(m *message) { m.data.LandingURL = url }
+}
+
 // WithShipment shows the parcel: carrier and tracking.
 func WithShipment(s Shipment) Option {
 	return func(m *message) {

@@ -108,6 +108,7 @@ Nudge is running.
   Email        %s
   SMS          %s
   Slack        %s
+  Ads          %s
 
 Try it:
   curl -u %s: %s/v1/identify -H 'Content-Type: application/json' \
@@ -116,7 +117,7 @@ Try it:
     -d '{"userId":"u1","event":"Signed Up"}'
   curl -H 'Authorization: Bearer %s' %s/v1/contacts/u1
 %s
-`, cfg.PublicURL, cfg.PublicURL, cfg.TemporalUIURL, metricsURL(metricsAddr), cfg.WriteKeys[0], cfg.AdminKeys[0], cfg.Journeys, emailMode(cfg), smsMode(cfg), slackMode(cfg),
+`, cfg.PublicURL, cfg.PublicURL, cfg.TemporalUIURL, metricsURL(metricsAddr), cfg.WriteKeys[0], cfg.AdminKeys[0], cfg.Journeys, emailMode(cfg), smsMode(cfg), slackMode(cfg), adsMode(cfg),
 		cfg.WriteKeys[0], cfg.PublicURL, cfg.WriteKeys[0], cfg.PublicURL, cfg.AdminKeys[0], cfg.PublicURL, codecMode(cfg))
 	return p.Serve(ctx, l)
 }

@@ -157,6 +157,20 @@ func slackMode(cfg *config.Config) string {
 	return "bot token set; sales channel " + cfg.SlackSalesChannel
 }
 
+func adsMode(cfg *config.Config) string {
+	var on []string
+	if cfg.MetaEnabled() {
+		on = append(on, fmt.Sprintf("Meta (%d ad accounts)", len(cfg.MetaAdAccounts)))
+	}
+	if cfg.GoogleAdsEnabled() {
+		on = append(on, "Google Ads "+cfg.GoogleAdsCustomerID)
+	}
+	if len(on) == 0 {
+		return "off (set NUDGE_META_ACCESS_TOKEN and NUDGE_META_AD_ACCOUNTS, or the NUDGE_GOOGLE_ADS_* and NUDGE_GOOGLE_OAUTH_* credentials; see the README's Advertising section)"
+	}
+	return strings.Join(on, ", ") + "; rules " + cfg.AdMode() + ", " + fmt.Sprint(len(cfg.AllAudiences())) + " audiences synced"
+}
+
 func smsMode(cfg *config.Config) string {
 	if cfg.Twilio == nil {
 		return "recorded, not delivered (set NUDGE_TWILIO_ACCOUNT_SID, _AUTH_TOKEN and _FROM to deliver)"

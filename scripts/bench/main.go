@@ -13,7 +13,10 @@
 //     sign-up that sends the email in one activity, then waits on a timer);
 //  4. scale (with -scale N): N contacts each with a running ContactWorkflow
 //     and an open journey, on a worker in its own process, with its memory
-//     at checkpoints, and the databases' sizes.
+//     at checkpoints, and the databases' sizes;
+//  5. audience: a 100,000-contact (and a 25,000-contact) audience synced to
+//     the Meta stand-in and re-synced after a few changes, with the time
+//     and the peak heap (audience.go); it runs first, before the stack.
 //
 // Run it with `make bench`.
 package main
@@ -46,6 +49,7 @@ type options struct {
 }
 
 func main() {
+	serveMetaStandIn() // when re-run as the audience part's stand-in
 	var o options
 	flag.IntVar(&o.events, "events", 1500, "events per ingestion run")
 	flag.IntVar(&o.contacts, "contacts", 150, "contacts the events of a run are spread over")
@@ -54,7 +58,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 4, "ingestion rounds, each a raw, a gateway and a batch run, in ABBA order")
 	flag.IntVar(&o.burst, "burst", 10000, "sign-ups in the sustained-journeys burst (0 skips it)")
 	flag.IntVar(&o.scale, "scale", 0, "contacts for the scale run, e.g. 100000 (0 skips it; it takes about an hour)")
-	flag.StringVar(&o.skip, "skip", "", "comma-separated parts to skip: ingestion, latency, burst, baseline (the burst's), results")
+	flag.StringVar(&o.skip, "skip", "", "comma-separated parts to skip: audience, ingestion, latency, burst, baseline (the burst's), results")
 	flag.IntVar(&o.results.contacts, "results-contacts", 50000, "contacts generated for the results' speed")
 	flag.IntVar(&o.results.messages, "results-messages", 200000, "messages generated for the results' speed")
 	flag.IntVar(&o.results.events, "results-events", 1000000, "events generated for the results' speed")
@@ -85,6 +89,15 @@ func run(o options) error {
 	fmt.Printf("Machine: %s, %d cores, %s\n", cpuModel(), runtime.NumCPU(), runtime.Version())
 	if o.scale > 0 {
 		return scaleRun(ctx, o)
+	}
+	if !o.skips("audience") {
+		// Before the stack starts, so its heap is the sync's alone.
+		if err := audienceRun(ctx); err != nil {
+			return err
+		}
+	}
+	if o.skips("ingestion") && o.skips("latency") && (o.burst == 0 || o.skips("burst")) && o.skips("results") {
+		return nil // nothing left that needs the stack
 	}
 	dir, err := os.MkdirTemp("", "nudge-bench-")
 	if err != nil {
