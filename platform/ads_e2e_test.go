@@ -2,7 +2,6 @@ package platform_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -115,23 +114,10 @@ func TestAdPullRuleAndPause(t *testing.T) {
 	}
 
 	// The rule, now, through the API.
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/v1/ads/rules/pause_low_roas/run", nil)
-	req.Header.Set("Authorization", "Bearer "+s.AdminKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("run the rule: %d %s", resp.StatusCode, body)
-	}
 	var ran struct{ Result workflows.AdRuleResult }
-	if err := json.Unmarshal(body, &ran); err != nil {
-		t.Fatal(err)
-	}
+	adminJSON(t, s, http.MethodPost, "/v1/ads/rules/pause_low_roas/run", &ran)
 	if len(ran.Result.Decisions) != 1 || ran.Result.Decisions[0].Outcome != workflows.AdOutcomeApplied {
-		t.Fatalf("decisions = %s", body)
+		t.Fatalf("decisions = %+v", ran.Result.Decisions)
 	}
 	if o, _ := meta.Object("120"); o.Status != "PAUSED" {
 		t.Errorf("campaign 120 on the stand-in is %s, want PAUSED", o.Status)

@@ -134,7 +134,13 @@ func TestB2BSignUpGetsTheB2BWelcome(t *testing.T) {
 
 func getJSON(t *testing.T, s *stack.Stack, path string, into any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	adminJSON(t, s, http.MethodGet, path, into)
+}
+
+// adminJSON calls the gateway with the admin key and decodes its 200 answer.
+func adminJSON(t *testing.T, s *stack.Stack, method, path string, into any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+s.AdminKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -143,10 +149,10 @@ func getJSON(t *testing.T, s *stack.Stack, path string, into any) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, body)
 	}
 	if err := json.Unmarshal(body, into); err != nil {
-		t.Fatalf("GET %s: %v in %s", path, err, body)
+		t.Fatalf("%s %s: %v in %s", method, path, err, body)
 	}
 }
 
