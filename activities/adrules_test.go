@@ -14,8 +14,6 @@ import (
 
 	"github.com/nudgehq/nudge/activities"
 	"github.com/nudgehq/nudge/ads/adstest"
-	"github.com/nudgehq/nudge/ads/google"
-	"github.com/nudgehq/nudge/ads/meta"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -33,21 +31,8 @@ type adFixture struct {
 
 func newAdFixture(t *testing.T) *adFixture {
 	t.Helper()
-	m := adstest.NewMeta()
-	t.Cleanup(m.Close)
-	g := adstest.NewGoogle()
-	t.Cleanup(g.Close)
-	mc, err := meta.New(meta.Config{AccessToken: adstest.MetaToken, APIURL: m.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens := google.OAuth{ClientID: adstest.GoogleClientID, ClientSecret: adstest.GoogleClientSecret,
-		RefreshToken: adstest.GoogleRefreshToken, TokenURL: g.TokenURL}.TokenSource(nil)
-	gc, err := google.New(google.Config{DeveloperToken: adstest.GoogleDeveloperToken, CustomerID: adstest.GoogleCustomerID,
-		APIURL: g.AdsURL, Tokens: tokens})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, g, clients := adStandIns(t)
+	clients.Channel = "#ads"
 	fake := newFakeSlack(t)
 	sc, err := activities.NewSlackClient(slackToken, fake.URL)
 	if err != nil {
@@ -55,8 +40,7 @@ func newAdFixture(t *testing.T) *adFixture {
 	}
 	f := &adFixture{meta: m, google: g, slack: fake, testbed: newTestbed(t, &activities.Activities{
 		Slack: sc,
-		Ads: activities.AdClients{Meta: mc, MetaAccounts: []string{"act_1"}, Google: gc,
-			GoogleCustomerID: adstest.GoogleCustomerID, Channel: "#ads"},
+		Ads:   clients,
 	})}
 	m.SetObject(adstest.MetaObject{ID: "100", Name: "Spring sale", Status: "ACTIVE", DailyBudget: 5000})
 	g.AddCampaign(adstest.GoogleCampaign{ID: "555", Name: "Brand search", Status: "ENABLED", BudgetID: "777", Budget: 50_000_000})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -33,14 +32,15 @@ type adsBed struct {
 
 func newAdsBed(t *testing.T) *adsBed {
 	t.Helper()
-	store, err := models.Open("sqlite://" + filepath.Join(t.TempDir(), "nudge.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	m, g, clients := adStandIns(t)
+	b := newTestbed(t, &activities.Activities{Ads: clients})
+	return &adsBed{store: b.store, acts: b.acts, meta: m, google: g}
+}
+
+// adStandIns starts the Meta and Google stand-ins and returns clients for
+// both, as the platform would build them, for the ad account act_1.
+func adStandIns(t *testing.T) (*adstest.Meta, *adstest.Google, activities.AdClients) {
+	t.Helper()
 	m, g := adstest.NewMeta(), adstest.NewGoogle()
 	t.Cleanup(m.Close)
 	t.Cleanup(g.Close)
@@ -58,10 +58,7 @@ func newAdsBed(t *testing.T) *adsBed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acts := &activities.Activities{Store: store, Ads: activities.AdClients{
-		Meta: mc, MetaAccounts: []string{"act_1"}, Google: gc, GoogleCustomerID: adstest.GoogleCustomerID, CustomerMatch: cm,
-	}}
-	return &adsBed{store: store, acts: acts, meta: m, google: g}
+	return m, g, activities.AdClients{Meta: mc, MetaAccounts: []string{"act_1"}, Google: gc, GoogleCustomerID: adstest.GoogleCustomerID, CustomerMatch: cm}
 }
 
 // env is a time-skipping workflow environment with Nudge's activities and

@@ -237,16 +237,23 @@ func (s *Store) desired(db *gorm.DB, sp AudienceSpec, p audience.Platform, seg c
 	return out, nil
 }
 
+// audienceRule is what decides membership: the platform's hashing and the
+// segment's condition at the sync's time.
+func (s *Store) audienceRule(sp AudienceSpec) (audience.Platform, cond, error) {
+	p, err := sp.hashing()
+	if err != nil {
+		return "", cond{}, err
+	}
+	seg, err := s.segmentCond(sp.Segment, nil, sp.At)
+	return p, seg, err
+}
+
 // eachRemoval calls fn, in contact order after after, with each member
 // that has to go: deleted, out of the segment, unsubscribed, without
 // consent or a usable address, or whose address changed (the old hashes go
 // now; the addition phase sends the new ones). It stops when fn says so.
 func (s *Store) eachRemoval(ctx context.Context, sp AudienceSpec, after string, fn func(AudienceRow) bool) error {
-	p, err := sp.hashing()
-	if err != nil {
-		return err
-	}
-	seg, err := s.segmentCond(sp.Segment, nil, sp.At)
+	p, seg, err := s.audienceRule(sp)
 	if err != nil {
 		return err
 	}
@@ -287,11 +294,7 @@ func (s *Store) eachRemoval(ctx context.Context, sp AudienceSpec, after string, 
 // changed is left to the next sync's removal phase, so its old hashes are
 // never overwritten before they are removed.
 func (s *Store) eachAddition(ctx context.Context, sp AudienceSpec, after string, fn func(AudienceRow) bool) error {
-	p, err := sp.hashing()
-	if err != nil {
-		return err
-	}
-	seg, err := s.segmentCond(sp.Segment, nil, sp.At)
+	p, seg, err := s.audienceRule(sp)
 	if err != nil {
 		return err
 	}

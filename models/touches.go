@@ -97,8 +97,11 @@ func TouchOf(e *Event) *Touch {
 
 // noteTouch records an event's touch on its contact: the first touch once,
 // the last touch when it is the latest, and the time of the latest ad click.
-// Each is one UPDATE with its compare in the statement, like
-// noteEngagement, so a late event or a stale save cannot move them back.
+// One UPDATE with each compare in the statement, like noteEngagement, so a
+// late event or a stale save cannot move them back. Each value column is
+// set before its time column: MySQL reads columns already assigned in the
+// same SET at their new values, SQLite at their old ones, and this order
+// gives both the old.
 func noteTouch(tx *gorm.DB, e *Event) error {
 	t := TouchOf(e)
 	if e.ContactID == "" || t == nil {
@@ -108,19 +111,15 @@ func noteTouch(tx *gorm.DB, e *Event) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Exec("UPDATE contacts SET first_touch = ?, first_touch_at = ? WHERE id = ? AND (first_touch_at IS NULL OR first_touch_at > ?)",
-		j, t.At, e.ContactID, t.At).Error; err != nil {
-		return err
-	}
-	if err := tx.Exec("UPDATE contacts SET last_touch = ?, last_touch_at = ? WHERE id = ? AND (last_touch_at IS NULL OR last_touch_at <= ?)",
-		j, t.At, e.ContactID, t.At).Error; err != nil {
-		return err
-	}
-	if t.ClickID == "" {
-		return nil
-	}
-	return tx.Exec("UPDATE contacts SET last_ad_click_at = ? WHERE id = ? AND (last_ad_click_at IS NULL OR last_ad_click_at < ?)",
-		t.At, e.ContactID, t.At).Error
+	click := t.ClickID != ""
+	return tx.Exec(`UPDATE contacts SET
+		first_touch = CASE WHEN first_touch_at IS NULL OR first_touch_at > ? THEN ? ELSE first_touch END,
+		first_touch_at = CASE WHEN first_touch_at IS NULL OR first_touch_at > ? THEN ? ELSE first_touch_at END,
+		last_touch = CASE WHEN last_touch_at IS NULL OR last_touch_at <= ? THEN ? ELSE last_touch END,
+		last_touch_at = CASE WHEN last_touch_at IS NULL OR last_touch_at <= ? THEN ? ELSE last_touch_at END,
+		last_ad_click_at = CASE WHEN ? AND (last_ad_click_at IS NULL OR last_ad_click_at < ?) THEN ? ELSE last_ad_click_at END
+		WHERE id = ?`,
+		t.At, j, t.At, t.At, t.At, j, t.At, t.At, click, t.At, t.At, e.ContactID).Error
 }
 
 func touchJSON(t *Touch) (string, error) {
