@@ -176,7 +176,7 @@ type Message struct {
 	ID        uint64 `gorm:"primaryKey" json:"id"`
 	Key       string `gorm:"size:191;uniqueIndex;not null" json:"key"`
 	ContactID string `gorm:"size:191;index:idx_messages_cap,priority:1;not null" json:"contact_id"`
-	Journey   string `gorm:"size:64;index;index:idx_messages_journey_at,priority:1" json:"journey"`
+	Journey   string `gorm:"size:64;index:idx_messages_journey_at,priority:1" json:"journey"`
 	Step      string `gorm:"size:64" json:"step"`
 	Channel   string `gorm:"size:16;index:idx_messages_cap,priority:2;notnull" json:"channel"`
 	Marketing bool   `json:"marketing"`
@@ -184,14 +184,17 @@ type Message struct {
 	// caps count by it, so they hold on a test clock too.
 	// idx_messages_at serves the roll-ups' counts of a day or part of one;
 	// At never changes, so it costs sends nothing after the insert.
-	At       time.Time `gorm:"index:idx_messages_cap,priority:3;index:idx_messages_journey_at,priority:2;index:idx_messages_at" json:"at"`
+	At       time.Time `gorm:"index:idx_messages_cap,priority:3;index:idx_messages_journey_at,priority:2;index:idx_messages_at;index:idx_messages_status_at,priority:2" json:"at"`
 	Template string    `gorm:"size:191" json:"template"`
 	To       string    `gorm:"size:320" json:"to,omitempty"`
 	Subject  string    `gorm:"size:500" json:"subject,omitempty"`
 	Text     string    `gorm:"type:text" json:"text,omitempty"`
 	HTML     string    `gorm:"type:mediumtext" json:"-"`
-	Status   string    `gorm:"size:16;index;not null" json:"status"`
-	Reason   string    `gorm:"size:500" json:"reason,omitempty"`
+	// idx_messages_status_at finds the sweeper's stuck sends by status,
+	// and a day's sent emails by status and time: on status alone, SQLite
+	// chose it for a day's recipients and read every sent email.
+	Status string `gorm:"size:16;index:idx_messages_status_at,priority:1;not null" json:"status"`
+	Reason string `gorm:"size:500" json:"reason,omitempty"`
 	// Attempts counts the attempts that claimed the message; each claim
 	// bumps it, and an attempt only moves the row while it is its own.
 	Attempts int `json:"attempts"`

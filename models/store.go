@@ -47,6 +47,7 @@ type Store struct {
 	// and when the last one to end began.
 	rollupMu      sync.Mutex
 	rollupStarted time.Time
+	rollupSeen    map[uint64]countedSeen // message ID: the counted state a refresh included
 }
 
 // Open connects to the database named by url:
@@ -212,6 +213,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := db.AutoMigrate(all...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	// journey_recipient_days replaced it, keyed in a new order.
+	if m := db.Migrator(); m.HasTable("recipient_days") {
+		if err := m.DropTable("recipient_days"); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
 	if rollupsGrew {
 		if err := s.db.WithContext(ctx).Where("name = ?", rollupMarkSetting).Delete(&Setting{}).Error; err != nil {
 			return fmt.Errorf("migrate: %w", err)
@@ -235,12 +242,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	// Indexes that wider ones replaced: idx_events_pending_contact (the
-	// relay's claims), and the covering idx_journey_runs_period and
-	// idx_journey_runs_active (the results).
+	// relay's claims), the covering idx_journey_runs_period and
+	// idx_journey_runs_active (the results), idx_messages_status_at, and
+	// idx_messages_journey_at, whose first column served as well alone.
 	for _, old := range []struct {
 		table any
 		name  string
-	}{{&Event{}, "idx_events_status_id"}, {&JourneyRun{}, "idx_journey_runs_started"}, {&JourneyRun{}, "idx_journey_runs_outcome"}} {
+	}{{&Event{}, "idx_events_status_id"}, {&JourneyRun{}, "idx_journey_runs_started"}, {&JourneyRun{}, "idx_journey_runs_outcome"},
+		{&Message{}, "idx_messages_status"}, {&Message{}, "idx_messages_journey"}} {
 		if m := db.Migrator(); m.HasIndex(old.table, old.name) {
 			if err := m.DropIndex(old.table, old.name); err != nil {
 				return fmt.Errorf("migrate: drop %s: %w", old.name, err)
