@@ -12,15 +12,17 @@ import (
 // outcome (workflows.Outcome…) and why. Outcome is "" while it runs. Runs
 // of workflow version 3 and later record themselves; older ones do not.
 type JourneyRun struct {
-	RunID      string     `gorm:"primaryKey;size:64" json:"run_id"`
-	WorkflowID string     `gorm:"size:1024" json:"workflow_id"`
-	Journey    string     `gorm:"size:64;index:idx_journey_runs_period,priority:1;index:idx_journey_runs_active,priority:2;not null" json:"journey"`
-	Key        string     `gorm:"size:191" json:"key,omitempty"`
-	ContactID  string     `gorm:"size:191;index;not null" json:"contact_id"`
-	StartedAt  time.Time  `gorm:"index:idx_journey_runs_period,priority:2" json:"started_at"`
-	EndedAt    *time.Time `json:"ended_at,omitempty"`
-	// The results count runs by these two covering indexes.
-	Outcome string `gorm:"size:16;index:idx_journey_runs_period,priority:3;index:idx_journey_runs_active,priority:1" json:"outcome,omitempty"`
+	RunID      string `gorm:"primaryKey;size:64" json:"run_id"`
+	WorkflowID string `gorm:"size:1024" json:"workflow_id"`
+	Journey    string `gorm:"size:64;index:idx_journey_runs_period,priority:1;index:idx_journey_runs_active,priority:2;not null" json:"journey"`
+	Key        string `gorm:"size:191" json:"key,omitempty"`
+	ContactID  string `gorm:"size:191;index;not null" json:"contact_id"`
+	// idx_journey_runs_start_outcome counts the runs of all journeys in a
+	// period (the overview), from the index alone.
+	StartedAt time.Time  `gorm:"index:idx_journey_runs_period,priority:2;index:idx_journey_runs_start_outcome,priority:1" json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	// The results count runs by these covering indexes.
+	Outcome string `gorm:"size:16;index:idx_journey_runs_period,priority:3;index:idx_journey_runs_active,priority:1;index:idx_journey_runs_start_outcome,priority:2" json:"outcome,omitempty"`
 	Reason  string `gorm:"size:500" json:"reason,omitempty"`
 }
 

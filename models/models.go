@@ -23,7 +23,7 @@ const (
 // Contact is one person Nudge talks to, keyed by the source's userId.
 type Contact struct {
 	ID             string         `gorm:"primaryKey;size:191" json:"id"`
-	Email          string         `gorm:"size:320;index" json:"email,omitempty"`
+	Email          string         `gorm:"size:320;index;index:idx_contacts_created,priority:2" json:"email,omitempty"`
 	Phone          string         `gorm:"size:32" json:"phone,omitempty"`
 	FirstName      string         `gorm:"size:191" json:"first_name,omitempty"`
 	LastName       string         `gorm:"size:191" json:"last_name,omitempty"`
@@ -62,12 +62,14 @@ type Contact struct {
 	LastTouchAt   *time.Time `gorm:"->" json:"-"`
 	LastAdClickAt *time.Time `gorm:"->;index" json:"last_ad_click_at,omitempty"`
 	// Lead scoring and ownership, kept by ContactWorkflow.
-	LeadScore    int64     `json:"lead_score"`
-	OwnerName    string    `gorm:"size:191" json:"owner_name,omitempty"`
-	OwnerEmail   string    `gorm:"size:320" json:"owner_email,omitempty"`
-	OwnerSlackID string    `gorm:"size:64" json:"owner_slack_id,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	LeadScore    int64  `json:"lead_score"`
+	OwnerName    string `gorm:"size:191" json:"owner_name,omitempty"`
+	OwnerEmail   string `gorm:"size:320" json:"owner_email,omitempty"`
+	OwnerSlackID string `gorm:"size:64" json:"owner_slack_id,omitempty"`
+	// idx_contacts_created counts new contacts with an address by day,
+	// from the index alone.
+	CreatedAt time.Time `gorm:"index:idx_contacts_created,priority:1" json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Name is how an email addresses the contact.
