@@ -130,7 +130,7 @@ func smtpFailure(step string, err error) error {
 // SendEmail renders and sends one email, at most once per request key (see
 // the pipeline in pipeline.go and the send protocol in outbox.go).
 func (a *Activities) SendEmail(ctx context.Context, req workflows.EmailRequest) (workflows.SendResult, error) {
-	return a.sendThrough(ctx, newRow(req.Message, models.ChannelEmail), &emailSend{a: a, req: req})
+	return a.sendThrough(ctx, newRow(req.Message, models.ChannelEmail), req.HoldForSales, &emailSend{a: a, req: req})
 }
 
 // emailSend is one email in the pipeline.

@@ -45,7 +45,9 @@ func newRow(m workflows.Message, channel string) models.Message {
 }
 
 // sendThrough runs row through the pipeline on ch, at most once per key.
-func (a *Activities) sendThrough(ctx context.Context, row models.Message, ch channel) (workflows.SendResult, error) {
+// holdForSales (the request's HoldForSales) holds it while the contact has
+// an open sales task.
+func (a *Activities) sendThrough(ctx context.Context, row models.Message, holdForSales bool, ch channel) (workflows.SendResult, error) {
 	if row.Journey != "" {
 		// A paused journey holds its sends: nothing is written, and the run
 		// waits for the resume and asks again.
@@ -55,6 +57,15 @@ func (a *Activities) sendThrough(ctx context.Context, row models.Message, ch cha
 		}
 		if paused {
 			return workflows.SendResult{Status: workflows.StatusPaused, Reason: "the journey is paused"}, nil
+		}
+	}
+	if holdForSales {
+		open, err := a.Store.HasOpenTask(ctx, row.ContactID)
+		if err != nil {
+			return workflows.SendResult{}, err
+		}
+		if open {
+			return workflows.SendResult{Status: workflows.StatusHeld, Reason: "a sales task is open"}, nil
 		}
 	}
 	contact, err := a.Store.Contact(ctx, row.ContactID)

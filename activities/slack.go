@@ -74,7 +74,7 @@ func (a *Activities) SendSlack(ctx context.Context, req workflows.SlackRequest) 
 		Key: req.Key, ContactID: req.ContactID, Step: req.Kind, Channel: models.ChannelSlack,
 		At: req.At.UTC(), Template: "slack/" + req.Kind,
 	}
-	return a.sendThrough(ctx, row, &slackSend{a: a, req: req, alert: render})
+	return a.sendThrough(ctx, row, false, &slackSend{a: a, req: req, alert: render})
 }
 
 // slackSend is one alert in the pipeline. Alerts are internal: no consent

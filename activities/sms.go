@@ -55,7 +55,7 @@ const OptOutLine = " Reply STOP to opt out."
 // SMS needs the contact's consent, no STOP since, and room under the SMS
 // frequency cap.
 func (a *Activities) SendSMS(ctx context.Context, req workflows.SMSRequest) (workflows.SendResult, error) {
-	return a.sendThrough(ctx, newRow(req.Message, models.ChannelSMS), &smsSend{a: a, req: req})
+	return a.sendThrough(ctx, newRow(req.Message, models.ChannelSMS), req.HoldForSales, &smsSend{a: a, req: req})
 }
 
 // smsSend is one SMS in the pipeline.

@@ -124,6 +124,14 @@ func (s *Store) OpenTask(ctx context.Context, t *Task) (*Task, error) {
 	return t, s.db.WithContext(ctx).Create(t).Error
 }
 
+// HasOpenTask reports whether a rep has the contact: an open task of any
+// kind.
+func (s *Store) HasOpenTask(ctx context.Context, contactID string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Task{}).Where("contact_id = ? AND status = ?", contactID, TaskOpen).Limit(1).Count(&n).Error
+	return n > 0, err
+}
+
 // Task returns one task, or ErrNotFound.
 func (s *Store) Task(ctx context.Context, id uint64) (*Task, error) {
 	var t Task

@@ -326,7 +326,14 @@ func (s *Store) recipients(ctx context.Context, names []string, p Period) (map[s
 	}
 	wholeDays := parts.head.Before(parts.tail)
 	if wholeDays {
-		err := s.db.WithContext(ctx).Model(&RecipientDay{}).Select("journey, COUNT(DISTINCT contact_id) AS n").
+		// MySQL would take idx_recipient_days_day for the days and sort
+		// what it finds (200 ms for a month); the key, in order, needs no
+		// sort. SQLite takes the key by itself.
+		table := "journey_recipient_days"
+		if s.Dialect == "mysql" {
+			table += " FORCE INDEX (PRIMARY)"
+		}
+		err := s.db.WithContext(ctx).Table(table).Select("journey, COUNT(DISTINCT contact_id) AS n").
 			Where("journey IN ? AND day >= ? AND day < ?", names, dayOf(parts.head), dayOf(parts.tail)).Group("journey").Scan(&rows).Error
 		if err := add(err); err != nil {
 			return nil, err

@@ -365,13 +365,26 @@ func isEngagement(e *Event) bool {
 }
 
 // noteEngagement moves the contact's LastEngagedAt up to an engagement
-// event's timestamp; an earlier one (sent late) leaves it be.
+// event's timestamp; an earlier one (sent late) leaves it be. A contact
+// marked unengaged (win-back's last step) who engages after it, or changes
+// their preferences, is unengaged no more: marketing reaches them again.
 func noteEngagement(tx *gorm.DB, e *Event) error {
-	if e.ContactID == "" || !isEngagement(e) {
+	if e.ContactID == "" {
 		return nil
 	}
 	at := e.Timestamp.UTC()
-	return tx.Exec("UPDATE contacts SET last_engaged_at = ? WHERE id = ? AND (last_engaged_at IS NULL OR last_engaged_at < ?)", at, e.ContactID, at).Error
+	switch {
+	case isEngagement(e):
+		// One statement on the intake path; each CASE reads the row as it
+		// was (neither column reads the other).
+		return tx.Exec(`UPDATE contacts SET
+			last_engaged_at = CASE WHEN last_engaged_at IS NULL OR last_engaged_at < ? THEN ? ELSE last_engaged_at END,
+			unengaged_at = CASE WHEN unengaged_at < ? THEN NULL ELSE unengaged_at END
+			WHERE id = ? AND (last_engaged_at IS NULL OR last_engaged_at < ? OR unengaged_at < ?)`, at, at, at, e.ContactID, at, at).Error
+	case e.Kind == workflows.KindTrack && e.Name == workflows.EventPreferencesUpdated:
+		return tx.Exec("UPDATE contacts SET unengaged_at = NULL WHERE id = ? AND unengaged_at < ?", e.ContactID, at).Error
+	}
+	return nil
 }
 
 // AfterCreate keeps LastEngagedAt and the touches for events written outside Accept (which

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
 	"github.com/nudgehq/nudge/models"
@@ -468,6 +470,48 @@ func TestLastEngagementFollowsEvents(t *testing.T) {
 		}
 		if in, _ := s.InSegment(ctx, "old1", "dormant", nil, segNow); !in {
 			t.Error("old1 (last page view 70 days ago) is not dormant")
+		}
+	})
+}
+
+// A contact marked unengaged (win-back's end) who engages again, by an
+// open, a click, a page view or a preference change after the marking, is
+// unengaged no more; one older event arriving late, or a non-engagement
+// event, changes nothing.
+func TestEngagingAgainClearsUnengaged(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		unengaged := func(id string) bool {
+			t.Helper()
+			c, err := s.Contact(ctx, id)
+			require.NoError(t, err)
+			return c.UnengagedAt != nil
+		}
+		accept := func(in models.Incoming, ts time.Time) {
+			t.Helper()
+			in.Timestamp = ts
+			_, err := s.Accept(ctx, []models.Incoming{in}, models.Lease{})
+			require.NoError(t, err)
+		}
+		page := func(messageID, userID string) models.Incoming {
+			in := track(messageID, userID, "", "")
+			in.Kind = "page"
+			return in
+		}
+		for i, engage := range []func(id string){
+			func(id string) { accept(track("open-"+id, id, "", "Email Opened"), ago(day)) },
+			func(id string) { accept(track("click-"+id, id, "", "Email Link Clicked"), ago(day)) },
+			func(id string) { accept(page("page-"+id, id), ago(day)) },
+			func(id string) { accept(track("prefs-"+id, id, "", "Preferences Updated"), ago(day)) },
+		} {
+			id := fmt.Sprintf("lapsed%d", i)
+			accept(track("first-"+id, id, "", "Signed Up"), ago(90*day))
+			require.NoError(t, s.MarkUnengaged(ctx, id, ago(3*day)))
+			accept(track("late-"+id, id, "", "Email Opened"), ago(5*day)) // before the marking
+			accept(track("other-"+id, id, "", "Feature Used"), ago(day))
+			require.True(t, unengaged(id), "%s: an open from before the marking and a non-engagement event leave it unengaged", id)
+			engage(id)
+			assert.False(t, unengaged(id), "%s engaged again after the marking", id)
 		}
 	})
 }

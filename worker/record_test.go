@@ -358,7 +358,7 @@ func TestRecordFullHistories(t *testing.T) {
 		"journey/nurture/finn":            {"email 1_educational", "email 2_educational", "email 3_use_case", "exit no opens in the last 3 nurture emails: stopping"},
 		nurture:                           {"email 1_educational", "email 2_educational", "check clicked a pricing link: moved to the pricing track", "email 3_pricing", "email 4_roi", "email 5_demo", "email 6_trial"},
 		"journey/abandoned_cart/liv/ch-1": {"email reminder", "email social_proof", "sms reminder", "email incentive"},
-		"journey/abandoned_cart/liv/ch-2": {"email reminder", "email social_proof", "check cart of $40.00 is under the $100.00 SMS threshold: no SMS", "email incentive"},
+		"journey/abandoned_cart/liv/ch-2": {"email reminder", "email social_proof", "check cart of $40.00 is not over the $100.00 SMS threshold: no SMS", "email incentive"},
 		"journey/post_purchase/oli/3001":  {"email confirmation", "event Order Shipped", "email shipping", "email review_request", "email cross_sell", "email loyalty"},
 		"journey/post_purchase/oli/3002":  {"email confirmation", "email shipping", "check Order Delivered not received", "email cross_sell", "email loyalty"},
 		"journey/winback/bea":             {"email we_miss_you", "email what_would_help", "email last_email", "check no engagement after three emails: marked unengaged, no more marketing email"},

@@ -43,12 +43,13 @@ func AbandonedCart(ctx workflow.Context, in JourneyInput) error {
 	j.WaitUntil(24 * time.Hour)
 	j.Email("social_proof", cart())
 
-	// Right after that, an SMS for a big cart (consent and quiet hours
-	// permitting).
-	if c := latestCart(j); c.Value >= settings.CartSMSThreshold {
+	// Right after that, an SMS for a cart over the threshold (consent and
+	// quiet hours permitting). Runs before version 4 also sent one to a
+	// cart of exactly the threshold.
+	if c := latestCart(j); c.Value > settings.CartSMSThreshold || (in.Version < 4 && c.Value == settings.CartSMSThreshold) {
 		j.SMS("reminder", cart())
 	} else {
-		j.Note(fmt.Sprintf("cart of %s is under the %s SMS threshold: no SMS", Money(c.Value, c.Currency), Money(settings.CartSMSThreshold, c.Currency)))
+		j.Note(fmt.Sprintf("cart of %s is not over the %s SMS threshold: no SMS", Money(c.Value, c.Currency), Money(settings.CartSMSThreshold, c.Currency)))
 	}
 
 	// 72 hours: the incentive, unless margin matters more.

@@ -56,7 +56,7 @@ func TestAbandonedCartSmallCart(t *testing.T) {
 	if proof := h.message("abandoned_cart", "social_proof"); !strings.Contains(proof.Text, `"Three years on, my tote still looks new.`) {
 		t.Errorf("social proof does not quote the tote's reviews:\n%s", proof.Text)
 	}
-	if !hasEntry(st, "check", "cart of $89.00 is under the $100.00 SMS threshold: no SMS") {
+	if !hasEntry(st, "check", "cart of $89.00 is not over the $100.00 SMS threshold: no SMS") {
 		t.Errorf("timeline does not say why no SMS:\n%v", st.Timeline)
 	}
 	var cart models.Cart
@@ -191,6 +191,31 @@ func TestAbandonedCartBigCartSMS(t *testing.T) {
 	if !hasEntry(st, "wait", "for quiet hours to end (08:00 CST)") {
 		t.Errorf("timeline does not show the quiet-hours wait:\n%v", st.Timeline)
 	}
+}
+
+// The SMS is for carts over the threshold: a cart of exactly $100 gets
+// none. Runs started before version 4 sent it one, and still do.
+func TestAbandonedCartSMSOnlyOverTheThreshold(t *testing.T) {
+	h := newHarness(t, sam)
+	st := h.runJourney("abandoned_cart", sam.ID, checkout("ch-1", 100, tote))
+	h.assertSent(
+		"+1h abandoned_cart/reminder recorded",
+		"+24h abandoned_cart/social_proof recorded",
+		"+72h abandoned_cart/incentive recorded",
+	)
+	if !hasEntry(st, "check", "cart of $100.00 is not over the $100.00 SMS threshold: no SMS") {
+		t.Errorf("timeline does not say why no SMS:\n%v", st.Timeline)
+	}
+
+	old := newHarness(t, sam)
+	old.version = 3
+	old.runJourney("abandoned_cart", sam.ID, checkout("ch-1", 100, tote))
+	old.assertSent(
+		"+1h abandoned_cart/reminder recorded",
+		"+24h abandoned_cart/social_proof recorded",
+		"+29h sms:abandoned_cart/reminder recorded",
+		"+72h abandoned_cart/incentive recorded",
+	)
 }
 
 // Quiet hours follow the contact's time zone; without one, the fallback

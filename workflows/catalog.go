@@ -36,6 +36,10 @@ type Journey struct {
 	Converts []string
 	// Waits lists the other events the journey reacts to.
 	Waits []string
+	// WaitsFrom4 lists events the journey reacts to that contact runs of
+	// version 4 and later forward: listed in Waits, older runs would start
+	// forwarding them too, which their recorded histories do not show.
+	WaitsFrom4 []string
 	// KeyName says what the key is ("checkout", "order"), for timelines.
 	KeyName string
 	// ForStages, when set, limits the journey to contacts in these
@@ -82,9 +86,20 @@ func (j *Journey) ListensTo(ev Event) bool {
 }
 
 // listensTo is ListensTo for a contact run of version: from version 3 a
-// journey also hears its conversion events.
+// journey also hears its conversion events; from version 4 its WaitsFrom4,
+// and every journey hears Sales Task Closed, which releases a marketing
+// send held while the task was open.
 func (j *Journey) listensTo(ev Event, version int) bool {
-	return j.ListensTo(ev) || (version >= 3 && ev.Kind != KindIdentify && slices.Contains(j.Converts, ev.Action()))
+	name := ev.Action()
+	switch {
+	case j.ListensTo(ev):
+		return true
+	case ev.Kind == KindIdentify:
+		return false
+	case version >= 3 && slices.Contains(j.Converts, name):
+		return true
+	}
+	return version >= 4 && (name == EventSalesTaskClosed || slices.Contains(j.WaitsFrom4, name))
 }
 
 // concerns reports whether an event is about the run with this key: for a

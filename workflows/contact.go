@@ -36,7 +36,13 @@ func ContactWorkflowID(contactID string) string { return "contact/" + EncodeID(c
 // Version 3 records each journey run and how it ended (RecordJourney, at
 // the start and the end of a run) and forwards conversion events
 // (Journey.Converts) to running journeys.
-const CurrentVersion = 3
+//
+// Version 4 sends the cart SMS only to carts over the threshold (not at
+// it), holds every marketing send while a sales task is open (not only
+// nurture's), forwards Sales Task Closed to every running journey so a
+// held send goes at once, and lets nurture count clicks and page views as
+// engagement, not opens alone.
+const CurrentVersion = 4
 
 // hasChange reports whether a run has the change that workflow.GetVersion
 // marker changeID brought: every run from version 2 has them all; an older

@@ -47,6 +47,9 @@ type Message struct {
 	At time.Time
 	// RunID is the journey run that sends it, which its metrics join on.
 	RunID string `json:",omitempty"`
+	// HoldForSales: while the contact has an open sales task, the send is
+	// held (StatusHeld). Marketing sends of runs from version 4 ask it.
+	HoldForSales bool `json:",omitempty"`
 }
 
 // EmailRequest asks for one email to one contact. The template is
@@ -246,6 +249,7 @@ const (
 	StatusRecorded = "recorded" // rendered and stored; delivery is switched off
 	StatusSkipped  = "skipped"  // not sent; Reason says why
 	StatusPaused   = "paused"   // not sent, nothing recorded: the journey is paused; the run holds and asks again
+	StatusHeld     = "held"     // not sent, nothing recorded: a sales task is open; the run holds and asks again
 	StatusRefused  = "refused"  // the provider refused it for good (a 5xx); Reason says why
 	// StatusUnknown: the provider may have taken it (the connection was
 	// lost after the hand-over). A marketing message is not sent again.

@@ -31,6 +31,8 @@ type harness struct {
 	start  time.Time
 	emails []email
 	router *workflows.Router
+	// version is the run version journeys start with; 0 is the current one.
+	version int
 }
 
 // email is one SendEmail call as a journey made it.
@@ -121,7 +123,7 @@ func newHarnessFor(t *testing.T, enabled []string, contacts ...models.Contact) *
 		if err := result.Get(&res); err != nil {
 			t.Error(err)
 		}
-		if res.Status == workflows.StatusPaused {
+		if res.Status == workflows.StatusPaused || res.Status == workflows.StatusHeld {
 			h.emails = h.emails[:len(h.emails)-1] // held, not sent: it is asked again
 			return
 		}
@@ -171,6 +173,9 @@ func (h *harness) runJourneyWith(settings workflows.Settings, name, contactID st
 		h.t.Fatalf("no journey %q", name)
 	}
 	in := workflows.JourneyInput{ContactID: contactID, Trigger: trigger, Settings: settings, Version: workflows.CurrentVersion}
+	if h.version != 0 {
+		in.Version = h.version
+	}
 	if j.Key != nil {
 		in.Key = j.Key(trigger)
 	}

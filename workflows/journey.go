@@ -364,7 +364,8 @@ func (j *Run) message(step string, opts []Option) message {
 }
 
 func (j *Run) envelope(step string, m message) Message {
-	return Message{Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template, Marketing: m.marketing, At: m.at, RunID: j.runID}
+	return Message{Key: m.key, ContactID: j.in.ContactID, Journey: j.journey.Name, Step: step, Template: m.template, Marketing: m.marketing, At: m.at, RunID: j.runID,
+		HoldForSales: m.marketing && j.in.Version >= 4}
 }
 
 // Option adjusts one email or SMS. Options compose: a journey keeps the
@@ -466,22 +467,31 @@ func (j *Run) Step(activity, summary string, in, out any) bool {
 // answers StatusPaused without sending; the run then holds until a resume
 // signal comes (or an hour passes, in case it was missed) and asks again,
 // so a resumed journey sends what is due, once (the send's key sees to
-// that). A run that ends while it holds returns an empty result.
+// that). A marketing send while a sales rep has the contact (an open sales
+// task) is held the same way, until Sales Task Closed arrives or an hour
+// passes: a person is talking to them, and the drip should not talk over
+// them. A run that ends while it holds returns an empty result.
 func (j *Run) send(activity, summary string, req any) (SendResult, error) {
 	ctx := workflow.WithActivityOptions(j.ctx, withSummary(j.ctx, summary))
 	for {
 		var res SendResult
-		if err := workflow.ExecuteActivity(ctx, activity, req).Get(ctx, &res); err != nil || res.Status != StatusPaused {
+		if err := workflow.ExecuteActivity(ctx, activity, req).Get(ctx, &res); err != nil || (res.Status != StatusPaused && res.Status != StatusHeld) {
 			return res, err
 		}
-		seen := j.resumes
+		label, timer, why := "paused", "journey paused", "the journey is paused: "+summary+" waits until it resumes"
+		resumes, closed := j.resumes, j.Count(EventSalesTaskClosed)
+		released := func() bool { return j.resumes > resumes }
+		if res.Status == StatusHeld {
+			label, timer, why = "held for sales", "sales task open", "a sales task is open: "+summary+" waits until it is closed"
+			released = func() bool { return j.Count(EventSalesTaskClosed) > closed }
+		}
 		step := j.state.Step
-		j.setStep("paused", nil)
-		j.log("wait", "", "the journey is paused: "+summary+" waits until it resumes")
+		j.setStep(label, nil)
+		j.log("wait", "", why)
 		_, err := workflow.AwaitWithOptions(j.ctx, workflow.AwaitOptions{
 			Timeout:      time.Hour,
-			TimerOptions: workflow.TimerOptions{Summary: "journey paused"},
-		}, func() bool { return j.resumes > seen || !j.active() })
+			TimerOptions: workflow.TimerOptions{Summary: timer},
+		}, func() bool { return released() || !j.active() })
 		j.state.Step = step
 		if err != nil {
 			return SendResult{}, err

@@ -20,6 +20,8 @@ func init() {
 		Goals:    []string{EventDemoRequested, EventTrialStarted, EventOrderCompleted, EventSubscriptionStarted, EventLeadAccepted},
 		Converts: []string{EventDemoRequested, EventTrialStarted, EventOrderCompleted, EventSubscriptionStarted, EventLeadAccepted},
 		Waits:    []string{EventEmailOpened, EventEmailClicked, EventHandedOff, EventSalesTaskClosed},
+		// A visit to the site is engagement too (runs from version 4).
+		WaitsFrom4: []string{EventPageViewed},
 	})
 }
 
@@ -35,13 +37,15 @@ var pricingTrack = []string{"pricing", "roi", "demo", "trial"}
 // Nurture keeps a lead warm until they are ready to buy: useful content every
 // few days (NUDGE_NURTURE_CADENCE), moving from education to proof to the
 // offer, and following what the lead reads. It pauses while a sales rep has
-// the lead, and stops for a lead who has stopped opening.
+// the lead, and stops for a lead who has stopped engaging: no open, click or
+// site visit across several emails (opens alone miss readers whose mail
+// client blocks images; runs before version 4 counted opens only).
 func Nurture(ctx workflow.Context, in JourneyInput) error {
 	j := Begin(ctx, in)
 	s := in.Settings
 	plan, onPricing := nurturePlan, false
-	var sent []string       // catalog pieces already sent
-	opens, unopened := 0, 0 // opens of nurture emails so far; emails sent since the last one
+	var sent []string          // catalog pieces already sent
+	engaged, unengaged := 0, 0 // engagements so far; emails sent since the last one
 
 	// A lead who signed up is in the welcome series first; the drip starts
 	// when it is over.
@@ -65,12 +69,16 @@ func Nurture(ctx workflow.Context, in JourneyInput) error {
 			j.Note("clicked a pricing link: moved to the pricing track")
 		}
 
-		// No opens for several emails in a row: stop writing.
-		if n := nurtureOpens(j); n > opens {
-			opens, unopened = n, 0
+		// No engagement for several emails in a row: stop writing.
+		if n := nurtureEngagement(j); n > engaged {
+			engaged, unengaged = n, 0
 		}
-		if unopened >= s.NurtureMaxUnopened {
-			j.Exit(fmt.Sprintf("no opens in the last %d nurture emails: stopping", unopened))
+		if unengaged >= s.NurtureMaxUnopened {
+			if in.Version >= 4 {
+				j.Exit(fmt.Sprintf("no opens, clicks or visits since the last %d nurture emails: stopping", unengaged))
+			} else {
+				j.Exit(fmt.Sprintf("no opens in the last %d nurture emails: stopping", unengaged))
+			}
 			break
 		}
 
@@ -81,7 +89,7 @@ func Nurture(ctx workflow.Context, in JourneyInput) error {
 			sent = append(sent, res.Content)
 		}
 		if res.Status == StatusSent || res.Status == StatusRecorded {
-			unopened++
+			unengaged++
 		}
 	}
 	return j.End()
@@ -94,11 +102,16 @@ func clickedTag(j *Run, tag string) bool {
 	})
 }
 
-// nurtureOpens counts the opens of this journey's emails.
-func nurtureOpens(j *Run) int {
+// nurtureEngagement counts what shows the lead still reads: opens of this
+// journey's emails, and from version 4 their clicks and site visits too.
+func nurtureEngagement(j *Run) int {
 	n := 0
 	for _, ev := range j.Events() {
-		if ev.Is(EventEmailOpened) && ev.Property("journey") == j.Journey().Name {
+		ours := ev.Property("journey") == j.Journey().Name
+		switch {
+		case ev.Is(EventEmailOpened) && ours:
+			n++
+		case j.Input().Version >= 4 && (ev.Is(EventEmailClicked) && ours || ev.Action() == EventPageViewed):
 			n++
 		}
 	}

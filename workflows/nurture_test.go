@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -64,19 +65,57 @@ func TestNurtureFullDrip(t *testing.T) {
 	}
 }
 
-// Three emails in a row without an open: nurture stops writing.
+// Three emails in a row without an open, a click or a visit: nurture stops
+// writing. Runs before version 4 said (and counted) opens only.
 func TestNurtureStopsWhenIgnored(t *testing.T) {
-	h := newHarness(t, lee)
-	st := h.runJourney("nurture", lee.ID, becameLead)
-	h.assertSent(
-		"+96h nurture/educational recorded",
-		"+192h nurture/educational recorded",
-		"+288h nurture/use_case recorded",
-	)
-	h.assertRun("nurture", workflows.OutcomeExited, "no opens in the last 3 nurture emails: stopping")
-	if !hasEntry(st, "exit", "no opens in the last 3 nurture emails: stopping") {
-		t.Errorf("timeline:\n%v", st.Timeline)
+	for version, reason := range map[int]string{
+		workflows.CurrentVersion: "no opens, clicks or visits since the last 3 nurture emails: stopping",
+		3:                        "no opens in the last 3 nurture emails: stopping",
+	} {
+		h := newHarness(t, lee)
+		h.version = version
+		st := h.runJourney("nurture", lee.ID, becameLead)
+		h.assertSent(
+			"+96h nurture/educational recorded",
+			"+192h nurture/educational recorded",
+			"+288h nurture/use_case recorded",
+		)
+		h.assertRun("nurture", workflows.OutcomeExited, reason)
+		if !hasEntry(st, "exit", reason) {
+			t.Errorf("version %d timeline:\n%v", version, st.Timeline)
+		}
 	}
+}
+
+// A lead whose mail client blocks images never opens, but clicks and
+// visits the site: that is engagement, and the drip goes on. Before
+// version 4 the same lead was dropped after three emails.
+func TestNurtureCountsClicksAndVisits(t *testing.T) {
+	engage := func(h *harness) {
+		for i := 1; i <= 8; i++ {
+			at := time.Duration(i)*4*24*hour + time.Hour
+			if i%2 == 1 {
+				h.track(at, workflows.EventEmailClicked, map[string]any{"journey": "nurture", "url": "https://acme.example.com/blog"})
+			} else {
+				h.at(at, func() {
+					h.env.SignalWorkflow(workflows.SignalEvent, workflows.Event{MessageID: fmt.Sprintf("page-%d", i), Kind: workflows.KindPage,
+						Name: "Blog", Properties: map[string]any{"url": "https://acme.example.com/blog"}, Timestamp: testStart.Add(at)})
+				})
+			}
+		}
+	}
+	h := newHarness(t, lee)
+	engage(h)
+	h.runJourney("nurture", lee.ID, becameLead)
+	if n := len(h.emails); n != 8 {
+		t.Errorf("version %d: %d nurture emails, want all 8", workflows.CurrentVersion, n)
+	}
+
+	old := newHarness(t, lee)
+	old.version = 3
+	engage(old)
+	old.runJourney("nurture", lee.ID, becameLead)
+	old.assertRun("nurture", workflows.OutcomeExited, "no opens in the last 3 nurture emails: stopping")
 }
 
 // Repeated opens on one topic bring more of that topic.

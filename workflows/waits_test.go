@@ -141,7 +141,7 @@ func unlistedWaits(filename string, src []byte) (name string, problems []string,
 				if s, ok := kv.Value.(*ast.BasicLit); ok {
 					name = strings.Trim(s.Value, `"`)
 				}
-			case "Goals", "Waits", "Starts":
+			case "Goals", "Waits", "WaitsFrom4", "Starts":
 				heard = append(heard, eventIdents(kv.Value)...)
 			}
 		}
