@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -140,16 +139,9 @@ func getJSON(t *testing.T, s *stack.Stack, path string, into any) {
 // adminJSON calls the gateway with the admin key and decodes its 200 answer.
 func adminJSON(t *testing.T, s *stack.Stack, method, path string, into any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, s.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+s.AdminKey)
-	resp, err := http.DefaultClient.Do(req)
+	body, err := s.Admin(method, path, "")
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, body)
 	}
 	if err := json.Unmarshal(body, into); err != nil {
 		t.Fatalf("%s %s: %v in %s", method, path, err, body)

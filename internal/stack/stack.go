@@ -292,6 +292,27 @@ func (s *Stack) Post(path, body string) error {
 	return nil
 }
 
+// Admin calls the gateway's admin API and returns the answer's body, or an
+// error unless the status is 2xx.
+func (s *Stack) Admin(method, path, body string) ([]byte, error) {
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.AdminKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return got, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, got)
+	}
+	return got, nil
+}
+
 // WaitForEmail waits until the SMTP server has a message to `to` with subject.
 func (s *Stack) WaitForEmail(ctx context.Context, to, subject string) (smtptest.Message, error) {
 	m, err := s.SMTP.WaitFor(ctx, func(m smtptest.Message) bool {
