@@ -25,17 +25,21 @@ const (
 )
 
 // callKinds maps Segment call types to the kind Nudge stores. Screens are
-// the app's pages. Group and alias are Segment calls Nudge does not act on:
-// they are acknowledged and dropped, so a library that sends them (in a
-// batch with calls that matter) keeps working.
+// the app's pages. A group call is stored as an identify whose traits hold
+// the account (kindGroup, read by parser.call): B2B scoring reads company
+// size and industry from there. Alias is acknowledged and dropped, so a
+// library that sends it (in a batch with calls that matter) keeps working.
 var callKinds = map[string]string{
 	"identify": workflows.KindIdentify,
 	"track":    workflows.KindTrack,
 	"page":     workflows.KindPage,
 	"screen":   workflows.KindPage,
-	"group":    "",
+	"group":    kindGroup,
 	"alias":    "",
 }
+
+// kindGroup marks a group call while it is read; it is stored as an identify.
+const kindGroup = "group"
 
 func (g *Gateway) segmentRoutes(r *gin.Engine) {
 	v1 := r.Group("/v1", cors)
@@ -150,7 +154,7 @@ func (g *Gateway) batch(c *gin.Context) {
 			return
 		}
 		if kind == "" {
-			continue // group or alias: acknowledged, not used
+			continue // alias: acknowledged, not used
 		}
 		in := p.call(kind, received, sentAt, sharedContext)
 		if p.err != nil {
@@ -189,6 +193,10 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 	p.keyProperties(properties)
 	p.moneyProperties(properties)
 	traits := p.obj("traits")
+	if kind == kindGroup {
+		traits = p.groupTraits(traits)
+		kind = workflows.KindIdentify
+	}
 	callContext := p.obj("context")
 	timestamp, hasTimestamp := p.time("timestamp")
 	sentAt, hasSentAt := p.time("sentAt")
@@ -275,6 +283,20 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 		UserID:          userID,
 		ContextTimezone: timezone,
 	}
+}
+
+// groupTraits turns a group call's traits (the account's: name, industry,
+// employees, plan, …) into the user's traits: the company object, with the
+// groupId as its id. Segment sends a group's traits whole, so they replace
+// the company the contact had.
+func (p *parser) groupTraits(group map[string]any) map[string]any {
+	id := p.id("groupId")
+	if p.err == nil && id == "" {
+		p.fail("groupId", "required for a group call: the account the user belongs to")
+	}
+	company := cloneMap(group)
+	company["id"] = id
+	return map[string]any{"company": company}
 }
 
 // keyProperties are the properties keyed journeys take their key from (a

@@ -94,7 +94,7 @@ func TestPageScreenAndBatch(t *testing.T) {
 	requireJSON(t, e.post("/v1/batch", `{"batch":[
 		{"type":"identify","userId":"u2","messageId":"b1","traits":{"email":"bo@example.com"}},
 		{"type":"track","userId":"u2","messageId":"b2","event":"Order Completed","properties":{"total":30}},
-		{"type":"group","userId":"u2","groupId":"g1"},
+		{"type":"group","userId":"u2","messageId":"b4","groupId":"g1","traits":{"name":"Initech"}},
 		{"type":"screen","userId":"u2","messageId":"b3","name":"Cart"}
 	]}`), http.StatusOK, okBody)
 
@@ -104,10 +104,10 @@ func TestPageScreenAndBatch(t *testing.T) {
 	}
 	assert.Equal(t, []string{
 		"p1 page Pricing u1", "s1 page Home u1",
-		"b1 identify  u2", "b2 track Order Completed u2", "b3 page Cart u2",
+		"b1 identify  u2", "b2 track Order Completed u2", "b4 identify  u2", "b3 page Cart u2",
 	}, got)
 	// Single calls are signalled before they are answered; a batch just after.
-	want := []string{"contact/u1 p1", "contact/u1 s1", "contact/u2 b1", "contact/u2 b2", "contact/u2 b3"}
+	want := []string{"contact/u1 p1", "contact/u1 s1", "contact/u2 b1", "contact/u2 b2", "contact/u2 b4", "contact/u2 b3"}
 	var signalled []string
 	require.Eventually(t, func() bool {
 		signalled = signalled[:0]
@@ -386,9 +386,35 @@ func TestAnalyticsJSStyleCalls(t *testing.T) {
 	assert.Equal(t, "*", rec.Header().Get("Access-Control-Allow-Origin"))
 	assert.Contains(t, rec.Header().Get("Access-Control-Allow-Headers"), "Authorization")
 
-	// Group and alias are acknowledged and dropped.
-	requireJSON(t, e.post("/v1/group", `{"userId":"u9","groupId":"g1"}`), http.StatusOK, okBody)
+	// Alias is acknowledged and dropped.
 	requireJSON(t, e.post("/v1/alias", `{"userId":"u9","previousId":"anon-9"}`), http.StatusOK, okBody)
+	assert.Len(t, e.events(t), 2)
+}
+
+// A group call says which account the user belongs to: its traits become
+// the contact's company (what B2B scoring reads: size and industry), with
+// the groupId as its id, stored and signalled as an identify. The short
+// path analytics.js uses works too.
+func TestGroupSetsTheCompany(t *testing.T) {
+	e := newEnv(t)
+	requireJSON(t, e.post("/v1/group", `{"userId":"u9","messageId":"g-1","groupId":"acct-42",
+		"traits":{"name":"Initech","industry":"Software","employees":120,"plan":"enterprise"}}`), http.StatusOK, okBody)
+	evs := e.events(t)
+	require.Len(t, evs, 1)
+	assert.Equal(t, workflows.KindIdentify, evs[0].Kind)
+	assert.Equal(t, map[string]any{"company": map[string]any{"id": "acct-42", "name": "Initech", "industry": "Software", "employees": float64(120), "plan": "enterprise"}},
+		evs[0].Traits)
+	c := e.contact(t, "u9")
+	assert.Equal(t, "Initech", c.Company)
+	assert.Equal(t, "Software", c.Industry)
+	assert.Equal(t, 120, c.EmployeeCount)
+
+	requireJSON(t, e.post("/v1/g", `{"userId":"u9","messageId":"g-2","groupId":"acct-43","traits":{"name":"Hooli"}}`), http.StatusOK, okBody)
+	assert.Equal(t, "Hooli", e.contact(t, "u9").Company, "a later group replaces the company")
+
+	// Without a groupId nothing is stored.
+	requireJSON(t, e.post("/v1/group", `{"userId":"u9","messageId":"g-3","traits":{"name":"Nope"}}`), http.StatusBadRequest,
+		`{"success":false,"error":"groupId: required for a group call: the account the user belongs to","field":"groupId"}`)
 	assert.Len(t, e.events(t), 2)
 }
 
