@@ -489,10 +489,12 @@ func (v fzValidator) strings(where string, row any) {
 func seedFixtures(f *testing.F, add func(topic string, body []byte)) {
 	f.Helper()
 	for name, topic := range map[string]string{
-		"checkouts_create.json": "checkouts/create",
-		"customers_create.json": "customers/create",
-		"orders_create.json":    "orders/create",
-		"orders_fulfilled.json": "orders/fulfilled",
+		"checkouts_create.json":          "checkouts/create",
+		"customers_create.json":          "customers/create",
+		"orders_create.json":             "orders/create",
+		"orders_fulfilled.json":          "orders/fulfilled",
+		"fulfillment_events_create.json": "fulfillment_events/create",
+		"refunds_create.json":            "refunds/create",
 	} {
 		b, err := os.ReadFile(filepath.Join("testdata", "shopify", name))
 		if err != nil {

@@ -58,11 +58,16 @@ var shopifyTopics = map[string]shopifyMapping{
 	"orders/fulfilled": {kind: "order", event: "shipped", read: shopifyOrderShipped},
 	"orders/cancelled": {kind: "order", event: "cancelled", read: shopifyOrderCancelled},
 	"customers/create": {kind: "customer", event: "signed-up", read: shopifyCustomerCreated},
+	// A carrier's "delivered" starts the review request's clock; a refund
+	// (whole or part) ends the order's post-purchase journey. Neither body
+	// names the customer: the order Nudge stored says whose it is.
+	"fulfillment_events/create": {kind: "fulfillment_event", event: "delivered", read: shopifyDelivered},
+	"refunds/create":            {kind: "refund", event: "refunded", read: shopifyRefunded},
 }
 
 // shopifyMapping is what a topic's body must be and what it becomes.
 type shopifyMapping struct {
-	kind  string // the resource the body must be: checkout, order or customer
+	kind  string // the resource the body must be: checkout, order, customer, fulfillment_event or refund
 	event string // what the delivery reports; part of its messageIds
 	read  func(d *shopifyDelivery, body []byte) (calls []models.Incoming, ignored string, err *apiError)
 }
@@ -142,6 +147,17 @@ func (g *Gateway) shopifyWebhook(c *gin.Context) {
 		return
 	}
 	d.kind, d.event = topic.kind, topic.event
+	d.orderContact = func(orderID string) (string, *apiError) {
+		o, err := g.Store.Order(c.Request.Context(), models.OrderKey(models.SourceShopify, orderID))
+		switch {
+		case errors.Is(err, models.ErrNotFound):
+			return "", nil
+		case err != nil:
+			// Shopify retries a 5xx; the order may be readable then.
+			return "", &apiError{Status: http.StatusServiceUnavailable, Error: "could not look up order " + orderID + " just now; retry"}
+		}
+		return o.ContactID, nil
+	}
 	calls, ignored, aerr := topic.read(d, body)
 	switch {
 	case aerr != nil:
@@ -179,6 +195,9 @@ type shopifyDelivery struct {
 	ID, Topic, Shop, Version string
 	Received                 time.Time
 	kind, event              string
+	// orderContact is the contact of an order Nudge has stored from
+	// orders/create, "" for one it has not.
+	orderContact func(orderID string) (string, *apiError)
 }
 
 // shopifyRef is what a delivery reports on: one version of one resource,
@@ -459,6 +478,105 @@ func shopifyCustomerCreated(d *shopifyDelivery, body []byte) ([]models.Incoming,
 	return d.calls(ref, userID, cu.traits(), cu.CreatedAt.or(cu.UpdatedAt), workflows.EventSignedUp, map[string]any{"source": "shopify"}), "", nil
 }
 
+// shopifyOrderOf reads the order a fulfillment event or refund is about,
+// and its contact; ignored says why there is none.
+func shopifyOrderOf(d *shopifyDelivery, orderID shopifyID) (userID, ignored string, aerr *apiError) {
+	if orderID == "" {
+		return "", "", shopifyRequired("order_id", "the order it is about")
+	}
+	if aerr = shopifyKey("order_id", string(orderID)); aerr != nil {
+		return "", "", aerr
+	}
+	if userID, aerr = d.orderContact(string(orderID)); aerr == nil && userID == "" {
+		ignored = fmt.Sprintf("order %s is not one Nudge has (no orders/create for it), so no contact to tell", orderID)
+	}
+	return userID, ignored, aerr
+}
+
+// shopifyFulfillmentEvent is a carrier's update on a shipment.
+type shopifyFulfillmentEvent struct {
+	ID            shopifyID   `json:"id"`
+	FulfillmentID shopifyID   `json:"fulfillment_id"`
+	OrderID       shopifyID   `json:"order_id"`
+	Status        string      `json:"status"`
+	HappenedAt    shopifyTime `json:"happened_at"`
+	CreatedAt     shopifyTime `json:"created_at"`
+}
+
+// shopifyDelivered: fulfillment_events/create with status delivered →
+// Order Delivered. Other statuses (in_transit, out_for_delivery, …) are
+// acknowledged and ignored.
+func shopifyDelivered(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
+	var ev shopifyFulfillmentEvent
+	if aerr := decodeShopify(d, body, &ev); aerr != nil {
+		return nil, "", aerr
+	}
+	if ev.ID == "" {
+		return nil, "", shopifyRequired("id", "the fulfillment event's ID")
+	}
+	if ev.Status != "delivered" {
+		return nil, fmt.Sprintf("fulfillment event status %q: only delivered is used", clip(ev.Status)), nil
+	}
+	at := ev.HappenedAt.or(ev.CreatedAt)
+	if at.T.IsZero() {
+		return nil, "", shopifyRequired("happened_at", "when the parcel was delivered")
+	}
+	userID, ignored, aerr := shopifyOrderOf(d, ev.OrderID)
+	if aerr != nil || ignored != "" {
+		return nil, ignored, aerr
+	}
+	props := map[string]any{"order_id": string(ev.OrderID)}
+	setString(props, "fulfillment_id", string(ev.FulfillmentID))
+	return d.calls(shopifyRef{ID: string(ev.ID), Version: at.T}, userID, nil, at, workflows.EventOrderDelivered, props), "", nil
+}
+
+// shopifyRefund is a refund of all or part of an order.
+type shopifyRefund struct {
+	ID           shopifyID   `json:"id"`
+	OrderID      shopifyID   `json:"order_id"`
+	Note         string      `json:"note"`
+	CreatedAt    shopifyTime `json:"created_at"`
+	ProcessedAt  shopifyTime `json:"processed_at"`
+	Transactions []struct {
+		Kind     string       `json:"kind"`
+		Status   string       `json:"status"`
+		Amount   shopifyMoney `json:"amount"`
+		Currency string       `json:"currency"`
+	} `json:"transactions"`
+}
+
+// shopifyRefunded: refunds/create → Order Refunded, with the amount the
+// successful refund transactions returned.
+func shopifyRefunded(d *shopifyDelivery, body []byte) ([]models.Incoming, string, *apiError) {
+	var r shopifyRefund
+	if aerr := decodeShopify(d, body, &r); aerr != nil {
+		return nil, "", aerr
+	}
+	if r.ID == "" {
+		return nil, "", shopifyRequired("id", "the refund's ID")
+	}
+	at := r.CreatedAt.or(r.ProcessedAt)
+	if at.T.IsZero() {
+		return nil, "", shopifyRequired("created_at", "when the refund was made")
+	}
+	userID, ignored, aerr := shopifyOrderOf(d, r.OrderID)
+	if aerr != nil || ignored != "" {
+		return nil, ignored, aerr
+	}
+	props := map[string]any{"order_id": string(r.OrderID), "refund_id": string(r.ID)}
+	amount, currency := 0.0, ""
+	for _, tx := range r.Transactions {
+		if tx.Kind == "refund" && tx.Status == "success" && tx.Amount.Set {
+			amount += tx.Amount.Amount
+			currency = firstNonEmpty(currency, tx.Currency)
+		}
+	}
+	props["amount"] = amount
+	setString(props, "currency", currency)
+	setString(props, "note", r.Note)
+	return d.calls(shopifyRef{ID: string(r.ID), Version: at.T}, userID, nil, at, workflows.EventOrderRefunded, props), "", nil
+}
+
 // shopifyPurchase holds what Nudge reads from a checkout or an order (they
 // share most fields). Every field's type is checked as it is decoded, so a
 // webhook of an unexpected shape is refused naming the field.
@@ -660,6 +778,10 @@ func (d *shopifyDelivery) checkKind(fields map[string]json.RawMessage) *apiError
 		return d.mismatch("line_items", "the body is not a checkout: it has no line_items")
 	case d.kind == "customer" && has("line_items"):
 		return d.mismatch("line_items", "the body is a checkout (it has line_items), not a customer")
+	case d.kind == "fulfillment_event" && !has("fulfillment_id"):
+		return d.mismatch("fulfillment_id", "the body is not a fulfillment event: it has no fulfillment_id")
+	case d.kind == "refund" && !has("refund_line_items"):
+		return d.mismatch("refund_line_items", "the body is not a refund: it has no refund_line_items")
 	}
 	return nil
 }

@@ -839,3 +839,69 @@ func TestShopifyLongIDIsHashedInTheMessageID(t *testing.T) {
 	assert.Equal(t, base+"-track", evs[1].MessageID)
 	assert.Equal(t, token, evs[1].Properties["checkout_id"], "the checkout keeps its token")
 }
+
+// lastEvent is the event stored last.
+func (e *env) lastEvent(t *testing.T) models.Event {
+	t.Helper()
+	evs := e.events(t)
+	require.NotEmpty(t, evs)
+	return evs[len(evs)-1]
+}
+
+// A carrier's "delivered" becomes Order Delivered for the order's contact,
+// which Nudge knows from orders/create (the body names no customer). It
+// starts the post-purchase review request's clock, and marks the order.
+func TestShopifyDeliveredFulfillmentEventBecomesOrderDelivered(t *testing.T) {
+	e := shopifyEnv(t)
+	requireJSON(t, e.shopify("orders/create", webhookID, fixture(t, "orders_create.json")), http.StatusOK, okBody)
+	requireJSON(t, e.shopify("fulfillment_events/create", "wh-2", fixture(t, "fulfillment_events_create.json")), http.StatusOK, okBody)
+	ev := e.lastEvent(t)
+	assert.Equal(t, "nudge:shopify-fulfillment_event-25769803201-2024-05-05T20:02:44Z-delivered", ev.MessageID)
+	assert.Equal(t, workflows.EventOrderDelivered, ev.Name)
+	assert.Equal(t, anaID, ev.ContactID)
+	assert.Equal(t, map[string]any{"order_id": orderID, "fulfillment_id": "4907392868535"}, ev.Properties)
+	assert.True(t, utc("2024-05-05T20:02:44Z").Equal(ev.Timestamp), "happened_at: %s", ev.Timestamp)
+	calls := e.tc.calls()
+	require.NotEmpty(t, calls)
+	assert.Equal(t, workflows.ContactWorkflowID(anaID), calls[len(calls)-1].WorkflowID)
+	o, err := e.store.Order(context.Background(), models.OrderKey(models.SourceShopify, orderID))
+	require.NoError(t, err)
+	assert.Equal(t, "delivered", o.Status)
+
+	// Any other status is acknowledged and ignored.
+	inTransit := edit(t, fixture(t, "fulfillment_events_create.json"), func(m map[string]any) { m["id"], m["status"] = 25769803202, "in_transit" })
+	requireJSON(t, e.shopify("fulfillment_events/create", "wh-3", inTransit), http.StatusOK,
+		`{"success":true,"ignored":"fulfillment event status \"in_transit\": only delivered is used"}`)
+}
+
+// A refund, whole or in part, becomes Order Refunded with the amount the
+// successful refund transactions returned (a failed one is not counted),
+// which ends the order's post-purchase journey.
+func TestShopifyRefundBecomesOrderRefunded(t *testing.T) {
+	e := shopifyEnv(t)
+	requireJSON(t, e.shopify("orders/create", webhookID, fixture(t, "orders_create.json")), http.StatusOK, okBody)
+	requireJSON(t, e.shopify("refunds/create", "wh-2", fixture(t, "refunds_create.json")), http.StatusOK, okBody)
+	ev := e.lastEvent(t)
+	assert.Equal(t, "nudge:shopify-refund-929361463479-2024-05-09T15:15:30Z-refunded", ev.MessageID)
+	assert.Equal(t, workflows.EventOrderRefunded, ev.Name)
+	assert.Equal(t, anaID, ev.ContactID)
+	assert.Equal(t, map[string]any{"order_id": orderID, "refund_id": "929361463479", "amount": 43.3, "currency": "USD", "note": "Socks too small"}, ev.Properties)
+}
+
+// Neither body names a customer: for an order Nudge never stored, there is
+// no one to tell, and nothing is stored. A body of the wrong resource is
+// refused naming the field, as for the other topics.
+func TestShopifyDeliveryAndRefundOfAnUnknownOrder(t *testing.T) {
+	e := shopifyEnv(t)
+	requireJSON(t, e.shopify("refunds/create", "wh-1", fixture(t, "refunds_create.json")), http.StatusOK,
+		`{"success":true,"ignored":"order 5612398723191 is not one Nudge has (no orders/create for it), so no contact to tell"}`)
+	requireJSON(t, e.shopify("fulfillment_events/create", "wh-2", fixture(t, "fulfillment_events_create.json")), http.StatusOK,
+		`{"success":true,"ignored":"order 5612398723191 is not one Nudge has (no orders/create for it), so no contact to tell"}`)
+	assert.Empty(t, e.events(t))
+	assert.Zero(t, e.countContacts(t))
+
+	requireJSON(t, e.shopify("refunds/create", "wh-3", fixture(t, "fulfillment_events_create.json")), http.StatusBadRequest,
+		`{"success":false,"error":"X-Shopify-Topic is refunds/create, but the body is not a refund: it has no refund_line_items","field":"refund_line_items"}`)
+	requireJSON(t, e.shopify("fulfillment_events/create", "wh-4", fixture(t, "refunds_create.json")), http.StatusBadRequest,
+		`{"success":false,"error":"X-Shopify-Topic is fulfillment_events/create, but the body is not a fulfillment event: it has no fulfillment_id","field":"fulfillment_id"}`)
+}
