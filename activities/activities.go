@@ -62,6 +62,12 @@ type Activities struct {
 	// Ads are the ad platforms' clients; platforms without credentials
 	// are nil (ads.go).
 	Ads AdClients
+
+	// Webhooks posts signed webhooks (webhook.go); nil records them in
+	// messages (channel "webhook") without posting. WebhookURLs are
+	// NUDGE_WEBHOOKS, name → URL.
+	Webhooks    WebhookPoster
+	WebhookURLs map[string]string
 }
 
 // Register adds every activity to a worker under the names workflows use.
@@ -76,8 +82,10 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.HandOffLead, activity.RegisterOptions{Name: workflows.HandOffLeadActivity})
 	r.RegisterActivityWithOptions(a.MarkUnengaged, activity.RegisterOptions{Name: workflows.MarkUnengagedActivity})
 	r.RegisterActivityWithOptions(a.SendSlack, activity.RegisterOptions{Name: workflows.SendSlackActivity})
+	r.RegisterActivityWithOptions(a.SendWebhook, activity.RegisterOptions{Name: workflows.SendWebhookActivity})
 	r.RegisterActivityWithOptions(a.RecordJourney, activity.RegisterOptions{Name: workflows.RecordJourneyActivity})
 	r.RegisterActivityWithOptions(a.SendReport, activity.RegisterOptions{Name: workflows.SendReportActivity})
+	r.RegisterActivityWithOptions(a.AssignArm, activity.RegisterOptions{Name: workflows.AssignArmActivity})
 	a.registerAdRules(r)
 	r.RegisterActivityWithOptions(a.PullAdStats, activity.RegisterOptions{Name: workflows.PullAdStatsActivity})
 	r.RegisterActivityWithOptions(a.StartAudienceSync, activity.RegisterOptions{Name: workflows.StartAudienceSyncActivity})

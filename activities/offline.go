@@ -19,6 +19,7 @@ import (
 func (a *Activities) Offline() *Activities {
 	off := *a
 	off.Mailer, off.SMS, off.Slack = nil, nil, nil
+	off.Webhooks = nil
 	return &off
 }
 

@@ -109,6 +109,12 @@ type Config struct {
 	PauseOnPoorHealth  bool     `env:"PAUSE_ON_POOR_HEALTH" envDefault:"false"`
 	SlackSigningSecret string   `env:"SLACK_SIGNING_SECRET"`
 
+	// Webhooks journeys post to (j.Webhook; see ParseWebhooks), signed the
+	// Standard Webhooks way with WebhookSecret (whsec_…).
+	WebhooksRaw   string    `env:"WEBHOOKS"`
+	Webhooks      []Webhook `env:"-"`
+	WebhookSecret string    `env:"WEBHOOK_SECRET"`
+
 	// Nurture and win-back.
 	NurtureCadence     time.Duration `env:"NURTURE_CADENCE"`
 	NurtureMaxUnopened int           `env:"NURTURE_MAX_UNOPENED"`
@@ -430,8 +436,8 @@ func (c *Config) validate() error {
 	if c.CartSMSThreshold < 0 {
 		bad("CART_SMS_THRESHOLD", "must not be negative")
 	}
-	if !slices.Contains([]string{"free_shipping", "discount", "none"}, c.CartIncentive) {
-		bad("CART_INCENTIVE", "%q is not free_shipping, discount or none", c.CartIncentive)
+	if !slices.Contains([]string{"free_shipping", "discount", "none", "experiment"}, c.CartIncentive) {
+		bad("CART_INCENTIVE", "%q is not free_shipping, discount, none or experiment", c.CartIncentive)
 	}
 	if strings.TrimSpace(c.EncryptionKeysRaw) != "" {
 		if keys, err := codec.ParseKeys(c.EncryptionKeysRaw); err != nil {
@@ -456,6 +462,7 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.validateAds()...)
 	errs = append(errs, c.validateAdRules()...)
+	errs = append(errs, c.validateWebhooks()...)
 	return errors.Join(errs...)
 }
 

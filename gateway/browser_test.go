@@ -169,6 +169,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		{"/dashboard/list-health", `tr[data-threshold="bounce_rate"]`, "07-list-health"},
 		{"/dashboard/contacts", `input[name="q"]`, "08-contacts"},
 		{"/dashboard/ads", `div[data-ads="off"]`, "09-ads"},
+		{"/dashboard/experiments", `div[data-experiments="none"]`, "09-experiments"},
 	} {
 		run(chromedp.Click(chromedp.CSS(`header a[href^="`+p.nav+`"]`)), chromedp.WaitVisible(chromedp.CSS(p.wait)))
 		shot(p.shot)

@@ -155,6 +155,7 @@ func (g *Gateway) Handler() http.Handler {
 	g.taskRoutes(admin)
 	g.eventRoutes(admin)
 	g.segmentationRoutes(admin)
+	g.experimentRoutes(admin, r)
 	g.codecRoutes(r)
 	g.dashboardRoutes(r)
 

@@ -170,6 +170,8 @@ const (
 	ChannelEmail = "email"
 	ChannelSMS   = "sms"
 	ChannelSlack = "slack" // internal alerts
+	// ChannelWebhook: signed POSTs to NUDGE_WEBHOOKS (activities/webhook.go).
+	ChannelWebhook = "webhook"
 )
 
 // Message is one email or SMS a journey sent, recorded or skipped, keyed so
@@ -322,4 +324,4 @@ type Counter struct {
 }
 
 // all lists every table, in the order migrations create them.
-var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}, &Suppression{}, &Receipt{}, &UserID{}, &Setting{}, &StageChange{}, &JourneyRun{}, &JourneyPause{}, &ReportDelivery{}, &MessageDay{}, &SkipDay{}, &RecipientDay{}, &AdStat{}, &AdObject{}, &AdAction{}, &AudienceMember{}, &AudienceSync{}, &AudiencePending{}}
+var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}, &Suppression{}, &Receipt{}, &UserID{}, &Setting{}, &StageChange{}, &JourneyRun{}, &JourneyPause{}, &ReportDelivery{}, &MessageDay{}, &SkipDay{}, &RecipientDay{}, &AdStat{}, &AdObject{}, &AdAction{}, &AudienceMember{}, &AudienceSync{}, &AudiencePending{}, &Experiment{}, &ExperimentAssignment{}}

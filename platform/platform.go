@@ -179,6 +179,13 @@ func (p *Platform) Activities() (*activities.Activities, error) {
 		}
 		acts.Slack = client // only on success: a nil *SlackClient in the interface would not be nil
 	}
+	if len(p.Config.Webhooks) > 0 {
+		client, err := activities.NewWebhookClient(p.Config.WebhookSecret, 0)
+		if err != nil {
+			return nil, fmt.Errorf("NUDGE_WEBHOOK_SECRET: %w", err)
+		}
+		acts.Webhooks, acts.WebhookURLs = client, p.Config.WebhookURLs()
+	}
 	if acts.Ads, err = adClients(p.Config); err != nil {
 		return nil, err
 	}

@@ -54,12 +54,18 @@ func AbandonedCart(ctx workflow.Context, in JourneyInput) error {
 
 	// 72 hours: the incentive, unless margin matters more.
 	j.WaitUntil(72 * time.Hour)
-	switch settings.CartIncentive {
+	incentive := settings.CartIncentive
+	if incentive == IncentiveExperiment {
+		incentive = cartIncentive(j) // the contact's arm (split.go)
+	}
+	switch incentive {
 	case IncentiveFreeShipping:
 		j.Email("incentive", cart(), WithIncentive(IncentiveFreeShipping))
 	case IncentiveDiscount:
 		code := j.DiscountCode(settings.CartDiscountPercent)
 		j.Email("incentive", cart(), WithIncentive(IncentiveDiscount), WithDiscount(code, settings.CartDiscountPercent))
+	case HoldoutArm:
+		// Held out of the experiment: Split noted it on the timeline.
 	default:
 		j.Note("no incentive email: NUDGE_CART_INCENTIVE is none")
 	}

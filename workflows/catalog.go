@@ -209,6 +209,9 @@ const (
 	IncentiveFreeShipping = "free_shipping"
 	IncentiveDiscount     = "discount"
 	IncentiveNone         = "none"
+	// IncentiveExperiment tests free shipping against a discount, with a
+	// holdout (CartIncentiveExperiment in split.go).
+	IncentiveExperiment = "experiment"
 )
 
 // DefaultSettings are the settings NUDGE_* defaults give.

@@ -22,6 +22,7 @@ const (
 	InSegmentActivity         = "InSegment"
 	RecordJourneyActivity     = "RecordJourney"
 	SendReportActivity        = "SendReport"
+	AssignArmActivity         = "AssignArm" // an experiment's arm for a contact (split.go)
 )
 
 // Senders an email can come from.
