@@ -18,7 +18,11 @@ func TestOfflineDeliversNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Activities{Mailer: NewSMTPMailer(&config.SMTP{Host: "127.0.0.1", Port: 1}), SMS: twilio, Slack: slack}
+	webhooks, err := NewWebhookClient("whsec_"+"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Activities{Mailer: NewSMTPMailer(&config.SMTP{Host: "127.0.0.1", Port: 1}), SMS: twilio, Slack: slack, Webhooks: webhooks}
 	off := a.Offline()
 	v, ty := reflect.ValueOf(off).Elem(), reflect.TypeOf(*off)
 	for i := range ty.NumField() {
@@ -27,7 +31,7 @@ func TestOfflineDeliversNothing(t *testing.T) {
 			t.Errorf("Offline leaves %s (%s) set: it would deliver", f.Name, f.Type)
 		}
 	}
-	if a.Mailer == nil || a.SMS == nil || a.Slack == nil {
+	if a.Mailer == nil || a.SMS == nil || a.Slack == nil || a.Webhooks == nil {
 		t.Error("Offline changed the original")
 	}
 }
