@@ -68,6 +68,14 @@ type Activities struct {
 	// NUDGE_WEBHOOKS, name → URL.
 	Webhooks    WebhookPoster
 	WebhookURLs map[string]string
+
+	// Mastodon posts social posts (social.go); nil fails a post to
+	// mastodon for good, saying why.
+	Mastodon SocialPoster
+
+	// Discounts creates each discount code in the Shopify store as well
+	// (shopify_discounts.go); nil keeps codes only in Nudge.
+	Discounts DiscountCreator
 }
 
 // Register adds every activity to a worker under the names workflows use.
@@ -91,6 +99,9 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.StartAudienceSync, activity.RegisterOptions{Name: workflows.StartAudienceSyncActivity})
 	r.RegisterActivityWithOptions(a.SyncAudienceBatch, activity.RegisterOptions{Name: workflows.SyncAudienceBatchActivity})
 	r.RegisterActivityWithOptions(a.FinishAudienceSync, activity.RegisterOptions{Name: workflows.FinishAudienceSyncActivity})
+	r.RegisterActivityWithOptions(a.RecordSocialState, activity.RegisterOptions{Name: workflows.RecordSocialStateActivity})
+	r.RegisterActivityWithOptions(a.AskSocialApproval, activity.RegisterOptions{Name: workflows.AskSocialApprovalActivity})
+	r.RegisterActivityWithOptions(a.PostSocial, activity.RegisterOptions{Name: workflows.PostSocialActivity})
 }
 
 // RecordJourney records a journey run's start, or how it ended.
@@ -110,11 +121,17 @@ func utc(t *time.Time) *time.Time {
 }
 
 // IssueDiscountCode returns the contact's single-use code for a campaign,
-// creating it the first time.
+// creating it the first time: in Nudge, then in the store when Discounts is
+// set (until that succeeds, each attempt tries again).
 func (a *Activities) IssueDiscountCode(ctx context.Context, req workflows.DiscountRequest) (string, error) {
 	dc, err := a.Store.DiscountCodeFor(ctx, req.ContactID, req.Campaign, req.Percent, newDiscountCode)
 	if err != nil {
 		return "", err
+	}
+	if a.Discounts != nil && dc.ShopifyCreatedAt == nil {
+		if err := a.createInStore(ctx, dc); err != nil {
+			return "", err
+		}
 	}
 	return dc.Code, nil
 }

@@ -20,6 +20,8 @@ func (a *Activities) Offline() *Activities {
 	off := *a
 	off.Mailer, off.SMS, off.Slack = nil, nil, nil
 	off.Webhooks = nil
+	off.Mastodon = nil  // no social posts
+	off.Discounts = nil // no codes created in the Shopify store
 	return &off
 }
 

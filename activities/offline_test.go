@@ -22,7 +22,15 @@ func TestOfflineDeliversNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Activities{Mailer: NewSMTPMailer(&config.SMTP{Host: "127.0.0.1", Port: 1}), SMS: twilio, Slack: slack, Webhooks: webhooks}
+	discounts, err := NewShopifyDiscounts("http://127.0.0.1:1/admin/api/graphql.json", "shpat_test", 14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mastodon, err := NewMastodonClient("http://127.0.0.1:1", "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Activities{Mailer: NewSMTPMailer(&config.SMTP{Host: "127.0.0.1", Port: 1}), SMS: twilio, Slack: slack, Webhooks: webhooks, Discounts: discounts, Mastodon: mastodon}
 	off := a.Offline()
 	v, ty := reflect.ValueOf(off).Elem(), reflect.TypeOf(*off)
 	for i := range ty.NumField() {

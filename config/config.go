@@ -79,6 +79,12 @@ type Config struct {
 
 	// Storefronts.
 	ShopifyWebhookSecret string `env:"SHOPIFY_WEBHOOK_SECRET"`
+	// Shopify's Admin API, where discount codes are created (shopify.go);
+	// without a shop and a token, codes live only in Nudge.
+	ShopifyShop       string `env:"SHOPIFY_SHOP"`
+	ShopifyAdminToken string `env:"SHOPIFY_ADMIN_TOKEN"`
+	ShopifyAdminURL   string `env:"SHOPIFY_ADMIN_URL"`
+	DiscountCodeDays  int    `env:"DISCOUNT_CODE_DAYS" envDefault:"14"`
 
 	// Across journeys: at most N marketing messages per window, per channel.
 	EmailCap          string        `env:"FREQUENCY_CAP_EMAIL" envDefault:"3/24h"`
@@ -114,6 +120,15 @@ type Config struct {
 	WebhooksRaw   string    `env:"WEBHOOKS"`
 	Webhooks      []Webhook `env:"-"`
 	WebhookSecret string    `env:"WEBHOOK_SECRET"`
+
+	// Social posts (config/social.go): a YAML file of scheduled posts, to
+	// Mastodon or a webhook, optionally approved in Slack first.
+	SocialPostsFile       string                 `env:"SOCIAL_POSTS"`
+	SocialPosts           []workflows.SocialPost `env:"-"`
+	MastodonURL           string                 `env:"MASTODON_URL"`
+	MastodonToken         string                 `env:"MASTODON_TOKEN"`
+	SlackSocialChannel    string                 `env:"SLACK_SOCIAL_CHANNEL" envDefault:"#marketing"`
+	SocialApprovalTimeout time.Duration          `env:"SOCIAL_APPROVAL_TIMEOUT" envDefault:"24h"`
 
 	// Nurture and win-back.
 	NurtureCadence     time.Duration `env:"NURTURE_CADENCE"`
@@ -463,6 +478,8 @@ func (c *Config) validate() error {
 	errs = append(errs, c.validateAds()...)
 	errs = append(errs, c.validateAdRules()...)
 	errs = append(errs, c.validateWebhooks()...)
+	errs = append(errs, c.validateSocial()...)
+	errs = append(errs, c.validateShopify()...)
 	return errors.Join(errs...)
 }
 

@@ -152,6 +152,7 @@ func (g *Gateway) Handler() http.Handler {
 	g.resultRoutes(admin)
 	g.journeyRoutes(admin)
 	g.adRoutes(admin)
+	g.socialRoutes(admin)
 	g.taskRoutes(admin)
 	g.eventRoutes(admin)
 	g.segmentationRoutes(admin)

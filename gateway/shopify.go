@@ -376,6 +376,19 @@ func shopifyOrderCompleted(d *shopifyDelivery, body []byte) ([]models.Incoming, 
 	if products != nil {
 		props["products"] = products
 	}
+	// The codes the order used, as Segment's coupon (comma-separated when
+	// several): the store marks Nudge's among them redeemed.
+	codes, aerr := decodeShopifyList[shopifyDiscountCode]("discount_codes", p.DiscountCodes)
+	if aerr != nil {
+		return nil, "", aerr
+	}
+	var coupons []string
+	for _, dc := range codes {
+		if code := strings.TrimSpace(dc.Code); code != "" {
+			coupons = append(coupons, code)
+		}
+	}
+	setString(props, "coupon", strings.Join(coupons, ","))
 	// An order is placed once: keyed on created_at, not updated_at, a later
 	// signed version of it (say its orders/fulfilled body) sent as
 	// orders/create is the same Order Completed, not a second sale.
@@ -598,9 +611,15 @@ type shopifyPurchase struct {
 	BillingAddress       *shopifyAddress   `json:"billing_address"`
 	LineItems            []json.RawMessage `json:"line_items"`
 	Fulfillments         []json.RawMessage `json:"fulfillments"`
+	DiscountCodes        []json.RawMessage `json:"discount_codes"` // an order's: [{code, amount, type}]
 	CompletedAt          shopifyTime       `json:"completed_at"`
 	CreatedAt            shopifyTime       `json:"created_at"`
 	UpdatedAt            shopifyTime       `json:"updated_at"`
+}
+
+// shopifyDiscountCode is one of an order's discount_codes.
+type shopifyDiscountCode struct {
+	Code string `json:"code"`
 }
 
 // contactID is the contact a checkout or order belongs to: the Shopify

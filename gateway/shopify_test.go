@@ -294,6 +294,7 @@ func TestShopifyOrderCreateBecomesOrderCompleted(t *testing.T) {
 				"value":        136.95,
 				"currency":     "USD",
 				"products":     anaProducts,
+				"coupon":       "HELLO-7KQ4-M2XP",
 			},
 			Timestamp: at,
 		})

@@ -89,6 +89,9 @@ func (g *Gateway) slackInteractive(c *gin.Context) {
 		case action.ActionID == workflows.SlackActionAdApprove || action.ActionID == workflows.SlackActionAdReject:
 			g.slackAdAnswer(c, action.Value, action.ActionID == workflows.SlackActionAdApprove, cb.User)
 			return
+		case action.ActionID == workflows.SlackActionSocialApprove || action.ActionID == workflows.SlackActionSocialReject:
+			g.slackSocialAnswer(c, action.Value, action.ActionID == workflows.SlackActionSocialApprove, cb.User)
+			return
 		}
 	}
 	c.Status(http.StatusOK)

@@ -38,6 +38,10 @@ type JourneyMetrics struct {
 	Orders              int64    `json:"orders"`
 	Revenue             float64  `json:"revenue"`
 	RevenuePerRecipient *float64 `json:"revenue_per_recipient"`
+
+	// DiscountsRedeemed counts the journey's discount codes (their campaign
+	// is the journey) that an order used in the period.
+	DiscountsRedeemed int64 `json:"discounts_redeemed"`
 }
 
 // EmailMetrics counts a set of emails. Sent are the emails the provider
@@ -227,6 +231,18 @@ func (s *Store) JourneyMetrics(ctx context.Context, names []string, p Period) ([
 	for _, r := range revenue {
 		m := byName[r.Journey]
 		m.Orders, m.Revenue = r.Orders, r.Revenue
+	}
+	var redeemed []struct {
+		Campaign string
+		N        int64
+	}
+	err = db.Model(&DiscountCode{}).Select("campaign, COUNT(*) AS n").
+		Where("campaign IN ? AND redeemed_at >= ? AND redeemed_at < ?", names, from, to).Group("campaign").Scan(&redeemed).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range redeemed {
+		byName[r.Campaign].DiscountsRedeemed = r.N
 	}
 	for i := range out {
 		m := &out[i]

@@ -236,6 +236,16 @@ type DiscountCode struct {
 	Campaign  string `gorm:"size:64;uniqueIndex:idx_discount_contact_campaign;not null"`
 	Percent   int
 	CreatedAt time.Time
+	// ShopifyID is the discount's ID in the store
+	// (gid://shopify/DiscountCodeNode/…) and ShopifyCreatedAt when Nudge
+	// created it there; empty while the code lives only in Nudge (no
+	// NUDGE_SHOPIFY_ADMIN_TOKEN, or not created yet).
+	ShopifyID        string `gorm:"size:191"`
+	ShopifyCreatedAt *time.Time
+	// RedeemedAt is when an order used the code, and OrderID that order's
+	// key (Order.ID); empty until then.
+	RedeemedAt *time.Time `gorm:"index"`
+	OrderID    string     `gorm:"size:191"`
 }
 
 // Order is a purchase, with the journey and message it is attributed to.
@@ -324,4 +334,4 @@ type Counter struct {
 }
 
 // all lists every table, in the order migrations create them.
-var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}, &Suppression{}, &Receipt{}, &UserID{}, &Setting{}, &StageChange{}, &JourneyRun{}, &JourneyPause{}, &ReportDelivery{}, &MessageDay{}, &SkipDay{}, &RecipientDay{}, &AdStat{}, &AdObject{}, &AdAction{}, &AudienceMember{}, &AudienceSync{}, &AudiencePending{}, &Experiment{}, &ExperimentAssignment{}}
+var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}, &Suppression{}, &Receipt{}, &UserID{}, &Setting{}, &StageChange{}, &JourneyRun{}, &JourneyPause{}, &ReportDelivery{}, &MessageDay{}, &SkipDay{}, &RecipientDay{}, &AdStat{}, &AdObject{}, &AdAction{}, &AudienceMember{}, &AudienceSync{}, &AudiencePending{}, &Experiment{}, &ExperimentAssignment{}, &SocialPost{}}

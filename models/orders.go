@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -121,10 +122,40 @@ func (s *Store) recordOrder(tx *gorm.DB, ev *Event) error {
 	if err := s.attribute(tx, &o); err != nil {
 		return err
 	}
-	return tx.Clauses(clause.OnConflict{
+	err := tx.Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"checkout_id", "total", "currency", "products", "journey", "message_id", "attributed", "ordered_at", "updated_at"}),
 	}).Create(&o).Error
+	if err != nil {
+		return err
+	}
+	return redeemDiscountCodes(tx, PropString(ev.Properties, "coupon"), o.ID, o.OrderedAt)
+}
+
+// redeemDiscountCodes marks Nudge's codes among coupon (the order's codes,
+// comma-separated, as the Shopify webhook passes several) redeemed by the
+// order. A code is redeemed once: the first order that used it keeps it.
+func redeemDiscountCodes(tx *gorm.DB, coupon, orderKey string, at time.Time) error {
+	var codes []string
+	for _, c := range strings.Split(coupon, ",") {
+		// Nudge's codes are upper case (newDiscountCode); shoppers may type
+		// them in any case, and Shopify matches them so.
+		if c = strings.ToUpper(strings.TrimSpace(c)); c != "" {
+			codes = append(codes, c)
+		}
+	}
+	if len(codes) == 0 {
+		return nil
+	}
+	return tx.Model(&DiscountCode{}).Where("code IN ? AND redeemed_at IS NULL", codes).
+		Updates(map[string]any{"redeemed_at": at.UTC(), "order_id": orderKey}).Error
+}
+
+// DiscountCreatedInShopify records that a code exists in the store, as the
+// discount shopifyID.
+func (s *Store) DiscountCreatedInShopify(ctx context.Context, codeID uint64, shopifyID string, at time.Time) error {
+	return s.db.WithContext(ctx).Model(&DiscountCode{}).Where("id = ?", codeID).
+		Updates(map[string]any{"shopify_id": shopifyID, "shopify_created_at": at.UTC()}).Error
 }
 
 // attribute credits an order, in this order of preference, to:

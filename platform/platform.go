@@ -186,6 +186,20 @@ func (p *Platform) Activities() (*activities.Activities, error) {
 		}
 		acts.Webhooks, acts.WebhookURLs = client, p.Config.WebhookURLs()
 	}
+	if p.Config.ShopifyAdminEnabled() {
+		client, err := activities.NewShopifyDiscounts(p.Config.ShopifyAdminEndpoint(), p.Config.ShopifyAdminToken, p.Config.DiscountCodeDays)
+		if err != nil {
+			return nil, fmt.Errorf("NUDGE_SHOPIFY_*: %w", err)
+		}
+		acts.Discounts = client
+	}
+	if p.Config.MastodonEnabled() {
+		client, err := activities.NewMastodonClient(p.Config.MastodonURL, p.Config.MastodonToken)
+		if err != nil {
+			return nil, fmt.Errorf("NUDGE_MASTODON_*: %w", err)
+		}
+		acts.Mastodon = client // only on success, as Slack above
+	}
 	if acts.Ads, err = adClients(p.Config); err != nil {
 		return nil, err
 	}
@@ -220,6 +234,11 @@ func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
 		p.Log.Warn("could not set up the ad schedules (NUDGE_ADS_*, NUDGE_AUDIENCES)", "error", err)
 	} else if len(created)+len(updated)+len(deleted) > 0 {
 		p.Log.Info("ad schedules", "created", created, "updated", updated, "deleted", deleted, "mode", p.Config.AdMode())
+	}
+	if started, updated, err := p.ReconcileSocial(ctx); err != nil {
+		p.Log.Warn("could not set up the social posts (NUDGE_SOCIAL_POSTS)", "error", err)
+	} else if len(started)+len(updated) > 0 {
+		p.Log.Info("social posts", "started", started, "updated", updated)
 	}
 	if !p.Config.AdsEnabled() {
 		p.Log.Info("ads are off: set NUDGE_META_ACCESS_TOKEN and NUDGE_META_AD_ACCOUNTS, or the NUDGE_GOOGLE_* credentials, to pull ad results, run ad rules and sync audiences")

@@ -35,6 +35,7 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry, router *workflows.Router) {
 	r.RegisterWorkflowWithOptions(workflows.AdPullWorkflow, workflow.RegisterOptions{Name: workflows.AdPullWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.AudienceSyncWorkflow, workflow.RegisterOptions{Name: workflows.AudienceSyncWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.AdRuleWorkflow, workflow.RegisterOptions{Name: workflows.AdRuleWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.SocialPostWorkflow, workflow.RegisterOptions{Name: workflows.SocialPostWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.AdUndoWorkflow, workflow.RegisterOptions{Name: workflows.AdUndoWorkflowName})
 	for _, j := range workflows.Catalog() {
 		// Journeys stay registered when disabled: contacts already in one finish it.

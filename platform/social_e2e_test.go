@@ -1,0 +1,82 @@
+package platform_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nudgehq/nudge/config"
+	"github.com/nudgehq/nudge/workflows"
+)
+
+// NUDGE_SOCIAL_POSTS at worker start: each post's workflow starts, posts at
+// its time to a Mastodon stand-in once, and a reconcile after that starts
+// nothing again; a post changed before its time is updated.
+func TestSocialPostsReconcile(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	masto := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"7","url":"https://mastodon.example/@acme/7"}`))
+	}))
+	t.Cleanup(masto.Close)
+	soon := time.Now().UTC().Add(3 * time.Second).Format("2006-01-02 15:04:05")
+	later := time.Now().UTC().Add(time.Hour).Format("2006-01-02 15:04:05")
+	file := filepath.Join(t.TempDir(), "social.yaml")
+	if err := os.WriteFile(file, []byte("posts:\n  soon:\n    text: Now\n    at: \""+soon+"\"\n    zone: UTC\n    to: mastodon\n"+
+		"  later:\n    text: Later\n    at: \""+later+"\"\n    zone: UTC\n    to: mastodon\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startStackWith(t, map[string]string{"NUDGE_SOCIAL_POSTS": file, "NUDGE_MASTODON_URL": masto.URL, "NUDGE_MASTODON_TOKEN": "tok"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	waitUntil(ctx, t, "the soon post posted", func() bool {
+		row, err := s.Platform.Store.SocialPostByName(ctx, "soon")
+		return err == nil && row.State == workflows.SocialPosted && row.URL == "https://mastodon.example/@acme/7"
+	})
+	row, err := s.Platform.Store.SocialPostByName(ctx, "later")
+	if err != nil || row.State != workflows.SocialScheduled || row.Text != "Later" {
+		t.Fatalf("later = %+v, %v", row, err)
+	}
+
+	// The worker starts again with the later post changed.
+	posts, err := config.ParseSocialPosts(file, []byte("posts:\n  soon:\n    text: Now\n    at: \""+soon+"\"\n    zone: UTC\n    to: mastodon\n"+
+		"  later:\n    text: Later, changed\n    at: \""+later+"\"\n    zone: UTC\n    to: mastodon\n"), nil, config.SocialTargets{Mastodon: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Platform.Config.SocialPosts = posts
+	started, updated, err := s.Platform.ReconcileSocial(ctx)
+	if err != nil || len(started) != 0 || !slices.Equal(updated, []string{"later"}) {
+		t.Fatalf("reconcile: started %v, updated %v, %v", started, updated, err)
+	}
+	waitUntil(ctx, t, "the later post updated", func() bool {
+		row, err := s.Platform.Store.SocialPostByName(ctx, "later")
+		return err == nil && row.Text == "Later, changed" && row.State == workflows.SocialScheduled
+	})
+	// Without its row (a new database), the finished post is still not
+	// started again: Temporal rejects the duplicate ID.
+	if err := s.Platform.Store.DB().Exec("DELETE FROM social_posts WHERE name = ?", "soon").Error; err != nil {
+		t.Fatal(err)
+	}
+	started, updated, err = s.Platform.ReconcileSocial(ctx)
+	if err != nil || len(started) != 0 || slices.Contains(updated, "soon") {
+		t.Fatalf("reconcile without the row: started %v, updated %v, %v", started, updated, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 1 {
+		t.Errorf("%d posts to Mastodon, want 1", len(keys))
+	}
+}

@@ -1,0 +1,186 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/nudgehq/nudge/workflows"
+)
+
+// socialEnv runs SocialPostWorkflow with stand-in activities that record
+// what they are asked, and when (in the test environment's skipped time).
+type socialEnv struct {
+	env     *testsuite.TestWorkflowEnvironment
+	states  []workflows.SocialState
+	posted  []time.Time // when PostSocial ran
+	asked   []workflows.SocialApprovalRequest
+	postErr error
+}
+
+func newSocialEnv(t *testing.T, start time.Time) *socialEnv {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	e := &socialEnv{env: s.NewTestWorkflowEnvironment()}
+	e.env.SetStartTime(start)
+	e.env.RegisterWorkflowWithOptions(workflows.SocialPostWorkflow, workflow.RegisterOptions{Name: workflows.SocialPostWorkflowName})
+	reg := func(name string, fn any) { e.env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+	reg(workflows.RecordSocialStateActivity, func(_ context.Context, st workflows.SocialState) error {
+		e.states = append(e.states, st)
+		return nil
+	})
+	reg(workflows.AskSocialApprovalActivity, func(_ context.Context, req workflows.SocialApprovalRequest) (workflows.SendResult, error) {
+		e.asked = append(e.asked, req)
+		return workflows.SendResult{Status: "sent", To: req.Post.Channel}, nil
+	})
+	reg(workflows.PostSocialActivity, func(ctx context.Context, p workflows.SocialPost) (workflows.SocialResult, error) {
+		e.posted = append(e.posted, e.env.Now())
+		if e.postErr != nil {
+			return workflows.SocialResult{}, e.postErr
+		}
+		return workflows.SocialResult{ID: "1", URL: "https://mastodon.example/@acme/1"}, nil
+	})
+	return e
+}
+
+func (e *socialEnv) run(t *testing.T, p workflows.SocialPost) workflows.SocialState {
+	t.Helper()
+	e.env.ExecuteWorkflow(workflows.SocialPostWorkflowName, p)
+	if !e.env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := e.env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.SocialState
+	if err := e.env.GetWorkflowResult(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func parisPost(t *testing.T) workflows.SocialPost {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return workflows.SocialPost{Name: "spring", Text: "Spring is here", Link: "https://shop.example.com/spring",
+		At: time.Date(2027, 3, 20, 9, 0, 0, 0, paris), Zone: "Europe/Paris", To: workflows.SocialToMastodon, Channel: "#marketing"}
+}
+
+// The timer fires at the post's time in its zone (09:00 Paris is 08:00
+// UTC in March), and the post goes out once.
+func TestSocialPostWaitsForItsTime(t *testing.T) {
+	e := newSocialEnv(t, time.Date(2027, 3, 18, 12, 0, 0, 0, time.UTC))
+	st := e.run(t, parisPost(t))
+	if st.State != workflows.SocialPosted || st.URL != "https://mastodon.example/@acme/1" {
+		t.Errorf("result = %+v", st)
+	}
+	if len(e.posted) != 1 {
+		t.Fatalf("posted %d times, want once", len(e.posted))
+	}
+	if want := time.Date(2027, 3, 20, 8, 0, 0, 0, time.UTC); !e.posted[0].Equal(want) {
+		t.Errorf("posted at %s, want %s", e.posted[0].UTC(), want)
+	}
+	if len(e.states) != 1 || e.states[0].State != workflows.SocialScheduled || len(e.asked) != 0 {
+		t.Errorf("states = %+v, asked = %+v", e.states, e.asked)
+	}
+}
+
+func TestSocialPostApproved(t *testing.T) {
+	e := newSocialEnv(t, time.Date(2027, 3, 20, 7, 0, 0, 0, time.UTC))
+	p := parisPost(t)
+	p.Approve = true
+	e.env.RegisterDelayedCallback(func() {
+		e.env.SignalWorkflow(workflows.SocialApprovalSignal, workflows.SocialApproval{Name: "spring", Approved: true, By: "ada"})
+	}, 3*time.Hour) // an hour after its time, two into the wait
+	st := e.run(t, p)
+	if st.State != workflows.SocialPosted || len(e.posted) != 1 || len(e.asked) != 1 {
+		t.Fatalf("result = %+v, posted %d, asked %d", st, len(e.posted), len(e.asked))
+	}
+	if want := time.Date(2027, 3, 20, 10, 0, 0, 0, time.UTC); !e.posted[0].Equal(want) {
+		t.Errorf("posted at %s, want %s, on the click", e.posted[0].UTC(), want)
+	}
+	if want := time.Date(2027, 3, 21, 8, 0, 0, 0, time.UTC); !e.asked[0].Expires.Equal(want) {
+		t.Errorf("the request expires %s, want %s (24h after asking)", e.asked[0].Expires, want)
+	}
+}
+
+func TestSocialPostRejected(t *testing.T) {
+	e := newSocialEnv(t, time.Date(2027, 3, 20, 7, 0, 0, 0, time.UTC))
+	p := parisPost(t)
+	p.Approve = true
+	e.env.RegisterDelayedCallback(func() {
+		e.env.SignalWorkflow(workflows.SocialApprovalSignal, workflows.SocialApproval{Name: "spring", Approved: false, By: "ada"})
+	}, 2*time.Hour)
+	st := e.run(t, p)
+	if st.State != workflows.SocialRejected || st.Reason != "rejected by ada" || len(e.posted) != 0 {
+		t.Errorf("result = %+v, posted %d", st, len(e.posted))
+	}
+	if last := e.states[len(e.states)-1]; last.State != workflows.SocialRejected {
+		t.Errorf("recorded %+v", last)
+	}
+}
+
+func TestSocialPostApprovalExpires(t *testing.T) {
+	e := newSocialEnv(t, time.Date(2027, 3, 20, 7, 0, 0, 0, time.UTC))
+	p := parisPost(t)
+	p.Approve, p.ApprovalTimeout = true, 6*time.Hour
+	e.env.RegisterDelayedCallback(func() {
+		e.env.SignalWorkflow(workflows.SocialApprovalSignal, workflows.SocialApproval{Name: "spring", Approved: true, By: "late"})
+	}, 8*time.Hour) // after the 6h wait that began at 08:00
+	st := e.run(t, p)
+	if st.State != workflows.SocialExpired || st.Reason != "no approval within 6h0m0s: not posted" || len(e.posted) != 0 {
+		t.Errorf("result = %+v, posted %d", st, len(e.posted))
+	}
+}
+
+// A changed post before its time replaces the old one, and the timer
+// follows the new time; the same post again changes nothing.
+func TestSocialPostUpdatedBeforeItsTime(t *testing.T) {
+	e := newSocialEnv(t, time.Date(2027, 3, 18, 12, 0, 0, 0, time.UTC))
+	p := parisPost(t)
+	later := p
+	later.Text, later.At = "Spring is here, a day late", p.At.Add(24*time.Hour)
+	e.env.RegisterDelayedCallback(func() {
+		e.env.SignalWorkflow(workflows.SocialUpdateSignal, p) // unchanged: the reconcile at every start
+	}, time.Hour)
+	e.env.RegisterDelayedCallback(func() {
+		e.env.SignalWorkflow(workflows.SocialUpdateSignal, later)
+	}, 2*time.Hour)
+	st := e.run(t, p)
+	if st.State != workflows.SocialPosted || st.Post.Text != later.Text || len(e.posted) != 1 {
+		t.Fatalf("result = %+v, posted %d", st, len(e.posted))
+	}
+	if want := time.Date(2027, 3, 21, 8, 0, 0, 0, time.UTC); !e.posted[0].Equal(want) {
+		t.Errorf("posted at %s, want %s", e.posted[0].UTC(), want)
+	}
+	if len(e.states) != 2 || e.states[1].Post.Text != later.Text {
+		t.Errorf("states = %+v, want scheduled twice (the change recorded, the repeat not)", e.states)
+	}
+}
+
+// A post that cannot go out is recorded as failed, with the reason.
+func TestSocialPostFails(t *testing.T) {
+	e := newSocialEnv(t, time.Date(2027, 3, 20, 7, 0, 0, 0, time.UTC))
+	e.postErr = temporal.NewNonRetryableApplicationError("mastodon answered 422 Unprocessable Entity: Validation failed", "MastodonHTTP422", errors.New("422"))
+	st := e.run(t, parisPost(t))
+	if st.State != workflows.SocialFailed || st.Reason != "not posted: mastodon answered 422 Unprocessable Entity: Validation failed" || len(e.posted) != 1 {
+		t.Errorf("result = %+v, posted %d", st, len(e.posted))
+	}
+}
+
+// Found long after its time (an old file deployed again): not posted.
+func TestSocialPostTooLate(t *testing.T) {
+	e := newSocialEnv(t, time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC))
+	st := e.run(t, parisPost(t))
+	if st.State != workflows.SocialExpired || len(e.posted) != 0 {
+		t.Errorf("result = %+v, posted %d", st, len(e.posted))
+	}
+}
