@@ -240,6 +240,11 @@ func (p *Platform) StartWorker(ctx context.Context) (sdkworker.Worker, error) {
 	} else if len(started)+len(updated) > 0 {
 		p.Log.Info("social posts", "started", started, "updated", updated)
 	}
+	if cancelled, err := p.CancelRemovedSocial(ctx); err != nil {
+		p.Log.Warn("could not cancel the social posts removed from NUDGE_SOCIAL_POSTS", "error", err)
+	} else if len(cancelled) > 0 {
+		p.Log.Info("social posts removed from the file: cancelled", "posts", cancelled)
+	}
 	if !p.Config.AdsEnabled() {
 		p.Log.Info("ads are off: set NUDGE_META_ACCESS_TOKEN and NUDGE_META_AD_ACCOUNTS, or the NUDGE_GOOGLE_* credentials, to pull ad results, run ad rules and sync audiences")
 	}

@@ -26,8 +26,7 @@ import (
 //   - a post whose workflow is running is signalled the file's version
 //     (workflows.SocialUpdateSignal). Before its time the workflow takes
 //     it (a new text, link or time); once its time has come it ignores it.
-//   - a post removed from the file is left as it is: terminate its
-//     workflow (social/<name>) in Temporal to cancel it.
+//   - a post removed from the file is cancelled by CancelRemovedSocial.
 //
 // It returns the names started and signalled, for the log.
 func (p *Platform) ReconcileSocial(ctx context.Context) (started, updated []string, err error) {
@@ -70,4 +69,36 @@ func (p *Platform) ReconcileSocial(ctx context.Context) (started, updated []stri
 		}
 	}
 	return started, updated, nil
+}
+
+// CancelRemovedSocial cancels the workflow of every post that has not gone
+// out and is no longer in NUDGE_SOCIAL_POSTS: the workflow records it as
+// cancelled and posts nothing. A post already posted, or otherwise final,
+// is left as it is. It returns the names cancelled.
+func (p *Platform) CancelRemovedSocial(ctx context.Context) ([]string, error) {
+	rows, err := p.Store.SocialPosts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inFile := map[string]bool{}
+	for _, post := range p.Config.SocialPosts {
+		inFile[post.Name] = true
+	}
+	var cancelled []string
+	for _, row := range rows {
+		if inFile[row.Name] || workflows.SocialDone(row.State) {
+			continue
+		}
+		err := p.Temporal.CancelWorkflow(ctx, workflows.SocialWorkflowID(row.Name), "")
+		var gone *serviceerror.NotFound
+		switch {
+		case err == nil:
+			cancelled = append(cancelled, row.Name)
+		case errors.As(err, &gone):
+			// Its workflow is gone (retention): nothing to stop.
+		default:
+			return cancelled, fmt.Errorf("cancel social post %s: %w", row.Name, err)
+		}
+	}
+	return cancelled, nil
 }

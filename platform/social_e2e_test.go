@@ -74,6 +74,20 @@ func TestSocialPostsReconcile(t *testing.T) {
 	if err != nil || len(started) != 0 || slices.Contains(updated, "soon") {
 		t.Fatalf("reconcile without the row: started %v, updated %v, %v", started, updated, err)
 	}
+	// The later post removed from the file: its workflow is cancelled and
+	// records why; the posted one is left alone.
+	s.Platform.Config.SocialPosts = posts[:1]
+	cancelled, err := s.Platform.CancelRemovedSocial(ctx)
+	if err != nil || !slices.Equal(cancelled, []string{"later"}) {
+		t.Fatalf("cancel removed: %v, %v", cancelled, err)
+	}
+	waitUntil(ctx, t, "the later post cancelled", func() bool {
+		row, err := s.Platform.Store.SocialPostByName(ctx, "later")
+		return err == nil && row.State == workflows.SocialCancelled
+	})
+	if cancelled, err := s.Platform.CancelRemovedSocial(ctx); err != nil || len(cancelled) != 0 {
+		t.Errorf("a second cancel: %v, %v", cancelled, err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(keys) != 1 {

@@ -64,13 +64,14 @@ const (
 	SocialFailed           = "failed"
 	SocialRejected         = "rejected"
 	SocialExpired          = "expired"
+	SocialCancelled        = "cancelled" // removed from the file, or cancelled in Temporal, before it went out
 )
 
 // SocialDone says whether a state is final: the post will not go out
 // (again).
 func SocialDone(state string) bool {
 	switch state {
-	case SocialPosted, SocialFailed, SocialRejected, SocialExpired:
+	case SocialPosted, SocialFailed, SocialRejected, SocialExpired, SocialCancelled:
 		return true
 	}
 	return false
@@ -149,6 +150,18 @@ func SocialPostWorkflow(ctx workflow.Context, post SocialPost) (SocialState, err
 	if _, err := record(SocialState{Post: post, State: SocialScheduled}); err != nil {
 		return SocialState{}, err
 	}
+	// A cancelled workflow (the post was removed from the file, or someone
+	// cancelled it in Temporal) records why, on a context the cancellation
+	// does not reach, and posts nothing.
+	cancelled := func() (SocialState, error) {
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		s := SocialState{Post: post, State: SocialCancelled, Reason: "cancelled before it went out (removed from the file, or in Temporal): not posted",
+			At: workflow.Now(ctx).UTC()}
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, socialRecordOptions), RecordSocialStateActivity, s).Get(dctx, nil); err != nil {
+			return s, err
+		}
+		return s, temporal.NewCanceledError(s.Reason)
+	}
 
 	// Wait for the time on a timer, taking updates until it comes.
 	updates := workflow.GetSignalChannel(ctx, SocialUpdateSignal)
@@ -169,6 +182,9 @@ func SocialPostWorkflow(ctx workflow.Context, post SocialPost) (SocialState, err
 		})
 		sel.Select(ctx)
 		cancel()
+		if ctx.Err() != nil {
+			return cancelled()
+		}
 		if next == nil {
 			break
 		}
@@ -189,6 +205,9 @@ func SocialPostWorkflow(ctx workflow.Context, post SocialPost) (SocialState, err
 
 	if post.Approve {
 		st, ok, err := socialApproval(ctx, rctx, post, record)
+		if ctx.Err() != nil {
+			return cancelled()
+		}
 		if err != nil || !ok {
 			return st, err
 		}

@@ -184,3 +184,38 @@ func TestSocialPostTooLate(t *testing.T) {
 		t.Errorf("result = %+v, posted %d", st, len(e.posted))
 	}
 }
+
+// A post cancelled before its time (removed from the file: the worker's
+// reconcile cancels its workflow) records why and posts nothing; so does
+// one cancelled while it waits for approval.
+func TestSocialPostCancelled(t *testing.T) {
+	for name, approve := range map[string]bool{"waiting for its time": false, "waiting for approval": true} {
+		t.Run(name, func(t *testing.T) {
+			e := newSocialEnv(t, time.Date(2027, 3, 18, 12, 0, 0, 0, time.UTC))
+			p := parisPost(t)
+			p.Approve = approve
+			after := time.Hour // before 20 March 08:00 UTC
+			if approve {
+				after = 44*time.Hour + time.Minute // the time has come; the approval is asked
+			}
+			e.env.RegisterDelayedCallback(e.env.CancelWorkflow, after)
+			e.env.ExecuteWorkflow(workflows.SocialPostWorkflowName, p)
+			if !e.env.IsWorkflowCompleted() {
+				t.Fatal("workflow did not complete")
+			}
+			if err := e.env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+				t.Errorf("error = %v, want cancelled", err)
+			}
+			if len(e.posted) != 0 {
+				t.Errorf("posted %d times after the cancel", len(e.posted))
+			}
+			last := e.states[len(e.states)-1]
+			if last.State != workflows.SocialCancelled || last.Reason != "cancelled before it went out (removed from the file, or in Temporal): not posted" {
+				t.Errorf("last state = %+v", last)
+			}
+			if approve != (len(e.asked) == 1) {
+				t.Errorf("asked %d times for approval", len(e.asked))
+			}
+		})
+	}
+}
