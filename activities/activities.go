@@ -91,6 +91,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.MarkUnengaged, activity.RegisterOptions{Name: workflows.MarkUnengagedActivity})
 	r.RegisterActivityWithOptions(a.SendSlack, activity.RegisterOptions{Name: workflows.SendSlackActivity})
 	r.RegisterActivityWithOptions(a.SendWebhook, activity.RegisterOptions{Name: workflows.SendWebhookActivity})
+	r.RegisterActivityWithOptions(a.SendInApp, activity.RegisterOptions{Name: workflows.SendInAppActivity})
 	r.RegisterActivityWithOptions(a.RecordJourney, activity.RegisterOptions{Name: workflows.RecordJourneyActivity})
 	r.RegisterActivityWithOptions(a.SendReport, activity.RegisterOptions{Name: workflows.SendReportActivity})
 	r.RegisterActivityWithOptions(a.AssignArm, activity.RegisterOptions{Name: workflows.AssignArmActivity})

@@ -366,8 +366,11 @@ func (a *Activities) SettleAbandoned(ctx context.Context, olderThan time.Duratio
 // when it would not. It counts on the journey's clock.
 func (a *Activities) capReason(ctx context.Context, c *models.Contact, channel string, at time.Time) (string, error) {
 	limit := a.Caps.Email
-	if channel == models.ChannelSMS {
+	switch channel {
+	case models.ChannelSMS:
 		limit = a.Caps.SMS
+	case models.ChannelInApp:
+		limit = a.Caps.InApp
 	}
 	if limit.Max > 0 {
 		n, err := a.Store.CountMarketing(ctx, c.ID, channel, at.Add(-limit.Window))
@@ -394,8 +397,8 @@ func (a *Activities) capReason(ctx context.Context, c *models.Contact, channel s
 }
 
 func plural(channel string, n int64) string {
-	word := map[string]string{models.ChannelEmail: "email", models.ChannelSMS: "SMS"}[channel]
-	if n != 1 && channel == models.ChannelEmail {
+	word := map[string]string{models.ChannelEmail: "email", models.ChannelSMS: "SMS", models.ChannelInApp: "in-app message"}[channel]
+	if n != 1 && channel != models.ChannelSMS {
 		word += "s"
 	}
 	return word

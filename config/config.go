@@ -89,6 +89,7 @@ type Config struct {
 	// Across journeys: at most N marketing messages per window, per channel.
 	EmailCap          string        `env:"FREQUENCY_CAP_EMAIL" envDefault:"3/24h"`
 	SMSCap            string        `env:"FREQUENCY_CAP_SMS" envDefault:"1/24h"`
+	InAppCap          string        `env:"FREQUENCY_CAP_INAPP" envDefault:"3/24h"`
 	AttributionWindow time.Duration `env:"ATTRIBUTION_WINDOW"` // default models.DefaultAttributionWindow
 
 	// B2B: the ideal customer profile, scoring and the sales team. The
@@ -248,7 +249,7 @@ type QuietHours struct {
 
 // Caps are the frequency caps, per channel.
 type Caps struct {
-	Email, SMS Cap
+	Email, SMS, InApp Cap
 }
 
 // Cap is at most Max marketing messages per Window.
@@ -410,6 +411,9 @@ func (c *Config) validate() error {
 	}
 	if c.Caps.SMS, err = ParseCap(c.SMSCap); err != nil {
 		bad("FREQUENCY_CAP_SMS", "%v", err)
+	}
+	if c.Caps.InApp, err = ParseCap(c.InAppCap); err != nil {
+		bad("FREQUENCY_CAP_INAPP", "%v", err)
 	}
 	if c.AttributionWindow <= 0 {
 		bad("ATTRIBUTION_WINDOW", "must be a positive duration like 120h")

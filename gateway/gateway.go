@@ -157,6 +157,7 @@ func (g *Gateway) Handler() http.Handler {
 	g.eventRoutes(admin)
 	g.segmentationRoutes(admin)
 	g.experimentRoutes(admin, r)
+	g.inboxRoutes(admin, r)
 	g.codecRoutes(r)
 	g.dashboardRoutes(r)
 

@@ -172,6 +172,8 @@ const (
 	ChannelSlack = "slack" // internal alerts
 	// ChannelWebhook: signed POSTs to NUDGE_WEBHOOKS (activities/webhook.go).
 	ChannelWebhook = "webhook"
+	// ChannelInApp: messages in the contact's in-app inbox (activities/inapp.go).
+	ChannelInApp = "inapp"
 )
 
 // Message is one email or SMS a journey sent, recorded or skipped, keyed so
@@ -334,4 +336,4 @@ type Counter struct {
 }
 
 // all lists every table, in the order migrations create them.
-var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}, &Suppression{}, &Receipt{}, &UserID{}, &Setting{}, &StageChange{}, &JourneyRun{}, &JourneyPause{}, &ReportDelivery{}, &MessageDay{}, &SkipDay{}, &RecipientDay{}, &AdStat{}, &AdObject{}, &AdAction{}, &AudienceMember{}, &AudienceSync{}, &AudiencePending{}, &Experiment{}, &ExperimentAssignment{}, &SocialPost{}}
+var all = []any{&Contact{}, &Alias{}, &Event{}, &Message{}, &DiscountCode{}, &Order{}, &Cart{}, &ScoreEntry{}, &Task{}, &Counter{}, &Suppression{}, &Receipt{}, &UserID{}, &Setting{}, &StageChange{}, &JourneyRun{}, &JourneyPause{}, &ReportDelivery{}, &MessageDay{}, &SkipDay{}, &RecipientDay{}, &AdStat{}, &AdObject{}, &AdAction{}, &AudienceMember{}, &AudienceSync{}, &AudiencePending{}, &Experiment{}, &ExperimentAssignment{}, &SocialPost{}, &InboxItem{}}

@@ -358,7 +358,7 @@ func engagement() cond {
 	return cond{"e.kind = ? OR (e.kind = ? AND e.name IN ?)", []any{workflows.KindPage, workflows.KindTrack, engagementEvents}}
 }
 
-var engagementEvents = []string{workflows.EventEmailOpened, workflows.EventEmailClicked}
+var engagementEvents = []string{workflows.EventEmailOpened, workflows.EventEmailClicked, workflows.EventInAppRead, workflows.EventInAppClicked}
 
 func isEngagement(e *Event) bool {
 	return e.Kind == workflows.KindPage || (e.Kind == workflows.KindTrack && slices.Contains(engagementEvents, e.Name))

@@ -17,5 +17,5 @@ package templates
 
 import "embed"
 
-//go:embed email content pages reports sms
+//go:embed email content inapp pages reports sms
 var FS embed.FS

@@ -42,6 +42,9 @@ const (
 	EventEmailClicked = "Email Link Clicked"
 	EventEmailBounced = "Email Bounced"
 	EventEmailSpam    = "Email Marked as Spam"
+	// In-app inbox engagement, recorded by the inbox API (gateway/inbox.go).
+	EventInAppRead    = "In-App Read"
+	EventInAppClicked = "In-App Clicked"
 
 	// B2B funnel.
 	EventDemoRequested         = "Demo Requested"
@@ -79,6 +82,7 @@ const (
 // them; an admin key may, for imports and repairs.
 var reservedEvents = []string{
 	EventEmailOpened, EventEmailClicked, EventEmailBounced, EventEmailSpam,
+	EventInAppRead, EventInAppClicked,
 	EventUnsubscribed, EventPreferencesUpdated,
 	EventSMSOptedOut, EventSMSOptedIn, EventSMSReceived,
 	EventLeadAccepted, EventSalesTaskClosed,
