@@ -38,6 +38,9 @@ type Activities struct {
 	// SMSTemplates are the SMS templates; nil means the embedded
 	// templates/sms.
 	SMSTemplates *SMSTemplates
+	// InAppTemplates are the in-app templates; nil means the embedded
+	// ones (templates/inapp).
+	InAppTemplates *InAppTemplates
 	// QuietHours is when no marketing SMS goes out, on the contact's clock
 	// (NUDGE_SMS_QUIET_HOURS); zero means none.
 	QuietHours config.QuietHours

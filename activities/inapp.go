@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 
 	"github.com/yuin/goldmark"
@@ -41,10 +42,15 @@ const (
 	SkipInAppUnengaged    = "unengaged: no response to the win-back emails"
 )
 
-// InAppTemplateFS holds the in-app templates, inapp/<journey>/<step>.md.
-// The embedded templates.FS holds them once "inapp" is in its go:embed
-// line; tests set their own.
-var InAppTemplateFS fs.FS = templates.FS
+// embeddedInApp are the in-app templates in the binary, parsed once.
+var embeddedInApp = sync.OnceValues(func() (*InAppTemplates, error) { return ParseInAppTemplates(templates.FS) })
+
+func (a *Activities) inAppTemplates() (*InAppTemplates, error) {
+	if a.InAppTemplates != nil {
+		return a.InAppTemplates, nil
+	}
+	return embeddedInApp()
+}
 
 // SendInApp renders one in-app message and puts it in the contact's inbox,
 // at most once per request key (see pipeline.go and outbox.go).
@@ -74,7 +80,7 @@ func (s *inAppSend) check(_ context.Context, c *models.Contact, row models.Messa
 
 func (s *inAppSend) render(_ context.Context, c *models.Contact, row models.Message) (outgoing, string, error) {
 	a, req := s.a, s.req
-	tmpls, err := ParseInAppTemplates(InAppTemplateFS)
+	tmpls, err := a.inAppTemplates()
 	if err != nil {
 		return outgoing{}, "", err
 	}

@@ -358,15 +358,7 @@ func (a *adActor) notice(n AdNotice) bool {
 // is left expires and Slack is told.
 func (a *adActor) askAndWait(ds []AdDecision, asks [][]int, timeout time.Duration) error {
 	ctx := a.ctx
-	var answers []AdApproval
-	signals := workflow.GetSignalChannel(ctx, AdApprovalSignal)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var ap AdApproval
-			signals.Receive(ctx, &ap)
-			answers = append(answers, ap)
-		}
-	})
+	approvals := collectAnswers[AdApproval](ctx, AdApprovalSignal)
 
 	expires := workflow.Now(ctx).Add(timeout)
 	var open [][]int
@@ -388,15 +380,13 @@ func (a *adActor) askAndWait(ds []AdDecision, asks [][]int, timeout time.Duratio
 		if left <= 0 {
 			break
 		}
-		got, err := workflow.AwaitWithTimeout(ctx, left, func() bool { return len(answers) > 0 })
+		ap, got, err := approvals.next(ctx, left)
 		if err != nil {
 			return err
 		}
 		if !got {
 			break
 		}
-		ap := answers[0]
-		answers = answers[1:]
 		k := slices.IndexFunc(open, func(g []int) bool { return slices.Contains(adIDs(ds, g), ap.ActionID) })
 		if k < 0 {
 			workflow.GetLogger(ctx).Info("approval for no open ad action ignored", "action_id", ap.ActionID, "by", ap.By)

@@ -27,23 +27,27 @@ func inAppSteps(ctx workflow.Context, in workflows.JourneyInput) error {
 	return j.End()
 }
 
-func useInAppTemplates(t *testing.T) {
-	prev := activities.InAppTemplateFS
-	t.Cleanup(func() { activities.InAppTemplateFS = prev })
+// inAppTemplates are the test's in-app templates.
+func inAppTemplates(t *testing.T) *activities.InAppTemplates {
+	t.Helper()
 	md := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
-	activities.InAppTemplateFS = fstest.MapFS{
+	tmpls, err := activities.ParseInAppTemplates(fstest.MapFS{
 		"inapp/welcome_b2b/tour":       md("not a template: no .md"),
 		"inapp/welcome_b2b/tour.md":    md("# Welcome, {{.Contact.FirstName}}\n\nTake the **tour**. <script>alert(1)</script> [x](javascript:alert(1))\n"),
 		"inapp/welcome_b2b/tip.md":     md("A tip\nUse *filters*."),
 		"inapp/welcome_b2b/more.md":    md("More\nMore."),
 		"inapp/welcome_b2b/again.md":   md("Again\nAgain."),
 		"inapp/welcome_b2b/receipt.md": md("Receipt\nThanks."),
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return tmpls
 }
 
 func runInApp(t *testing.T, c models.Contact) (*harness, []models.Message) {
-	useInAppTemplates(t)
 	h := newHarness(t, c)
+	h.acts.InAppTemplates = inAppTemplates(t)
 	h.acts.Caps = config.Caps{Email: config.Cap{Max: 1, Window: 24 * time.Hour}, InApp: config.Cap{Max: 3, Window: 24 * time.Hour}}
 	h.env.RegisterWorkflowWithOptions(inAppSteps, workflow.RegisterOptions{Name: "welcome_b2b", DisableAlreadyRegisteredCheck: true})
 	h.env.ExecuteWorkflow("welcome_b2b", workflows.JourneyInput{ContactID: c.ID, Trigger: trackEvent(workflows.EventSignedUp, nil, h.start),

@@ -235,15 +235,7 @@ func socialApproval(ctx, rctx workflow.Context, post SocialPost, record func(Soc
 	if timeout <= 0 {
 		timeout = DefaultSocialApprovalTimeout
 	}
-	var answers []SocialApproval
-	ch := workflow.GetSignalChannel(ctx, SocialApprovalSignal)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var a SocialApproval
-			ch.Receive(ctx, &a)
-			answers = append(answers, a)
-		}
-	})
+	approvals := collectAnswers[SocialApproval](ctx, SocialApprovalSignal)
 	expires := workflow.Now(ctx).Add(timeout)
 	var sent SendResult
 	// Slack down for long: the post fails, saying so, rather than wait on.
@@ -252,7 +244,7 @@ func socialApproval(ctx, rctx workflow.Context, post SocialPost, record func(Soc
 		st, rerr := record(SocialState{Post: post, State: SocialFailed, Reason: "the approval request could not be posted to Slack: " + err.Error()})
 		return st, false, rerr
 	}
-	got, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return len(answers) > 0 })
+	a, got, err := approvals.next(ctx, timeout)
 	if err != nil {
 		return SocialState{}, false, err
 	}
@@ -260,7 +252,6 @@ func socialApproval(ctx, rctx workflow.Context, post SocialPost, record func(Soc
 		st, err := record(SocialState{Post: post, State: SocialExpired, Reason: fmt.Sprintf("no approval within %s: not posted", timeout)})
 		return st, false, err
 	}
-	a := answers[0]
 	if !a.Approved {
 		st, err := record(SocialState{Post: post, State: SocialRejected, Reason: "rejected by " + a.By})
 		return st, false, err
