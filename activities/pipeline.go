@@ -59,6 +59,19 @@ func (a *Activities) sendThrough(ctx context.Context, row models.Message, holdFo
 			return workflows.SendResult{Status: workflows.StatusPaused, Reason: "the journey is paused"}, nil
 		}
 	}
+	contact, err := a.Store.Contact(ctx, row.ContactID)
+	if err == nil && contact.MergedInto != "" {
+		// A journey handed over in a merge still names the merged contact:
+		// it goes to the contact kept, under that contact's ID.
+		row.ContactID = contact.MergedInto
+		contact, err = a.Store.Contact(ctx, row.ContactID)
+	}
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return a.skip(ctx, row, "contact not found")
+	case err != nil:
+		return workflows.SendResult{}, err
+	}
 	if holdForSales {
 		open, err := a.Store.HasOpenTask(ctx, row.ContactID)
 		if err != nil {
@@ -67,13 +80,6 @@ func (a *Activities) sendThrough(ctx context.Context, row models.Message, holdFo
 		if open {
 			return workflows.SendResult{Status: workflows.StatusHeld, Reason: "a sales task is open"}, nil
 		}
-	}
-	contact, err := a.Store.Contact(ctx, row.ContactID)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		return a.skip(ctx, row, "contact not found")
-	case err != nil:
-		return workflows.SendResult{}, err
 	}
 	to, skip, err := ch.check(ctx, contact, row)
 	row.To = to

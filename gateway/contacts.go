@@ -70,9 +70,16 @@ func (g *Gateway) getContact(c *gin.Context) {
 		return
 	}
 
+	mergedFrom, err := g.Store.MergedFrom(ctx, id)
+	if err != nil {
+		g.serverError(c, "read merged contacts", err)
+		return
+	}
+
 	wfID := workflows.ContactWorkflowID(id)
 	body := gin.H{
 		"contact":         contact,
+		"merged_from":     mergedFrom,
 		"journeys":        nil,
 		"lead_score":      contact.LeadScore,
 		"score":           gin.H{"value": contact.LeadScore, "breakdown": breakdown, "ledger": ledger},

@@ -238,7 +238,8 @@ var emailHeader = []string{"sent", "delivered", "deliverability_rate", "opened",
 	"click_to_open_rate", "unsubscribed", "unsubscribe_rate", "bounced", "bounce_rate", "complaints", "skipped"}
 
 var journeyHeader = slices.Concat([]string{"journey", "entered", "converted", "conversion_rate", "active"}, emailHeader,
-	[]string{"sms_sent", "sms_delivered", "sms_failed", "orders", "revenue", "revenue_per_recipient", "discounts_redeemed"})
+	[]string{"sms_sent", "sms_delivered", "sms_failed", "orders", "revenue", "revenue_per_recipient", "discounts_redeemed",
+		"inapp_sent", "inapp_read", "inapp_clicked"})
 
 var stepHeader = slices.Concat([]string{"step", "channel", "entered", "converted"}, emailHeader)
 
@@ -246,7 +247,8 @@ func journeyRow(m models.JourneyMetrics) []string {
 	return slices.Concat([]string{m.Journey, count(m.Entered), count(m.Converted), ratio(m.ConversionRate), count(m.Active)},
 		emailRow(m.EmailMetrics),
 		[]string{count(m.SMS.Sent), count(m.SMS.Delivered), count(m.SMS.Failed), count(m.Orders),
-			strconv.FormatFloat(m.Revenue, 'f', 2, 64), money(m.RevenuePerRecipient), count(m.DiscountsRedeemed)})
+			strconv.FormatFloat(m.Revenue, 'f', 2, 64), money(m.RevenuePerRecipient), count(m.DiscountsRedeemed),
+			count(m.InApp.Sent), count(m.InApp.Read), count(m.InApp.Clicked)})
 }
 
 func stepRow(s models.StepMetrics) []string {

@@ -95,9 +95,9 @@ func TestJourneyMetricsAPI(t *testing.T) {
 	assert.Equal(t, "text/csv; charset=utf-8", rec.Header().Get("Content-Type"))
 	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
 	require.Len(t, lines, 1+len(workflows.JourneyNames()))
-	assert.Equal(t, "journey,entered,converted,conversion_rate,active,sent,delivered,deliverability_rate,opened,open_rate,clicked,click_rate,click_to_open_rate,unsubscribed,unsubscribe_rate,bounced,bounce_rate,complaints,skipped,sms_sent,sms_delivered,sms_failed,orders,revenue,revenue_per_recipient,discounts_redeemed", lines[0])
-	assert.Contains(t, lines, "welcome_ecommerce,2,1,0.5000,1,3,2,0.6667,2,1.0000,1,0.5000,0.5000,0,0.0000,1,0.3333,0,1,0,0,0,1,90.00,45.00,0")
-	assert.Contains(t, lines, "winback,0,0,,0,0,0,,0,,0,,,0,,0,,0,0,0,0,0,0,0.00,,0")
+	assert.Equal(t, "journey,entered,converted,conversion_rate,active,sent,delivered,deliverability_rate,opened,open_rate,clicked,click_rate,click_to_open_rate,unsubscribed,unsubscribe_rate,bounced,bounce_rate,complaints,skipped,sms_sent,sms_delivered,sms_failed,orders,revenue,revenue_per_recipient,discounts_redeemed,inapp_sent,inapp_read,inapp_clicked", lines[0])
+	assert.Contains(t, lines, "welcome_ecommerce,2,1,0.5000,1,3,2,0.6667,2,1.0000,1,0.5000,0.5000,0,0.0000,1,0.3333,0,1,0,0,0,1,90.00,45.00,0,0,0,0")
+	assert.Contains(t, lines, "winback,0,0,,0,0,0,,0,,0,,,0,,0,,0,0,0,0,0,0,0.00,,0,0,0,0")
 }
 
 func TestJourneyMetricsAPIRefusesBadQueries(t *testing.T) {

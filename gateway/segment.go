@@ -27,15 +27,15 @@ const (
 // callKinds maps Segment call types to the kind Nudge stores. Screens are
 // the app's pages. A group call is stored as an identify whose traits hold
 // the account (kindGroup, read by parser.call): B2B scoring reads company
-// size and industry from there. Alias is acknowledged and dropped, so a
-// library that sends it (in a batch with calls that matter) keeps working.
+// size and industry from there. An alias call names one person's two IDs
+// (parser.alias; what the store does with it is in models/merge.go).
 var callKinds = map[string]string{
 	"identify": workflows.KindIdentify,
 	"track":    workflows.KindTrack,
 	"page":     workflows.KindPage,
 	"screen":   workflows.KindPage,
 	"group":    kindGroup,
-	"alias":    "",
+	"alias":    models.KindAlias,
 }
 
 // kindGroup marks a group call while it is read; it is stored as an identify.
@@ -71,10 +71,6 @@ func (g *Gateway) call(kind string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		fields, who, ok := g.readAuthorized(c, callLimit, "one call")
 		if !ok {
-			return
-		}
-		if kind == "" {
-			ok200(c)
 			return
 		}
 		p := &parser{fields: fields, admin: who.kind == keyAdmin, source: who.source}
@@ -153,9 +149,6 @@ func (g *Gateway) batch(c *gin.Context) {
 			p.err.send(c)
 			return
 		}
-		if kind == "" {
-			continue // alias: acknowledged, not used
-		}
 		in := p.call(kind, received, sentAt, sharedContext)
 		if p.err != nil {
 			p.err.send(c)
@@ -169,12 +162,12 @@ func (g *Gateway) batch(c *gin.Context) {
 // call reads one Segment call. batchSentAt and batchContext are the batch's
 // own sentAt and context, which the calls in it share.
 func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext map[string]any) models.Incoming {
+	if kind == models.KindAlias {
+		return p.alias(received)
+	}
 	userID := p.id("userId")
 	anonymousID := p.id("anonymousId")
-	messageID := p.id("messageId")
-	if strings.HasPrefix(messageID, workflows.OwnIDPrefix) || strings.HasPrefix(messageID, "nudge/") {
-		p.fail("messageId", "%q starts with %q, which Nudge keeps for the events it records itself; use another messageId", clip(messageID), messageID[:6])
-	}
+	messageID := p.messageID()
 	var name string
 	switch kind {
 	case workflows.KindTrack:
@@ -282,6 +275,44 @@ func (p *parser) call(kind string, received, batchSentAt time.Time, batchContext
 		},
 		UserID:          userID,
 		ContextTimezone: timezone,
+	}
+}
+
+// messageID reads the call's messageId, which may not be in the namespace
+// of the events Nudge records itself.
+func (p *parser) messageID() string {
+	id := p.id("messageId")
+	if strings.HasPrefix(id, workflows.OwnIDPrefix) || strings.HasPrefix(id, "nudge/") {
+		p.fail("messageId", "%q starts with %q, which Nudge keeps for the events it records itself; use another messageId", clip(id), id[:6])
+	}
+	return id
+}
+
+// alias reads an alias call: previousId is what the person was called,
+// userId what they are called now. Only an admin key may merge two
+// contacts that both have history (models.MergeRefusedError).
+func (p *parser) alias(received time.Time) models.Incoming {
+	userID := p.id("userId")
+	previousID := p.id("previousId")
+	messageID := p.messageID()
+	switch {
+	case p.err != nil:
+	case userID == "":
+		p.fail("userId", "required for an alias call: the ID the person has now")
+	case previousID == "":
+		p.fail("previousId", "required for an alias call: the ID the person had before (a userId or an anonymousId)")
+	}
+	if p.err != nil {
+		return models.Incoming{}
+	}
+	if messageID == "" {
+		messageID = uuid.NewString()
+	}
+	return models.Incoming{
+		Event:      models.Event{MessageID: messageID, Kind: models.KindAlias, Timestamp: received, Source: p.source},
+		UserID:     userID,
+		PreviousID: previousID,
+		MayMerge:   p.admin,
 	}
 }
 
@@ -429,6 +460,11 @@ func (g *Gateway) ingestBatch(c *gin.Context, calls []models.Incoming) {
 }
 
 func (g *Gateway) respond(c *gin.Context, calls []models.Incoming, err error) {
+	var refused *models.MergeRefusedError
+	if errors.As(err, &refused) {
+		fail(c, http.StatusForbidden, refused.Error()+"; nothing in the request was stored")
+		return
+	}
 	if err != nil {
 		g.log().Error("could not store events", "calls", len(calls), "error", err)
 		fail(c, http.StatusServiceUnavailable, "could not store the events, so none were accepted; send them again")

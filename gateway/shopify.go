@@ -488,7 +488,19 @@ func shopifyCustomerCreated(d *shopifyDelivery, body []byte) ([]models.Incoming,
 		return nil, "", shopifyRequired("created_at", "when the customer was created, which identifies their Signed Up")
 	}
 	ref := shopifyRef{ID: string(cu.ID), Version: cu.CreatedAt.T}
-	return d.calls(ref, userID, cu.traits(), cu.CreatedAt.or(cu.UpdatedAt), workflows.EventSignedUp, map[string]any{"source": "shopify"}), "", nil
+	calls := d.calls(ref, userID, cu.traits(), cu.CreatedAt.or(cu.UpdatedAt), workflows.EventSignedUp, map[string]any{"source": "shopify"})
+	// A guest's checkouts and orders are keyed by their email address. The
+	// same email as a customer is the same person: the guest's contact is
+	// merged into the customer's (or, when the customer is new, it becomes
+	// theirs), before the sign-up, so journeys go on under one contact.
+	if guest, _ := shopifyUserID("email", strings.ToLower(strings.TrimSpace(cu.Email))); guest != "" {
+		alias := models.Incoming{
+			Event:  models.Event{MessageID: d.messageID(ref) + "-alias", Kind: models.KindAlias, Timestamp: d.Received, Source: models.SourceShopify},
+			UserID: userID, PreviousID: guest, MayMerge: true,
+		}
+		calls = append([]models.Incoming{alias}, calls...)
+	}
+	return calls, "", nil
 }
 
 // shopifyOrderOf reads the order a fulfillment event or refund is about,

@@ -128,16 +128,25 @@ func (s *Store) loadContactIDKey(db *gorm.DB) error {
 
 // contactFor is the contact ID a userId names, mapping an address on first
 // sight (inside tx, by the Accept writer only: the caches are its own).
+//
+// Any other userId is its contact's ID, unless an alias made it another
+// name of a contact (merge.go): then user_ids holds it too. Both answers
+// are cached, until a merge anywhere (checkMerges).
 func (s *Store) contactFor(tx *gorm.DB, userID string) (string, error) {
-	normalized, personal := PersonalID(userID)
-	if !personal {
-		return userID, nil
+	if userID == "" {
+		return "", nil
+	}
+	normalized, personal := idKey(userID)
+	// This transaction's own mappings first: an alias in it may have
+	// changed one the committed cache holds.
+	if id, ok := s.txUserIDs[normalized]; ok {
+		return id, nil
 	}
 	if id, ok := s.userIDs[normalized]; ok {
 		return id, nil
 	}
-	if id, ok := s.txUserIDs[normalized]; ok {
-		return id, nil
+	if !personal && s.merges == 0 {
+		return userID, nil // no alias ever named an ID: nothing to look up
 	}
 	var row UserID
 	err := tx.Where("user_id = ?", normalized).Take(&row).Error
@@ -147,6 +156,9 @@ func (s *Store) contactFor(tx *gorm.DB, userID string) (string, error) {
 		return row.ContactID, nil
 	case !errors.Is(err, gorm.ErrRecordNotFound):
 		return "", err
+	case !personal:
+		s.txUserIDs[normalized] = userID
+		return userID, nil
 	}
 	// A contact from before opaque IDs keeps its ID.
 	var legacy []string
@@ -184,11 +196,11 @@ func (s *Store) commitMapping(committed bool) {
 // ResolveContact is the contact ID for what a person typed: a contact ID, or
 // the email address or phone number of a contact that has an opaque ID. It
 // is for lookups (the contact API, the CLI) and never creates a mapping.
+//
+// An ID an alias made another name of a contact, or that of a contact
+// merged into another, resolves to the contact it names now.
 func (s *Store) ResolveContact(ctx context.Context, idOrAddress string) (string, error) {
-	normalized, personal := PersonalID(idOrAddress)
-	if !personal {
-		return idOrAddress, nil
-	}
+	normalized, _ := idKey(idOrAddress)
 	var ids []string
 	if err := s.db.WithContext(ctx).Model(&UserID{}).Where("user_id = ?", normalized).Limit(1).Pluck("contact_id", &ids).Error; err != nil {
 		return "", err

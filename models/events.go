@@ -13,6 +13,11 @@ type Incoming struct {
 	Event
 	UserID          string
 	ContextTimezone string
+	// An alias call (Kind KindAlias) says PreviousID is UserID's contact
+	// too (merge.go). MayMerge: the caller may merge two known contacts
+	// (an admin key, a signed webhook); a public write key may not.
+	PreviousID string
+	MayMerge   bool
 }
 
 // Lease is what a gateway asks for when it stores events it means to
@@ -94,6 +99,9 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 	}()
 	now := time.Now().UTC()
 	err := s.db.Transaction(func(tx *gorm.DB) error {
+		if err := s.checkMerges(tx); err != nil {
+			return err
+		}
 		blocked, err := s.othersPending(tx, group, now)
 		if err != nil {
 			return err
@@ -119,6 +127,9 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 	// the one at fault sees its error.
 	for _, r := range group {
 		r.err = s.db.Transaction(func(tx *gorm.DB) (err error) {
+			if err := s.checkMerges(tx); err != nil {
+				return err
+			}
 			r.toSignal, err = s.accept(tx, r.calls, r.lease, map[string]bool{}, now)
 			return err
 		})
@@ -157,6 +168,14 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[s
 	}
 	for i := range calls {
 		call := &calls[i]
+		if call.Kind == KindAlias {
+			made, err := s.alias(tx, call, now, leaseFor)
+			if err != nil {
+				return nil, err
+			}
+			toSignal = append(toSignal, made...)
+			continue
+		}
 		ev := call.Event
 		ev.ReceivedAt = now
 		if ev.ContactID, err = s.contactFor(tx, call.UserID); err != nil {

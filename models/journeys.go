@@ -41,15 +41,25 @@ func (s *Store) RecordJourneyRun(ctx context.Context, r *JourneyRun) error {
 }
 
 // JourneyRuns lists a contact's journey runs, newest first.
+// (with those of contacts merged into it).
 func (s *Store) JourneyRuns(ctx context.Context, contactID string) ([]JourneyRun, error) {
 	out := []JourneyRun{}
-	err := s.db.WithContext(ctx).Where("contact_id = ?", contactID).Order("started_at DESC, run_id").Find(&out).Error
+	ids, err := s.withMerged(ctx, contactID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.WithContext(ctx).Where("contact_id IN ?", ids).Order("started_at DESC, run_id").Find(&out).Error
 	return out, err
 }
 
-// ContactEvents lists a contact's latest events, newest first.
+// ContactEvents lists a contact's latest events, newest first (with those
+// of contacts merged into it).
 func (s *Store) ContactEvents(ctx context.Context, contactID string, limit int) ([]Event, error) {
 	out := []Event{}
-	err := s.db.WithContext(ctx).Where("contact_id = ?", contactID).Order("timestamp DESC, id DESC").Limit(limit).Find(&out).Error
+	ids, err := s.withMerged(ctx, contactID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.WithContext(ctx).Where("contact_id IN ?", ids).Order("timestamp DESC, id DESC").Limit(limit).Find(&out).Error
 	return out, err
 }

@@ -32,8 +32,10 @@ type JourneyMetrics struct {
 
 	SMS SMSMetrics `json:"sms"`
 
+	InApp InAppMetrics `json:"inapp"`
+
 	// Orders attributed to the journey (by click or abandoned cart) whose
-	// email went out in the period (or, for a cart, ordered in it), less
+	// message went out in the period (or, for a cart, ordered in it), less
 	// refunds and cancellations.
 	Orders              int64    `json:"orders"`
 	Revenue             float64  `json:"revenue"`
@@ -74,6 +76,15 @@ type SMSMetrics struct {
 	Sent      int64 `json:"sent"`
 	Delivered int64 `json:"delivered"`
 	Failed    int64 `json:"failed"`
+}
+
+// InAppMetrics counts the in-app messages of a journey: sent (put in the
+// inbox), read, and clicked (their action; a click reads the message too),
+// as the inbox marks their rows (gateway/inbox.go).
+type InAppMetrics struct {
+	Sent    int64 `json:"sent"`
+	Read    int64 `json:"read"`
+	Clicked int64 `json:"clicked"`
 }
 
 // StepMetrics is one step's funnel: entered (the step came up for a
@@ -177,6 +188,10 @@ func (s *Store) JourneyMetrics(ctx context.Context, names []string, p Period) ([
 			m.SMS.Sent += d.Sent
 			m.SMS.Delivered += d.SMSDelivered
 			m.SMS.Failed += d.SMSFailed
+		case ChannelInApp:
+			m.InApp.Sent += d.Sent
+			m.InApp.Read += d.Opened
+			m.InApp.Clicked += d.Clicked
 		}
 	}
 	recipients, err := s.recipients(ctx, names, p)

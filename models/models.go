@@ -61,6 +61,9 @@ type Contact struct {
 	LastTouch     *Touch     `gorm:"->;serializer:json;type:text" json:"last_touch,omitempty"`
 	LastTouchAt   *time.Time `gorm:"->" json:"-"`
 	LastAdClickAt *time.Time `gorm:"->;index" json:"last_ad_click_at,omitempty"`
+	// MergedInto is the contact this one was merged into (merge.go): its
+	// IDs, journeys and later events are that contact's now.
+	MergedInto string `gorm:"size:191;index" json:"merged_into,omitempty"`
 	// Lead scoring and ownership, kept by ContactWorkflow.
 	LeadScore    int64  `json:"lead_score"`
 	OwnerName    string `gorm:"size:191" json:"owner_name,omitempty"`

@@ -30,7 +30,7 @@ const DefaultAttributionWindow = 5 * 24 * time.Hour
 // How an order was attributed.
 const (
 	AttributedCart       = "cart"        // the abandoned cart of the same checkout
-	AttributedClick      = "click"       // the last email click in the window
+	AttributedClick      = "click"       // the last click in the window: an email's link or an in-app message's action
 	AttributedRecentCart = "recent_cart" // the contact's latest abandoned cart in the window
 )
 
@@ -158,10 +158,14 @@ func (s *Store) DiscountCreatedInShopify(ctx context.Context, codeID uint64, sho
 		Updates(map[string]any{"shopify_id": shopifyID, "shopify_created_at": at.UTC()}).Error
 }
 
+// clickEvents are the clicks that earn an order.
+var clickEvents = []string{workflows.EventEmailClicked, workflows.EventInAppClicked}
+
 // attribute credits an order, in this order of preference, to:
 //  1. the abandoned cart of the same checkout: the abandoned-cart journey
 //     recovered it;
-//  2. the last email the contact clicked within the window;
+//  2. the last email or in-app message the contact clicked within the
+//     window (an in-app click carries its message as an email click does);
 //  3. the contact's latest abandoned cart within the window.
 func (s *Store) attribute(tx *gorm.DB, o *Order) error {
 	since := o.OrderedAt.Add(-s.window())
@@ -176,8 +180,8 @@ func (s *Store) attribute(tx *gorm.DB, o *Order) error {
 		}
 	}
 	var click Event
-	err := tx.Where("contact_id = ? AND kind = ? AND name = ? AND timestamp > ? AND timestamp <= ?",
-		o.ContactID, workflows.KindTrack, workflows.EventEmailClicked, since, o.OrderedAt).
+	err := tx.Where("contact_id = ? AND kind = ? AND name IN ? AND timestamp > ? AND timestamp <= ?",
+		o.ContactID, workflows.KindTrack, clickEvents, since, o.OrderedAt).
 		Order("timestamp DESC").Take(&click).Error
 	switch {
 	case err == nil:

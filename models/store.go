@@ -36,8 +36,9 @@ type Store struct {
 	known       map[string]bool
 	created     []string
 	idKey       []byte            // the contact ID key (contactids.go)
-	userIDs     map[string]string // addresses mapped to contact IDs, committed
+	userIDs     map[string]string // user IDs mapped to contact IDs, committed
 	txUserIDs   map[string]string // and mapped in the transaction under way
+	merges      int64             // the merges counted when userIDs was filled (merge.go)
 	accepts     chan *acceptRequest
 	startWriter sync.Once
 	closed      chan struct{}
@@ -324,10 +325,15 @@ func (s *Store) Unsubscribe(ctx context.Context, contactID string, at time.Time)
 	return changed, err
 }
 
-// Messages lists the messages to a contact, newest first.
+// Messages lists the messages to a contact, newest first (with those to
+// contacts merged into it).
 func (s *Store) Messages(ctx context.Context, contactID string, limit int) ([]Message, error) {
 	var ms []Message
-	err := s.db.WithContext(ctx).Where("contact_id = ?", contactID).Order("id DESC").Limit(limit).Find(&ms).Error
+	ids, err := s.withMerged(ctx, contactID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.WithContext(ctx).Where("contact_id IN ?", ids).Order("id DESC").Limit(limit).Find(&ms).Error
 	return ms, err
 }
 

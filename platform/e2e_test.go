@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -335,5 +336,58 @@ func TestASignUpWritesLittleToTemporal(t *testing.T) {
 	if err != nil || len(runs) != 1 || runs[0].Journey != "welcome_ecommerce" || runs[0].WorkflowID != "journey/welcome_ecommerce/lean" ||
 		runs[0].Outcome != "" || runs[0].EndedAt != nil || runs[0].StartedAt.IsZero() {
 		t.Errorf("journey runs = %+v, %v", runs, err)
+	}
+}
+
+// Two contacts turn out to be one person. The admin alias merges them on
+// the live server: the merged contact's welcome is handed to the kept
+// contact's workflow, and an order sent under the old ID reaches the kept
+// contact, ends the handed-over welcome (its goal) and confirms the order
+// to the kept contact's address.
+func TestAliasMergesRunningJourneys(t *testing.T) {
+	s := startStack(t)
+	post(t, s, "/v1/batch", `{"batch":[
+		{"type":"identify","userId":"u-old","traits":{"email":"kim.old@example.com","firstName":"Kim"}},
+		{"type":"track","userId":"u-old","event":"Signed Up","properties":{"plan":"free"}},
+		{"type":"identify","userId":"u-new","traits":{"email":"kim@example.com","firstName":"Kim"}},
+		{"type":"track","userId":"u-new","event":"Feature Used"}
+	]}`)
+	waitForEmail(t, s, "kim.old@example.com", "Welcome to Acme, Kim: 10% off your first order")
+	c := s.Platform.Temporal
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	state := func(contact string) workflows.ContactState {
+		var st workflows.ContactState
+		v, err := c.QueryWorkflow(ctx, workflows.ContactWorkflowID(contact), "", workflows.QueryState)
+		if err == nil {
+			err = v.Get(&st)
+		}
+		if err != nil {
+			t.Logf("query %s: %v", contact, err)
+		}
+		return st
+	}
+	waitUntil(ctx, t, "u-new's workflow runs", func() bool { return state("u-new").Events == 2 })
+
+	if _, err := s.Admin(http.MethodPost, "/v1/alias", `{"previousId":"u-old","userId":"u-new"}`); err != nil {
+		t.Fatal(err)
+	}
+	const welcome = "journey/welcome_ecommerce/u-old"
+	waitUntil(ctx, t, "the welcome is handed over", func() bool {
+		return state("u-old").MergedInto == "u-new" && slices.ContainsFunc(state("u-new").Running, func(r workflows.RunningJourney) bool { return r.WorkflowID == welcome })
+	})
+
+	post(t, s, "/v1/track", `{"userId":"u-old","event":"Order Completed","properties":{"order_id":"7001","total":40,"currency":"USD"}}`)
+	waitForEmail(t, s, "kim@example.com", "Order 7001 confirmed: thank you, Kim")
+	waitUntil(ctx, t, "the handed-over welcome reaches its goal", func() bool {
+		d, err := c.DescribeWorkflowExecution(ctx, welcome, "")
+		return err == nil && d.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_COMPLETED
+	})
+	var o models.Order
+	if err := s.Platform.Store.DB().Where("order_id = ?", "7001").Take(&o).Error; err != nil || o.ContactID != "u-new" {
+		t.Errorf("order = %+v, %v; want it under u-new", o, err)
+	}
+	if _, err := c.DescribeWorkflowExecution(ctx, "journey/post_purchase/u-new/7001", ""); err != nil {
+		t.Errorf("post-purchase for the kept contact: %v", err)
 	}
 }

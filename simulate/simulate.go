@@ -383,17 +383,6 @@ func (r *run) print(out io.Writer, msgs []models.Message, final workflows.Contac
 	tw.Flush()
 	fmt.Fprintln(out)
 	for _, j := range r.journeys {
-		emails, sms, skipped := 0, 0, 0
-		for _, e := range j.State.Timeline {
-			switch e.Kind {
-			case "email":
-				emails++
-			case "sms":
-				sms++
-			case "skip":
-				skipped++
-			}
-		}
 		status := "still running at " + offsetLabel(r.script.until)
 		if j.Done {
 			status = "completed at " + offsetLabel(j.Ended)
@@ -401,7 +390,7 @@ func (r *run) print(out io.Writer, msgs []models.Message, final workflows.Contac
 				status = "failed at " + offsetLabel(j.Ended) + ": " + j.Err.Error()
 			}
 		}
-		fmt.Fprintf(out, "%s %s: %d emails, %d SMS, %d skipped.\n", j.Name, status, emails, sms, skipped)
+		fmt.Fprintf(out, "%s %s: %s.\n", j.Name, status, sendCounts(j.State.Timeline))
 	}
 	if len(r.journeys) == 0 {
 		fmt.Fprintln(out, "No journey started.")
@@ -466,4 +455,25 @@ func offsetLabel(d time.Duration) string {
 		s += fmt.Sprintf(" (day %d)", d/workflows.Day)
 	}
 	return s
+}
+
+// sendCounts counts what a journey's timeline shows went out, by channel,
+// and what was skipped: "6 emails, 0 SMS, 0 webhooks, 1 in-app, 0 skipped".
+func sendCounts(timeline []workflows.Entry) string {
+	var emails, sms, webhooks, inApp, skipped int
+	for _, e := range timeline {
+		switch e.Kind {
+		case "email":
+			emails++
+		case "sms":
+			sms++
+		case "webhook":
+			webhooks++
+		case "inapp":
+			inApp++
+		case "skip":
+			skipped++
+		}
+	}
+	return fmt.Sprintf("%d emails, %d SMS, %d webhooks, %d in-app, %d skipped", emails, sms, webhooks, inApp, skipped)
 }

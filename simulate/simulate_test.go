@@ -85,11 +85,12 @@ func TestSimulateB2BSetupCompleted(t *testing.T) {
 	for _, want := range []string{
 		"Simulating Dana Kim <dana@ledgerly.example> at Ledgerly (fintech), journeys: welcome_b2b. Nothing is delivered.",
 		`+0h welcome_b2b email welcome recorded to "Dana Kim" <dana@ledgerly.example>: "Welcome to Acme, Dana: one step to get started"`,
+		"+0h welcome_b2b inapp getting_started sent",
 		"+50h contact track Setup Completed",
 		"+72h (day 3) welcome_b2b check Setup Completed received at +50h",
 		`+72h (day 3) welcome_b2b email next_milestone recorded to "Dana Kim" <dana@ledgerly.example>: "Setup done. Here is your next milestone, Dana"`,
 		`+240h (day 10) welcome_b2b email case_study`,
-		"welcome_b2b completed at +336h (day 14): 6 emails, 0 SMS, 0 skipped.",
+		"welcome_b2b completed at +336h (day 14): 6 emails, 0 SMS, 0 webhooks, 1 in-app, 0 skipped.",
 		// The whole contact runs: scoring, and its decay after 30 quiet days.
 		"+0h contact score industry +10: industry matches the ideal customer profile (score 10)",
 		"+720h (day 30) contact score inactive -10: no engagement for 30 days (score 0)",
@@ -98,6 +99,18 @@ func TestSimulateB2BSetupCompleted(t *testing.T) {
 		if !strings.Contains(out, squeeze(want)) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// The summary counts every channel a journey sends on: webhooks and in-app
+// messages beside emails and SMS, a skip of any of them as skipped.
+func TestSendCountsEveryChannel(t *testing.T) {
+	var timeline []workflows.Entry
+	for _, kind := range []string{"start", "email", "wait", "webhook", "inapp", "email", "sms", "skip", "webhook", "check", "inapp", "skip", "exit"} {
+		timeline = append(timeline, workflows.Entry{Kind: kind})
+	}
+	if got, want := sendCounts(timeline), "2 emails, 1 SMS, 2 webhooks, 2 in-app, 2 skipped"; got != want {
+		t.Errorf("sendCounts = %q, want %q", got, want)
 	}
 }
 
@@ -120,7 +133,7 @@ func TestSimulateEcommercePurchaseEndsIt(t *testing.T) {
 		"+20h contact track Product Viewed",
 		"+72h (day 3) welcome_ecommerce exit Order Completed arrived: goal reached, no further steps",
 		"Contact: stage customer",
-		"welcome_ecommerce completed at +72h (day 3): 2 emails, 0 SMS, 0 skipped.",
+		"welcome_ecommerce completed at +72h (day 3): 2 emails, 0 SMS, 0 webhooks, 0 in-app, 0 skipped.",
 	} {
 		if !strings.Contains(out, squeeze(want)) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -140,7 +153,7 @@ func TestSimulateAbandonedCart(t *testing.T) {
 		"+24h (day 1) abandoned_cart wait for quiet hours to end (08:00 CST)",
 		"+29h abandoned_cart sms reminder recorded to +15125550100",
 		"+50h abandoned_cart exit Order Completed arrived: goal reached, no further steps",
-		"abandoned_cart completed at +50h: 2 emails, 1 SMS, 0 skipped.",
+		"abandoned_cart completed at +50h: 2 emails, 1 SMS, 0 webhooks, 0 in-app, 0 skipped.",
 	} {
 		if !strings.Contains(out, squeeze(want)) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -155,7 +168,7 @@ func TestSimulatePostPurchase(t *testing.T) {
 		`+20h post_purchase email shipping recorded to "Ana" <ana@example.com>: "Order #1042 has shipped"`,
 		"+144h (day 6) post_purchase email review_request",
 		`"Wool wash goes well with your last order"`,
-		"post_purchase completed at +720h (day 30): 5 emails, 0 SMS, 0 skipped.",
+		"post_purchase completed at +720h (day 30): 5 emails, 0 SMS, 0 webhooks, 0 in-app, 0 skipped.",
 	} {
 		if !strings.Contains(out, squeeze(want)) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -234,7 +247,7 @@ func TestSimulateOpensClicksAndOut(t *testing.T) {
 		"+2h contact open opens abandoned_cart/reminder",
 		"+2h contact score email_opened +2: opened an email (score 2)",
 		"+3h contact click clicks https://shop.example.com/cart/ch-9 in abandoned_cart/reminder",
-		"abandoned_cart completed at +72h (day 3): 3 emails, 0 SMS, 0 skipped.",
+		"abandoned_cart completed at +72h (day 3): 3 emails, 0 SMS, 0 webhooks, 0 in-app, 0 skipped.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

@@ -40,6 +40,11 @@ type Journey struct {
 	// version 4 and later forward: listed in Waits, older runs would start
 	// forwarding them too, which their recorded histories do not show.
 	WaitsFrom4 []string
+	// Since gives the first version that hears an event added to Goals,
+	// Converts or Waits after runs without it were recorded: contact runs
+	// of older versions do not forward it (their histories show no such
+	// signal), and journey runs of older versions ignore it.
+	Since map[string]int
 	// KeyName says what the key is ("checkout", "order"), for timelines.
 	KeyName string
 	// ForStages, when set, limits the journey to contacts in these
@@ -88,10 +93,13 @@ func (j *Journey) ListensTo(ev Event) bool {
 // listensTo is ListensTo for a contact run of version: from version 3 a
 // journey also hears its conversion events; from version 4 its WaitsFrom4,
 // and every journey hears Sales Task Closed, which releases a marketing
-// send held while the task was open.
+// send held while the task was open; an event in Since only from its
+// version.
 func (j *Journey) listensTo(ev Event, version int) bool {
 	name := ev.Action()
 	switch {
+	case version < j.Since[name]:
+		return false
 	case j.ListensTo(ev):
 		return true
 	case ev.Kind == KindIdentify:

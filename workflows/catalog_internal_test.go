@@ -7,6 +7,8 @@ import "testing"
 func TestJourneysHearByVersion(t *testing.T) {
 	page := Event{Kind: KindPage, Name: "Pricing"}
 	closed := Event{Kind: KindTrack, Name: EventSalesTaskClosed}
+	read := Event{Kind: KindTrack, Name: EventInAppRead}
+	clicked := Event{Kind: KindTrack, Name: EventInAppClicked}
 	for _, c := range []struct {
 		journey string
 		ev      Event
@@ -19,6 +21,11 @@ func TestJourneysHearByVersion(t *testing.T) {
 		{"welcome_ecommerce", closed, 3, false},
 		{"welcome_ecommerce", closed, 4, true}, // releases a send held for the sales task
 		{"nurture", closed, 3, true},           // nurture always listed it
+		{"nurture", read, 4, false},
+		{"nurture", read, 5, true},
+		{"winback", clicked, 4, false}, // a goal, but not for the runs recorded before version 5
+		{"winback", clicked, 5, true},
+		{"welcome_ecommerce", read, 5, false},
 	} {
 		j, ok := Lookup(c.journey)
 		if !ok {

@@ -42,7 +42,13 @@ func ContactWorkflowID(contactID string) string { return "contact/" + EncodeID(c
 // nurture's), forwards Sales Task Closed to every running journey so a
 // held send goes at once, and lets nurture count clicks and page views as
 // engagement, not opens alone.
-const CurrentVersion = 4
+//
+// Version 5 counts in-app reads and clicks as engagement in scoring and on
+// the engagement clock, forwards them to the journeys that read engagement
+// (nurture counts them, they end win-back; Journey.Since), puts the B2B
+// welcome's getting-started message in the inbox, and hands a merged contact's running journeys to
+// the contact it was merged into.
+const CurrentVersion = 5
 
 // hasChange reports whether a run has the change that workflow.GetVersion
 // marker changeID brought: every run from version 2 has them all; an older
@@ -97,6 +103,10 @@ type ContactState struct {
 	LastEngagedAt time.Time `json:",omitempty"`
 	Decays        int       `json:",omitempty"`
 	Lapsed        bool      `json:",omitempty"`
+
+	// MergedInto is the contact this one was merged into (merge.go): its
+	// journeys went there, and the events that still come here follow.
+	MergedInto string `json:",omitempty"`
 
 	// Version is the behaviour this run has (see CurrentVersion).
 	Version int `json:",omitempty"`
@@ -195,6 +205,14 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 		var e JourneyEnded
 		ch.Receive(ctx, &e)
 		c.finished(e.WorkflowID)
+		if c.MergedInto != "" {
+			c.signalKept(ctx, SignalJourneyEnded, e) // a journey it handed over
+		}
+	})
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalHandover), func(ch workflow.ReceiveChannel, _ bool) {
+		var h Handover
+		ch.Receive(ctx, &h)
+		c.adopt(ctx, h, sel)
 	})
 
 	// Cancelling a contact's workflow (from the Temporal UI, say) ends it;
@@ -204,7 +222,7 @@ func (r *Router) ContactWorkflow(ctx workflow.Context, st ContactState) error {
 	for {
 		// The clock measures silence from the last engagement; from version
 		// 2 it waits for the first event to have something to measure.
-		if c.scoring && (c.Version < 2 || !c.LastEngagedAt.IsZero()) {
+		if c.scoring && c.MergedInto == "" && (c.Version < 2 || !c.LastEngagedAt.IsZero()) {
 			c.armClock(ctx, sel)
 		}
 		sel.Select(ctx)
@@ -242,6 +260,14 @@ func (c *contact) handle(ctx workflow.Context, ev Event, sel workflow.Selector) 
 		if len(c.Recent) > recentEvents {
 			c.Recent = slices.Delete(c.Recent, 0, len(c.Recent)-recentEvents)
 		}
+	}
+	if c.MergedInto != "" {
+		c.forwardToKept(ctx, ev)
+		return
+	}
+	if into := ev.Property("into"); ev.Is(EventContactMerged) && into != "" && into != c.ContactID {
+		c.mergedInto(ctx, into)
+		return
 	}
 	c.Events++
 	c.LastEventAt = workflow.Now(ctx)
@@ -307,7 +333,7 @@ func (c *contact) armClock(ctx workflow.Context, sel workflow.Selector) {
 	timer := workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: "engagement clock"})
 	sel.AddFuture(timer, func(f workflow.Future) {
 		c.clockArmed = false
-		if f.Get(ctx, nil) != nil || workflow.Now(ctx).Before(c.nextClock(s)) {
+		if f.Get(ctx, nil) != nil || c.MergedInto != "" || workflow.Now(ctx).Before(c.nextClock(s)) {
 			return
 		}
 		for _, ev := range c.tick(ctx, s) {

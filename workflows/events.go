@@ -55,6 +55,10 @@ const (
 	EventFeatureUsed           = "Feature Used"
 	EventLeadAccepted          = "Lead Accepted" // a sales rep took the lead: SQL
 	EventSalesTaskClosed       = "Sales Task Closed"
+	// EventContactMerged tells both contacts of a merge (Segment's alias of
+	// two known contacts, or a Shopify guest who became a customer): the
+	// one merged away carries "into", the one kept carries "from".
+	EventContactMerged = "Contact Merged"
 
 	// EventPageViewed is what journeys call a page call.
 	EventPageViewed = "Page Viewed"
@@ -85,7 +89,7 @@ var reservedEvents = []string{
 	EventInAppRead, EventInAppClicked,
 	EventUnsubscribed, EventPreferencesUpdated,
 	EventSMSOptedOut, EventSMSOptedIn, EventSMSReceived,
-	EventLeadAccepted, EventSalesTaskClosed,
+	EventLeadAccepted, EventSalesTaskClosed, EventContactMerged,
 	EventBecameLead, EventHandedOff, EventEngagementLapsed,
 }
 

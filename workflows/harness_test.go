@@ -30,6 +30,9 @@ type harness struct {
 	acts   *activities.Activities
 	start  time.Time
 	emails []email
+	// inApp are the SendInApp calls, apart from emails so the plans' email
+	// indexes stay as written.
+	inApp  []email
 	router *workflows.Router
 	// version is the run version journeys start with; 0 is the current one.
 	version int
@@ -113,10 +116,24 @@ func newHarnessFor(t *testing.T, enabled []string, contacts ...models.Contact) *
 				t.Error(err)
 			}
 			h.emails = append(h.emails, email{Offset: h.env.Now().Sub(h.start), Template: "sms:" + req.Template})
+		case workflows.SendInAppActivity:
+			var req workflows.InAppRequest
+			if err := args.Get(&req); err != nil {
+				t.Error(err)
+			}
+			h.inApp = append(h.inApp, email{Offset: h.env.Now().Sub(h.start), Template: "inapp:" + req.Template})
 		}
 	})
 	h.env.SetOnActivityCompletedListener(func(info *activity.Info, result converter.EncodedValue, err error) {
-		if (info.ActivityType.Name != workflows.SendEmailActivity && info.ActivityType.Name != workflows.SendSMSActivity) || err != nil {
+		sends := &h.emails
+		switch info.ActivityType.Name {
+		case workflows.SendEmailActivity, workflows.SendSMSActivity:
+		case workflows.SendInAppActivity:
+			sends = &h.inApp
+		default:
+			return
+		}
+		if err != nil {
 			return
 		}
 		var res workflows.SendResult
@@ -124,10 +141,10 @@ func newHarnessFor(t *testing.T, enabled []string, contacts ...models.Contact) *
 			t.Error(err)
 		}
 		if res.Status == workflows.StatusPaused || res.Status == workflows.StatusHeld {
-			h.emails = h.emails[:len(h.emails)-1] // held, not sent: it is asked again
+			*sends = (*sends)[:len(*sends)-1] // held, not sent: it is asked again
 			return
 		}
-		last := &h.emails[len(h.emails)-1]
+		last := &(*sends)[len(*sends)-1]
 		last.Status, last.Reason, last.Subject, last.To = res.Status, res.Reason, res.Subject, res.To
 	})
 	return h

@@ -164,6 +164,11 @@ func (j *Run) result() (outcome, reason string) {
 
 func (j *Run) onEvent(ev Event) {
 	name := ev.Action()
+	if j.in.Version < j.journey.Since[name] {
+		// A newer contact run forwarded what this run's version does not
+		// hear: it must go on as it would have without it.
+		return
+	}
 	goal := slices.Contains(j.journey.Goals, name)
 	if !j.journey.concerns(j.in.Key, ev, goal, j.in.Settings) {
 		j.log("event", "", describe(ev)+" for another "+j.journey.keyName()+": ignored")

@@ -55,9 +55,13 @@ func stageFor(ev Event, traits map[string]any) string {
 	return ""
 }
 
-// isEngagement reports whether an event shows the contact paying attention:
-// an open, a click or a page view. The engagement clock runs from the last one.
-func isEngagement(ev Event) bool {
+// isEngagement reports whether an event shows a contact run of version
+// paying attention: an open, a click or a page view, and from version 5 an
+// in-app message read or clicked. The engagement clock runs from the last one.
+func isEngagement(ev Event, version int) bool {
+	if version >= 5 && (ev.Is(EventInAppRead) || ev.Is(EventInAppClicked)) {
+		return true
+	}
 	return ev.Kind == KindPage || ev.Is(EventEmailOpened) || ev.Is(EventEmailClicked)
 }
 
@@ -67,7 +71,7 @@ func isEngagement(ev Event) bool {
 // route like the contact's own.
 func (c *contact) lifecycle(ctx workflow.Context, ev Event, s Settings) []Event {
 	now := workflow.Now(ctx)
-	if isEngagement(ev) || c.LastEngagedAt.IsZero() {
+	if isEngagement(ev, c.Version) || c.LastEngagedAt.IsZero() {
 		c.LastEngagedAt, c.Decays, c.Lapsed = now, 0, false
 	}
 	changes := c.score(ev, now, s.ICP)
@@ -75,11 +79,20 @@ func (c *contact) lifecycle(ctx workflow.Context, ev Event, s Settings) []Event 
 	if next := stageFor(ev, c.Traits); next != "" && (before(c.Stage, next) || next == StageChurned) {
 		c.Stage = next
 	}
+	made := c.settle(ctx, changes, oldStage, describe(ev), now, s)
+	c.alert(ctx, ev, oldStage, now)
+	return made
+}
+
+// settle follows a change of score or stage (why says what caused it): it
+// records it, makes a new lead's Became Lead, and hands the lead to sales
+// the first time the score crosses the MQL threshold.
+func (c *contact) settle(ctx workflow.Context, changes []ScoreChange, oldStage, why string, now time.Time, s Settings) []Event {
 	var made []Event
 	if c.Stage == StageLead && oldStage == StageSubscriber {
-		made = append(made, c.internal(ctx, EventBecameLead, map[string]any{"via": describe(ev)}))
+		made = append(made, c.internal(ctx, EventBecameLead, map[string]any{"via": why}))
 	}
-	reason := describe(ev)
+	reason := why
 	if c.MQLAt == nil && c.LeadScore >= s.MQLThreshold && before(c.Stage, StageMQL) {
 		c.Stage = StageMQL
 		c.MQLAt = &now
@@ -93,7 +106,6 @@ func (c *contact) lifecycle(ctx workflow.Context, ev Event, s Settings) []Event 
 			made = append(made, c.internal(ctx, EventHandedOff, map[string]any{"task_id": h.TaskID, "rep": h.RepName}))
 		}
 	}
-	c.alert(ctx, ev, oldStage, now)
 	return made
 }
 

@@ -19,9 +19,12 @@ func init() {
 		// the lead on.
 		Goals:    []string{EventDemoRequested, EventTrialStarted, EventOrderCompleted, EventSubscriptionStarted, EventLeadAccepted},
 		Converts: []string{EventDemoRequested, EventTrialStarted, EventOrderCompleted, EventSubscriptionStarted, EventLeadAccepted},
-		Waits:    []string{EventEmailOpened, EventEmailClicked, EventHandedOff, EventSalesTaskClosed},
+		Waits: []string{EventEmailOpened, EventEmailClicked, EventHandedOff, EventSalesTaskClosed,
+			EventInAppRead, EventInAppClicked},
 		// A visit to the site is engagement too (runs from version 4).
 		WaitsFrom4: []string{EventPageViewed},
+		// So is reading or clicking an in-app message (runs from version 5).
+		Since: map[string]int{EventInAppRead: 5, EventInAppClicked: 5},
 	})
 }
 
@@ -37,9 +40,10 @@ var pricingTrack = []string{"pricing", "roi", "demo", "trial"}
 // Nurture keeps a lead warm until they are ready to buy: useful content every
 // few days (NUDGE_NURTURE_CADENCE), moving from education to proof to the
 // offer, and following what the lead reads. It pauses while a sales rep has
-// the lead, and stops for a lead who has stopped engaging: no open, click or
-// site visit across several emails (opens alone miss readers whose mail
-// client blocks images; runs before version 4 counted opens only).
+// the lead, and stops for a lead who has stopped engaging: no open, click,
+// site visit or in-app read across several emails (opens alone miss
+// readers whose mail client blocks images; runs before version 4 counted
+// opens only, before version 5 no in-app reads or clicks).
 func Nurture(ctx workflow.Context, in JourneyInput) error {
 	j := Begin(ctx, in)
 	s := in.Settings
@@ -74,9 +78,12 @@ func Nurture(ctx workflow.Context, in JourneyInput) error {
 			engaged, unengaged = n, 0
 		}
 		if unengaged >= s.NurtureMaxUnopened {
-			if in.Version >= 4 {
+			switch {
+			case in.Version >= 5:
+				j.Exit(fmt.Sprintf("no opens, clicks, visits or in-app reads since the last %d nurture emails: stopping", unengaged))
+			case in.Version >= 4:
 				j.Exit(fmt.Sprintf("no opens, clicks or visits since the last %d nurture emails: stopping", unengaged))
-			} else {
+			default:
 				j.Exit(fmt.Sprintf("no opens in the last %d nurture emails: stopping", unengaged))
 			}
 			break
@@ -103,7 +110,10 @@ func clickedTag(j *Run, tag string) bool {
 }
 
 // nurtureEngagement counts what shows the lead still reads: opens of this
-// journey's emails, and from version 4 their clicks and site visits too.
+// journey's emails, from version 4 their clicks and site visits too, and
+// from version 5 in-app messages read or clicked. Nurture puts nothing in
+// the inbox, so any in-app message counts, as any visit does: the lead is
+// in the product.
 func nurtureEngagement(j *Run) int {
 	n := 0
 	for _, ev := range j.Events() {
@@ -112,6 +122,8 @@ func nurtureEngagement(j *Run) int {
 		case ev.Is(EventEmailOpened) && ours:
 			n++
 		case j.Input().Version >= 4 && (ev.Is(EventEmailClicked) && ours || ev.Action() == EventPageViewed):
+			n++
+		case j.Input().Version >= 5 && (ev.Is(EventInAppRead) || ev.Is(EventInAppClicked)):
 			n++
 		}
 	}

@@ -65,11 +65,13 @@ func TestNurtureFullDrip(t *testing.T) {
 	}
 }
 
-// Three emails in a row without an open, a click or a visit: nurture stops
-// writing. Runs before version 4 said (and counted) opens only.
+// Three emails in a row without an open, a click, a visit or an in-app
+// read: nurture stops writing. Runs before version 4 said (and counted)
+// opens only, before version 5 no in-app reads.
 func TestNurtureStopsWhenIgnored(t *testing.T) {
 	for version, reason := range map[int]string{
-		workflows.CurrentVersion: "no opens, clicks or visits since the last 3 nurture emails: stopping",
+		workflows.CurrentVersion: "no opens, clicks, visits or in-app reads since the last 3 nurture emails: stopping",
+		4:                        "no opens, clicks or visits since the last 3 nurture emails: stopping",
 		3:                        "no opens in the last 3 nurture emails: stopping",
 	} {
 		h := newHarness(t, lee)
@@ -116,6 +118,34 @@ func TestNurtureCountsClicksAndVisits(t *testing.T) {
 	engage(old)
 	old.runJourney("nurture", lee.ID, becameLead)
 	old.assertRun("nurture", workflows.OutcomeExited, "no opens in the last 3 nurture emails: stopping")
+}
+
+// A lead who reads and clicks in-app messages (here the B2B welcome's)
+// but no email is still engaged from version 5: the drip goes on. A
+// version 4 run does not hear them and stops after three emails.
+func TestNurtureCountsInAppReads(t *testing.T) {
+	engage := func(h *harness) {
+		for i := 1; i <= 8; i++ {
+			name := workflows.EventInAppRead
+			if i%2 == 0 {
+				name = workflows.EventInAppClicked
+			}
+			h.track(time.Duration(i)*4*24*hour+time.Hour, name, map[string]any{"journey": "welcome_b2b", "step": "getting_started"})
+		}
+	}
+	h := newHarness(t, lee)
+	engage(h)
+	h.runJourney("nurture", lee.ID, becameLead)
+	if n := len(h.emails); n != 8 {
+		t.Errorf("version %d: %d nurture emails, want all 8", workflows.CurrentVersion, n)
+	}
+	h.assertRun("nurture", workflows.OutcomeCompleted, "")
+
+	old := newHarness(t, lee)
+	old.version = 4
+	engage(old)
+	old.runJourney("nurture", lee.ID, becameLead)
+	old.assertRun("nurture", workflows.OutcomeExited, "no opens, clicks or visits since the last 3 nurture emails: stopping")
 }
 
 // Repeated opens on one topic bring more of that topic.

@@ -20,6 +20,10 @@ var scoringRules = []scoringRule{
 	// Behaviour: what they do.
 	{Name: "email_opened", Points: 2, Reason: "opened an email", On: is(EventEmailOpened)},
 	{Name: "email_clicked", Points: 5, Reason: "clicked a link in an email", On: is(EventEmailClicked)},
+	// An in-app message read or acted on is worth what an email is (runs
+	// from version 5).
+	{Name: "inapp_read", Points: 2, Reason: "read an in-app message", On: is(EventInAppRead), From: 5},
+	{Name: "inapp_clicked", Points: 5, Reason: "clicked the action of an in-app message", On: is(EventInAppClicked), From: 5},
 	{Name: "pricing_page", Points: 25, Reason: "viewed the pricing page", On: isPricingPage, Daily: true},
 	{Name: "demo_requested", Points: 50, Reason: "requested a demo", On: is(EventDemoRequested)},
 	{Name: "case_study", Points: 10, Reason: "downloaded a case study", On: isCaseStudy},
@@ -47,6 +51,9 @@ type scoringRule struct {
 	// a calendar day (UTC).
 	On    func(c *contact, ev Event) bool
 	Daily bool
+	// From is the first contact run version the rule applies to: a rule
+	// added later must not change how older runs replay.
+	From int
 }
 
 func is(name string) func(*contact, Event) bool {
@@ -121,6 +128,9 @@ func (c *contact) score(ev Event, now time.Time, icp ICP) []ScoreChange {
 	}
 	today := now.UTC().Format(time.DateOnly)
 	for _, r := range scoringRules {
+		if c.Version < r.From {
+			continue
+		}
 		switch {
 		case r.Fit != nil:
 			if !c.Scored[r.Name] && r.Fit(c.Traits, icp) {

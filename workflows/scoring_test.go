@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -176,5 +178,125 @@ func TestLifecycleStages(t *testing.T) {
 	var trial models.Message
 	if err := r.store.DB().Where("channel = ? AND step = ?", "slack", workflows.SlackTrial).Take(&trial).Error; err != nil || trial.To != "#sales" {
 		t.Errorf("trial alert = %+v, %v", trial, err)
+	}
+}
+
+// runAs runs ContactWorkflow for contactID as a run of version, as a run
+// started before an upgrade would.
+func (r *contactRun) runAs(contactID string, version int, until time.Duration) {
+	r.t.Helper()
+	st := workflows.NewContact(contactID)
+	st.Version = version
+	r.at(until, r.env.CancelWorkflow)
+	r.env.ExecuteWorkflow(workflows.ContactWorkflowName, st)
+	if err := r.env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+		r.t.Fatalf("contact workflow ended with %v, want cancelled", err)
+	}
+}
+
+// inAppEngagement reads an in-app message, clicks its action, then reads
+// another: what the gateway records (gateway/inbox.go).
+func inAppEngagement(r *contactRun) {
+	props := func(id int) map[string]any {
+		return map[string]any{"message_id": id, "journey": "welcome_b2b", "step": "getting_started"}
+	}
+	r.send(0, identify(map[string]any{"title": "VP Operations"}, testStart)) // +15
+	r.send(time.Minute, trackEvent(workflows.EventInAppRead, props(1), testStart.Add(time.Minute)))
+	r.send(2*time.Minute, trackEvent(workflows.EventInAppClicked, map[string]any{"message_id": 1, "url": "https://app.example.com/setup", "tag": "inbox"}, testStart.Add(2*time.Minute)))
+	r.send(3*time.Minute, trackEvent(workflows.EventInAppRead, props(2), testStart.Add(3*time.Minute)))
+	r.queryAt(time.Hour)
+}
+
+// From version 5 an in-app message read scores like an email opened, and
+// its action clicked like an email link clicked.
+func TestInAppScoring(t *testing.T) {
+	r := scoringHarness(t, lee)
+	inAppEngagement(r)
+	r.run(lee.ID, 2*time.Hour)
+
+	want := []string{"title +15 = 15", "inapp_read +2 = 17", "inapp_clicked +5 = 22", "inapp_read +2 = 24"}
+	if got := ledger(t, r.harness, lee.ID); !slices.Equal(got, want) {
+		t.Errorf("ledger %v, want %v", got, want)
+	}
+	st := r.states[time.Hour]
+	wantBreakdown := []workflows.ScoreChange{
+		{Rule: "title", Points: 15, Reason: "job title matches the ideal customer profile"},
+		{Rule: "inapp_read", Points: 4, Reason: "read an in-app message"},
+		{Rule: "inapp_clicked", Points: 5, Reason: "clicked the action of an in-app message"},
+	}
+	if st.LeadScore != 24 || !slices.Equal(st.Breakdown, wantBreakdown) {
+		t.Errorf("score %d, breakdown %+v; want 24, %+v", st.LeadScore, st.Breakdown, wantBreakdown)
+	}
+	entries, err := r.store.ScoreLedger(context.Background(), lee.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 4 || entries[2].Reason != "clicked the action of an in-app message" {
+		t.Errorf("ledger entries = %+v", entries)
+	}
+	if c, _ := r.store.Contact(context.Background(), lee.ID); c.LeadScore != 24 {
+		t.Errorf("contact row score %d, want 24", c.LeadScore)
+	}
+}
+
+// A version 4 run scores the same events as it did before: the fit alone.
+func TestInAppNotScoredBeforeVersion5(t *testing.T) {
+	r := scoringHarness(t, lee)
+	inAppEngagement(r)
+	r.runAs(lee.ID, 4, 2*time.Hour)
+
+	if got, want := ledger(t, r.harness, lee.ID), []string{"title +15 = 15"}; !slices.Equal(got, want) {
+		t.Errorf("ledger %v, want %v", got, want)
+	}
+	if st := r.states[time.Hour]; st.LeadScore != 15 || len(st.Breakdown) != 1 {
+		t.Errorf("score %d, breakdown %+v; want the title's 15 alone", st.LeadScore, st.Breakdown)
+	}
+}
+
+// From version 5 an in-app read is engagement: it restarts the clock, so
+// the 60 days of silence that would have lapsed the contact (and started
+// win-back) do not pass, and the decay counts again from the read. A
+// version 4 run does not count it and lapses as before.
+func TestInAppReadResetsTheEngagementClock(t *testing.T) {
+	script := func(r *contactRun) {
+		r.send(0, identify(map[string]any{"title": "Head of Data"}, testStart)) // +15
+		r.send(time.Hour, trackEvent(workflows.EventEmailOpened, nil, testStart.Add(time.Hour)))
+		r.queryAt(31 * 24 * hour)
+		r.send(50*24*hour, trackEvent(workflows.EventInAppRead, map[string]any{"message_id": 7, "journey": "welcome_b2b"}, testStart.Add(50*24*hour)))
+		r.queryAt(50*24*hour + time.Minute)
+		r.queryAt(75 * 24 * hour)
+	}
+
+	r := newContactRun(t, newHarnessFor(t, []string{"winback"}, lee))
+	script(r)
+	r.run(lee.ID, 90*24*hour)
+	if st := r.states[31*24*hour]; st.Decays != 1 || st.LeadScore != 7 {
+		t.Errorf("day 31: score %d decays %d, want 7 and 1", st.LeadScore, st.Decays)
+	}
+	read := testStart.Add(50 * 24 * hour)
+	if st := r.states[50*24*hour+time.Minute]; !st.LastEngagedAt.Equal(read) || st.Decays != 0 || st.Lapsed {
+		t.Errorf("after the read: last engaged %s decays %d lapsed %v, want %s, 0, false", st.LastEngagedAt, st.Decays, st.Lapsed, read)
+	}
+	// Day 75 is 30 days after nothing: 25 days after the read.
+	if st := r.states[75*24*hour]; st.Lapsed || st.Decays != 0 || st.LeadScore != 9 {
+		t.Errorf("day 75: score %d decays %d lapsed %v, want 9, 0, false", st.LeadScore, st.Decays, st.Lapsed)
+	}
+	// Day 80 (30 days after the read) decays once more; no lapse by day 90.
+	want := []string{"title +15 = 15", "email_opened +2 = 17", "inactive -10 = 7", "inapp_read +2 = 9", "inactive -9 = 0"}
+	if got := ledger(t, r.harness, lee.ID); !slices.Equal(got, want) {
+		t.Errorf("ledger %v, want %v", got, want)
+	}
+	if len(r.started) != 0 {
+		t.Errorf("started %v, want no win-back", r.started)
+	}
+
+	old := newContactRun(t, newHarnessFor(t, []string{"winback"}, lee))
+	script(old)
+	old.runAs(lee.ID, 4, 90*24*hour)
+	if st := old.states[75*24*hour]; !st.Lapsed || !st.LastEngagedAt.Equal(testStart.Add(time.Hour)) {
+		t.Errorf("version 4, day 75: lapsed %v, last engaged %s; want lapsed since the open", st.Lapsed, st.LastEngagedAt)
+	}
+	if want := []string{"journey/winback/u-lee"}; !slices.Equal(old.started, want) {
+		t.Errorf("version 4 started %v, want %v", old.started, want)
 	}
 }

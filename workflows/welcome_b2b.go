@@ -20,7 +20,12 @@ func WelcomeB2B(ctx workflow.Context, in JourneyInput) error {
 	j := Begin(ctx, in)
 
 	// Day 0: welcome, with a single clear action: complete your profile.
+	// In the app, a getting-started checklist for the first visit, there
+	// while the welcome runs (runs from version 5).
 	j.Email("welcome")
+	if in.Version >= 5 {
+		j.InApp("getting_started", InAppExpires(welcomeLength))
+	}
 
 	// Day 1: the simplest thing to do for a first bit of value.
 	j.WaitUntil(1 * Day)

@@ -1,7 +1,10 @@
 package workflows_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
@@ -51,6 +54,54 @@ func TestWelcomeB2BWithoutSetup(t *testing.T) {
 	if st.Step != "ended" || !st.Ended {
 		t.Errorf("state = %q ended=%v, want ended", st.Step, st.Ended)
 	}
+
+	// Beside the welcome email, the getting-started checklist in the app,
+	// there for the two weeks of the welcome.
+	if got, want := inAppSent(h), []string{"+0h inapp:welcome_b2b/getting_started sent Welcome to Acme, Dana"}; !slices.Equal(got, want) {
+		t.Errorf("in-app = %v, want %v", got, want)
+	}
+	entries, err := h.store.Inbox(t.Context(), dana.ID, h.start.Add(time.Hour), 30*24*time.Hour, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].ExpiresAt == nil || !entries[0].ExpiresAt.Equal(h.start.Add(14*workflows.Day)) ||
+		!strings.Contains(entries[0].HTML, "<strong>Connect your data</strong>") {
+		t.Errorf("inbox = %+v", entries)
+	}
+	if !hasEntry(st, "inapp", workflows.StatusSent) {
+		t.Errorf("timeline does not show the in-app message:\n%v", st.Timeline)
+	}
+}
+
+// Runs from before version 5 put nothing in the inbox: the emails alone, as recorded.
+func TestWelcomeB2BBeforeVersion5(t *testing.T) {
+	h := newHarness(t, dana)
+	h.version = 4
+	h.runJourney("welcome_b2b", dana.ID, signedUpB2B)
+	h.assertSent(
+		"+0h welcome_b2b/welcome recorded",
+		"+24h welcome_b2b/quick_win recorded",
+		"+72h welcome_b2b/finish_setup recorded",
+		"+168h welcome_b2b/feature_highlight recorded",
+		"+240h welcome_b2b/case_study recorded",
+		"+336h welcome_b2b/check_in recorded",
+	)
+	if len(h.inApp) != 0 {
+		t.Errorf("in-app = %v, want none", inAppSent(h))
+	}
+	var n int64
+	if err := h.store.DB().Model(&models.Message{}).Where("channel = ?", models.ChannelInApp).Count(&n).Error; err != nil || n != 0 {
+		t.Errorf("%d in-app rows (%v), want none", n, err)
+	}
+}
+
+// inAppSent lists "+<hours>h <template> <status> <title>" for each in-app message.
+func inAppSent(h *harness) []string {
+	var out []string
+	for _, m := range h.inApp {
+		out = append(out, offset(m.Offset)+" "+m.Template+" "+m.Status+" "+m.Subject)
+	}
+	return out
 }
 
 func TestWelcomeB2BSetupCompleted(t *testing.T) {

@@ -9,12 +9,14 @@ func init() {
 		Name:     "winback",
 		Workflow: WinBack,
 		// ContactWorkflow's engagement clock makes this event after
-		// NUDGE_WINBACK_AFTER (60 days) without an open, click or page view.
+		// NUDGE_WINBACK_AFTER (60 days) without an open, click or page view
+		// (or, from version 5, an in-app message read or clicked).
 		Starts:  func(ev Event, _ map[string]any) bool { return ev.Is(EventEngagementLapsed) },
 		Reentry: EnterAlways,
-		// Any engagement is a success.
-		Goals:    []string{EventEmailOpened, EventEmailClicked, EventPageViewed},
-		Converts: []string{EventEmailOpened, EventEmailClicked, EventPageViewed}, // re-engaged
+		// Any engagement is a success; in-app from version 5.
+		Goals:    []string{EventEmailOpened, EventEmailClicked, EventPageViewed, EventInAppRead, EventInAppClicked},
+		Converts: []string{EventEmailOpened, EventEmailClicked, EventPageViewed, EventInAppRead, EventInAppClicked}, // re-engaged
+		Since:    map[string]int{EventInAppRead: 5, EventInAppClicked: 5},
 	})
 }
 
