@@ -75,6 +75,9 @@ func TestAliasCalls(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 	assert.Equal(t, "u1", body.Contact.ID)
 	assert.Equal(t, []string{"u2"}, body.MergedFrom)
+	page := e.do(http.MethodGet, "/dashboard/contacts?q=u2", "", e.signIn(t))
+	require.Equal(t, http.StatusOK, page.Code)
+	assert.Contains(t, page.Body.String(), "merged from <code>u2</code>")
 }
 
 // A guest checks out under their email; when the same email becomes a

@@ -418,6 +418,9 @@ type contactsPage struct {
 	Runs     []models.JourneyRun
 	Events   []models.Event
 	Temporal string
+	// MergedFrom are the contacts merged into this one, whose history the
+	// page shows with its own.
+	MergedFrom []string
 }
 
 // dashboardContacts finds a contact by ID, email address or phone number
@@ -451,7 +454,9 @@ func (g *Gateway) dashboardContacts(c *gin.Context) {
 		if page.Ledger, err = g.Store.ScoreLedger(ctx, id); err == nil {
 			if page.Messages, err = g.Store.Messages(ctx, id, recent); err == nil {
 				if page.Runs, err = g.Store.JourneyRuns(ctx, id); err == nil {
-					page.Events, err = g.Store.ContactEvents(ctx, id, recent)
+					if page.Events, err = g.Store.ContactEvents(ctx, id, recent); err == nil {
+						page.MergedFrom, err = g.Store.MergedFrom(ctx, id)
+					}
 				}
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -177,6 +178,48 @@ func (s *Store) contactFor(tx *gorm.DB, userID string) (string, error) {
 	}
 	s.txUserIDs[normalized] = id
 	return id, nil
+}
+
+// lookUpUserIDs reads, in one query per 500, the user_ids rows of the
+// calls' userIds that contactFor would look up one by one: addresses not
+// cached, and, once an alias has named an ID, every other ID not cached
+// (found or not: an ID without a row is its own contact's).
+func (s *Store) lookUpUserIDs(tx *gorm.DB, calls []Incoming) error {
+	var keys []string
+	personal := map[string]bool{}
+	for _, c := range calls {
+		if c.UserID == "" || c.Kind == KindAlias {
+			continue
+		}
+		key, isPersonal := idKey(c.UserID)
+		if _, ok := s.txUserIDs[key]; ok {
+			continue
+		}
+		if _, ok := s.userIDs[key]; ok || (!isPersonal && s.merges == 0) {
+			continue
+		}
+		if isPersonal {
+			personal[key] = true
+		}
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	for chunk := range slices.Chunk(slices.Compact(keys), 500) {
+		var rows []UserID
+		if err := tx.Where("user_id IN ?", chunk).Find(&rows).Error; err != nil {
+			return err
+		}
+		found := map[string]bool{}
+		for _, r := range rows {
+			s.txUserIDs[r.UserID], found[r.UserID] = r.ContactID, true
+		}
+		for _, key := range chunk {
+			if !found[key] && !personal[key] {
+				s.txUserIDs[key] = key
+			}
+		}
+	}
+	return nil
 }
 
 // commitMapping keeps the mappings a committed transaction wrote, and

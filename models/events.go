@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -166,9 +167,33 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[s
 		ev.LeaseOwner, ev.LeaseUntil = lease.Owner, &until
 		return nil
 	}
+	// New events are inserted many rows to a statement: before anything
+	// reads events (an anonymousId's link, an alias) and at the end.
+	// Resent messageIds are found first, in one query, and skipped whole.
+	seen, err := s.storedMessageIDs(tx, calls)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.lookUpUserIDs(tx, calls); err != nil {
+		return nil, err
+	}
+	var fresh []*Event
+	flush := func() error {
+		if len(fresh) == 0 {
+			return nil
+		}
+		// Without the AfterCreate hook: engagement and touches are noted
+		// below, once the contact exists.
+		err := tx.Session(&gorm.Session{SkipHooks: true}).CreateInBatches(fresh, eventRows).Error
+		fresh = fresh[:0]
+		return err
+	}
 	for i := range calls {
 		call := &calls[i]
 		if call.Kind == KindAlias {
+			if err := flush(); err != nil {
+				return nil, err
+			}
 			made, err := s.alias(tx, call, now, leaseFor)
 			if err != nil {
 				return nil, err
@@ -176,13 +201,21 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[s
 			toSignal = append(toSignal, made...)
 			continue
 		}
-		ev := call.Event
+		if seen[call.MessageID] {
+			continue // a resent messageId
+		}
+		seen[call.MessageID] = true
+		ev := new(Event)
+		*ev = call.Event
 		ev.ReceivedAt = now
 		if ev.ContactID, err = s.contactFor(tx, call.UserID); err != nil {
 			return nil, err
 		}
 
 		if ev.ContactID != "" && ev.AnonymousID != "" {
+			if err := flush(); err != nil {
+				return nil, err
+			}
 			released, err := s.linkAnonymous(tx, ev.AnonymousID, ev.ContactID, leaseFor)
 			if err != nil {
 				return nil, err
@@ -208,38 +241,63 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[s
 		if ev.ContactID == "" {
 			ev.Status = EventHeld
 		}
-		if err := leaseFor(&ev); err != nil {
+		if err := leaseFor(ev); err != nil {
 			return nil, err
 		}
-		// Without the AfterCreate hook: the contact may not exist yet, so
-		// its engagement is noted below, once it does.
-		res := skipDuplicates(tx).Session(&gorm.Session{SkipHooks: true}).Create(&ev)
-		if res.Error != nil {
-			return nil, res.Error
-		}
-		if res.RowsAffected == 0 {
-			continue // a resent messageId
-		}
+		fresh = append(fresh, ev)
 		if ev.ContactID != "" {
 			if err := s.upsertContact(tx, ev.ContactID, ev.Traits, call.ContextTimezone); err != nil {
 				return nil, err
 			}
 			// The touch first: an order placed on the landing visit
 			// carries it.
-			if err := noteTouch(tx, &ev); err != nil {
+			if err := noteTouch(tx, ev); err != nil {
 				return nil, err
 			}
-			if err := s.recordOrder(tx, &ev); err != nil {
+			if _, order := orderStatus[ev.Name]; order {
+				// An order is credited to the latest click, which may be
+				// among the events not inserted yet.
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+			if err := s.recordOrder(tx, ev); err != nil {
 				return nil, err
 			}
-			if err := noteEngagement(tx, &ev); err != nil {
+			if err := noteEngagement(tx, ev); err != nil {
 				return nil, err
 			}
-			stored := ev
-			toSignal = append(toSignal, &stored)
+			toSignal = append(toSignal, ev) // its ID is set when it is inserted
 		}
 	}
-	return toSignal, nil
+	return toSignal, flush()
+}
+
+// eventRows is how many events one insert statement writes: about 2,000
+// bound values, well inside SQLite's and MySQL's limits.
+const eventRows = 100
+
+// storedMessageIDs is the set of the calls' messageIds the events table
+// already has. A duplicate that commits meanwhile (another gateway's)
+// fails the insert, and the retry of the request finds it here.
+func (s *Store) storedMessageIDs(tx *gorm.DB, calls []Incoming) (map[string]bool, error) {
+	seen := make(map[string]bool, len(calls))
+	ids := make([]string, 0, len(calls))
+	for _, c := range calls {
+		if c.Kind != KindAlias {
+			ids = append(ids, c.MessageID)
+		}
+	}
+	for chunk := range slices.Chunk(ids, 500) {
+		var found []string
+		if err := tx.Model(&Event{}).Where("message_id IN ?", chunk).Pluck("message_id", &found).Error; err != nil {
+			return nil, err
+		}
+		for _, id := range found {
+			seen[id] = true
+		}
+	}
+	return seen, nil
 }
 
 // commitKnown adds the contacts a committed transaction made sure of to the
@@ -256,6 +314,16 @@ func (s *Store) commitKnown(committed bool) {
 		}
 	}
 	s.created = s.created[:0]
+	clear(s.txKnown)
+}
+
+// noteKnown remembers a contact the transaction under way made sure of.
+func (s *Store) noteKnown(id string) {
+	if s.txKnown == nil {
+		s.txKnown = map[string]bool{}
+	}
+	s.txKnown[id] = true
+	s.created = append(s.created, id) // known to all once the transaction commits
 }
 
 const knownContacts = 100_000
@@ -352,22 +420,42 @@ func (s *Store) upsertContact(tx *gorm.DB, id string, traits map[string]any, con
 		// The common case, a track call: make sure the contact exists, in
 		// one statement, or none when this store already wrote it. (The
 		// writer goroutine is the only caller, so the set needs no lock.)
-		if s.known[id] {
+		if s.known[id] || s.txKnown[id] {
 			return nil
 		}
 		err := skipDuplicates(tx).Create(&Contact{ID: id, LifecycleStage: StageSubscriber, Traits: map[string]any{}}).Error
 		if err == nil {
-			s.created = append(s.created, id) // known once the transaction commits
+			s.noteKnown(id)
 		}
 		return err
 	}
 	var c Contact
+	if !s.known[id] && !s.txKnown[id] {
+		// Most identifies of a contact this store has not seen are its
+		// first: try the insert before a read. (On SQLite a read costs more
+		// than an insert: the driver prepares every query anew.)
+		c = Contact{ID: id, LifecycleStage: StageSubscriber, Traits: map[string]any{}}
+		c.ApplyTraits(traits, contextTimezone)
+		res := skipDuplicates(tx).Create(&c)
+		if res.Error != nil {
+			return res.Error
+		}
+		s.noteKnown(id) // a track after this identify need not make sure of it
+		if res.RowsAffected > 0 {
+			return nil
+		}
+		c = Contact{}
+	}
 	err := tx.Where("id = ?", id).Take(&c).Error
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		c = Contact{ID: id, LifecycleStage: StageSubscriber, Traits: map[string]any{}}
 		c.ApplyTraits(traits, contextTimezone)
-		return tx.Create(&c).Error
+		if err := tx.Create(&c).Error; err != nil {
+			return err
+		}
+		s.noteKnown(id)
+		return nil
 	case err != nil:
 		return err
 	case len(traits) == 0 && (contextTimezone == "" || c.Timezone != ""):

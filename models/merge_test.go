@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -161,5 +162,37 @@ func TestMergesReachEveryStore(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		assert.Equal(t, "new-id", got[0].ContactID, "the other store had old-id cached as itself")
+	})
+}
+
+// Events are inserted many to a statement: each returned event carries the
+// ID its row got, in both databases, resent messageIds are skipped within
+// a request and across requests, and an anonymousId's held events are
+// released by an identify later in the same request.
+func TestAcceptBatchesKeepIDs(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		var calls []models.Incoming
+		for i := range 250 {
+			id := fmt.Sprintf("p%d", i)
+			calls = append(calls, track("v-"+id, "", "anon-"+id, "Product Viewed"),
+				identify("i-"+id, id, "anon-"+id, map[string]any{"email": id + "@example.com"}),
+				track("t-"+id, id, "", "Signed Up"), track("t-"+id, id, "", "Signed Up"))
+		}
+		got, err := s.Accept(ctx, calls, models.Lease{})
+		require.NoError(t, err)
+		require.Len(t, got, 750, "three events for each of 250 contacts; the repeat skipped")
+		for _, ev := range got {
+			var row models.Event
+			require.NoError(t, s.DB().Where("id = ?", ev.ID).Take(&row).Error)
+			require.Equal(t, ev.MessageID, row.MessageID, "event %d", ev.ID)
+			require.Equal(t, models.EventPending, row.Status)
+		}
+		again, err := s.Accept(ctx, calls[:8], models.Lease{})
+		require.NoError(t, err)
+		assert.Empty(t, again, "resent")
+		var n int64
+		require.NoError(t, s.DB().Model(&models.Event{}).Count(&n).Error)
+		assert.Equal(t, int64(750), n)
 	})
 }

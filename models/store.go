@@ -35,6 +35,7 @@ type Store struct {
 	// exist.
 	known       map[string]bool
 	created     []string
+	txKnown     map[string]bool   // made sure of in the transaction under way
 	idKey       []byte            // the contact ID key (contactids.go)
 	userIDs     map[string]string // user IDs mapped to contact IDs, committed
 	txUserIDs   map[string]string // and mapped in the transaction under way

@@ -73,6 +73,9 @@ func welcomeB2B(m mutation) any {
 	return func(ctx workflow.Context, in workflows.JourneyInput) error {
 		j := workflows.Begin(ctx, in)
 		j.Email("welcome")
+		if in.Version >= 5 {
+			j.InApp("getting_started", workflows.InAppExpires(14*day))
+		}
 		j.WaitUntil(1 * day)
 		j.Email("quick_win")
 		if m == add {

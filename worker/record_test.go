@@ -294,8 +294,25 @@ func TestRecordFullHistories(t *testing.T) {
 	must(s.Post("/v1/track", `{"userId":"oli","event":"Order Completed","properties":{"order_id":"3001","total":80,"currency":"USD"}}`))
 	must(s.Post("/v1/track", `{"userId":"oli","event":"Order Completed","properties":{"order_id":"3002","total":25,"currency":"USD"}}`))
 
+	// Two contacts who are one person: Mo signed up, Max ordered. An admin
+	// alias merges Mo into Max (version 5): Max's workflow adopts Mo's
+	// welcome, whose end Mo's workflow forwards to it.
+	must(s.Post("/v1/identify", `{"userId":"mo","traits":{"email":"mo@example.com","firstName":"Mo"}}`))
+	must(s.Post("/v1/track", `{"userId":"mo","event":"Signed Up"}`))
+	must(s.Post("/v1/identify", `{"userId":"max","traits":{"email":"max@example.com","firstName":"Max"}}`))
+	must(s.Post("/v1/track", `{"userId":"max","event":"Order Completed","properties":{"order_id":"3101","total":30,"currency":"USD"}}`))
+	waitTimeline(ctx, t, c, "journey/welcome_ecommerce/mo", "welcome")
+	waitTimeline(ctx, t, c, "journey/post_purchase/max/3101", "confirmation")
+	if _, err := s.Admin(http.MethodPost, "/v1/alias", `{"previousId":"mo","userId":"max"}`); err != nil {
+		t.Fatal(err)
+	}
+
 	// Bea: setup completed before day 3, then the pricing page and a demo.
 	waitStep(ctx, t, c, "journey/welcome_b2b/bea", "wait until day 1")
+	// She read the getting-started message in the app (version 5).
+	if _, err := s.Admin(http.MethodPost, "/v1/track", `{"userId":"bea","event":"In-App Read","properties":{"journey":"welcome_b2b","step":"getting_started"}}`); err != nil {
+		t.Fatal(err)
+	}
 	must(s.Post("/v1/track", `{"userId":"bea","event":"Setup Completed"}`))
 	must(s.Post("/v1/page", `{"userId":"bea","name":"Pricing","properties":{"path":"/pricing"}}`))
 	must(s.Post("/v1/track", `{"userId":"bea","event":"Demo Requested"}`))
@@ -355,7 +372,7 @@ func TestRecordFullHistories(t *testing.T) {
 		"journey/welcome_ecommerce/ella":  {"email welcome", "email brand_story", "email still_thinking"},
 		"journey/welcome_b2b/bea":         {"email welcome", "email quick_win", "email next_milestone", "email feature_highlight", "email case_study", "email check_in"},
 		"journey/welcome_b2b/finn":        {"email welcome", "email quick_win", "email finish_setup", "email feature_highlight", "email case_study", "email check_in"},
-		"journey/nurture/finn":            {"email 1_educational", "email 2_educational", "email 3_use_case", "exit no opens, clicks or visits since the last 3 nurture emails: stopping"},
+		"journey/nurture/finn":            {"email 1_educational", "email 2_educational", "email 3_use_case", "exit no opens, clicks, visits or in-app reads since the last 3 nurture emails: stopping"},
 		nurture:                           {"email 1_educational", "email 2_educational", "check clicked a pricing link: moved to the pricing track", "email 3_pricing", "email 4_roi", "email 5_demo", "email 6_trial"},
 		"journey/abandoned_cart/liv/ch-1": {"email reminder", "email social_proof", "sms reminder", "email incentive"},
 		"journey/abandoned_cart/liv/ch-2": {"email reminder", "email social_proof", "check cart of $40.00 is not over the $100.00 SMS threshold: no SMS", "email incentive"},
@@ -376,6 +393,20 @@ func TestRecordFullHistories(t *testing.T) {
 		return err == nil && v.Get(&st) == nil && st.Lapsed && st.Decays >= 1 && len(st.Running) == 0 && st.Stage == workflows.StageTrial
 	})
 	full["contact_b2b_lifecycle"] = "contact/bea"
+	// Mo's and Max's runs are recorded once the handed-over welcome ended.
+	waitClosed(ctx, t, c, "journey/welcome_ecommerce/mo")
+	waitFor(ctx, t, func() bool {
+		var mo, kept workflows.ContactState
+		v, err := c.QueryWorkflow(ctx, "contact/mo", "", workflows.QueryState)
+		if err != nil || v.Get(&mo) != nil {
+			return false
+		}
+		v, err = c.QueryWorkflow(ctx, "contact/max", "", workflows.QueryState)
+		return err == nil && v.Get(&kept) == nil && mo.MergedInto == "max" && len(mo.Running) == 0 &&
+			!slices.ContainsFunc(kept.Running, func(r workflows.RunningJourney) bool { return r.WorkflowID == "journey/welcome_ecommerce/mo" })
+	})
+	full["contact_merged_away"] = "contact/mo"
+	full["contact_merged_into"] = "contact/max"
 	if t.Failed() {
 		t.FailNow()
 	}
