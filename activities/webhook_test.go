@@ -28,6 +28,7 @@ const hookSecret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 // hookCall is one request the fake receiver got.
 type hookCall struct {
 	Method      string
+	Path        string
 	Header      http.Header
 	Body        []byte
 	ContentType string
@@ -47,7 +48,7 @@ func newFakeReceiver(t *testing.T) *fakeReceiver {
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
-		f.calls = append(f.calls, hookCall{Method: r.Method, Header: r.Header.Clone(), Body: body, ContentType: r.Header.Get("Content-Type")})
+		f.calls = append(f.calls, hookCall{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, ContentType: r.Header.Get("Content-Type")})
 		var reply func(http.ResponseWriter)
 		if len(f.replies) > 0 {
 			reply, f.replies = f.replies[0], f.replies[1:]

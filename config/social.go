@@ -24,6 +24,7 @@ import (
 //	    text: Spring is here, and so is our new collection.
 //	    link: https://shop.example.com/spring
 //	    image: https://shop.example.com/img/spring.jpg
+//	    image_alt: A linen dress on a line of spring washing.
 //	    at: "2027-03-20 09:00"
 //	    zone: Europe/Paris
 //	    to: mastodon            # or webhook:<name from NUDGE_WEBHOOKS>
@@ -42,16 +43,20 @@ var socialTimeLayouts = []string{"2006-01-02 15:04", "2006-01-02T15:04", "2006-0
 
 // socialEntry is one post as the file writes it.
 type socialEntry struct {
-	Text    string `yaml:"text"`
-	Link    string `yaml:"link"`
-	Image   string `yaml:"image"`
-	At      string `yaml:"at"`
-	Zone    string `yaml:"zone"`
-	To      string `yaml:"to"`
-	Approve bool   `yaml:"approve"`
+	Text     string `yaml:"text"`
+	Link     string `yaml:"link"`
+	Image    string `yaml:"image"`
+	ImageAlt string `yaml:"image_alt"`
+	At       string `yaml:"at"`
+	Zone     string `yaml:"zone"`
+	To       string `yaml:"to"`
+	Approve  bool   `yaml:"approve"`
 }
 
-var socialFields = []string{"text", "link", "image", "at", "zone", "to", "approve"}
+var socialFields = []string{"text", "link", "image", "image_alt", "at", "zone", "to", "approve"}
+
+// socialAltLimit is the longest media description Mastodon takes.
+const socialAltLimit = 1500
 
 // SocialTargets are what a post's to: may name: Mastodon when it is
 // configured, and the webhooks by name.
@@ -137,7 +142,8 @@ func ParseSocialPosts(file string, b []byte, defaultZone *time.Location, targets
 			return nil, fmt.Errorf("%s: post %q (line %d): %v", file, name, v.Line, err)
 		}
 		p := workflows.SocialPost{Name: name, Text: strings.TrimSpace(e.Text), Link: strings.TrimSpace(e.Link),
-			Image: strings.TrimSpace(e.Image), Zone: strings.TrimSpace(e.Zone), To: strings.TrimSpace(e.To), Approve: e.Approve}
+			Image: strings.TrimSpace(e.Image), ImageAlt: strings.TrimSpace(e.ImageAlt), Zone: strings.TrimSpace(e.Zone), To: strings.TrimSpace(e.To),
+			Approve: e.Approve}
 		if p.Text == "" {
 			return nil, bad(line("text"), "text", "is empty")
 		}
@@ -148,6 +154,12 @@ func ParseSocialPosts(file string, b []byte, defaultZone *time.Location, targets
 			if pu, err := url.Parse(u.value); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 				return nil, bad(line(u.field), u.field, "%q is not an absolute http(s) URL", u.value)
 			}
+		}
+		if p.ImageAlt != "" && p.Image == "" {
+			return nil, bad(line("image_alt"), "image_alt", "is set but image is not; alt text describes the image")
+		}
+		if n := utf8.RuneCountInString(p.ImageAlt); n > socialAltLimit {
+			return nil, bad(line("image_alt"), "image_alt", "is %d characters, over Mastodon's %d", n, socialAltLimit)
 		}
 		loc, err := defaultZone, error(nil)
 		if p.Zone == "" {
@@ -173,8 +185,9 @@ func ParseSocialPosts(file string, b []byte, defaultZone *time.Location, targets
 			if !targets.Mastodon {
 				return nil, bad(line("to"), "to", "mastodon, but NUDGE_MASTODON_URL and NUDGE_MASTODON_TOKEN are not both set")
 			}
-			if n := utf8.RuneCountInString(workflows.SocialStatus(p)); n > workflows.MastodonStatusLimit {
-				return nil, bad(line("text"), "text", "with its link and image the status is %d characters, over Mastodon's %d", n, workflows.MastodonStatusLimit)
+			// The image goes as media, not in the text.
+			if n := utf8.RuneCountInString(workflows.MastodonStatus(p)); n > workflows.MastodonStatusLimit {
+				return nil, bad(line("text"), "text", "with its link the status is %d characters, over Mastodon's %d", n, workflows.MastodonStatusLimit)
 			}
 		case isHook:
 			if !slices.Contains(targets.Webhooks, hook) {

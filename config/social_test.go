@@ -19,6 +19,7 @@ posts:
     text: "  Spring is here.  "
     link: https://shop.example.com/spring
     image: https://shop.example.com/spring.jpg
+    image_alt: " A linen dress on a washing line. "
     at: "2027-03-20 09:00"
     zone: Europe/Paris
     to: mastodon
@@ -37,7 +38,7 @@ posts:
 		t.Fatalf("posts = %+v, want spring-launch then sale in file order", posts)
 	}
 	p := posts[0]
-	if p.Text != "Spring is here." || p.Link != "https://shop.example.com/spring" || p.Image != "https://shop.example.com/spring.jpg" ||
+	if p.Text != "Spring is here." || p.Link != "https://shop.example.com/spring" || p.Image != "https://shop.example.com/spring.jpg" || p.ImageAlt != "A linen dress on a washing line." ||
 		p.Zone != "Europe/Paris" || p.To != "mastodon" || !p.Approve {
 		t.Errorf("spring-launch = %+v", p)
 	}
@@ -75,7 +76,10 @@ func TestBadSocialPosts(t *testing.T) {
 		{"no mastodon", entry(ok), `to: mastodon, but NUDGE_MASTODON_URL and NUDGE_MASTODON_TOKEN are not both set`, SocialTargets{}},
 		{"empty text", entry("    text: \"  \"\n    at: \"2027-03-20 09:00\"\n    to: mastodon\n"), `post "launch" (line 3): text: is empty`, socialTargets},
 		{"too long", entry("    text: " + long + "\n    link: https://shop.example.com/a-rather-long-path\n    at: \"2027-03-20 09:00\"\n    to: mastodon\n"),
-			`post "launch" (line 3): text: with its link and image the status is 525 characters, over Mastodon's 500`, socialTargets},
+			`post "launch" (line 3): text: with its link the status is 525 characters, over Mastodon's 500`, socialTargets},
+		{"alt without image", entry(ok + "    image_alt: A dress\n"), `social.yaml: post "launch" (line 7): image_alt: is set but image is not; alt text describes the image`, socialTargets},
+		{"alt too long", entry(ok + "    image: https://shop.example.com/a.png\n    image_alt: " + strings.Repeat("é", 1501) + "\n"),
+			`social.yaml: post "launch" (line 8): image_alt: is 1501 characters, over Mastodon's 1500`, socialTargets},
 		{"unknown field", entry(ok + "    when: now\n"), `post "launch" (line 7): when: unknown field`, socialTargets},
 		{"bad link", entry(ok + "    link: shop.example.com\n"), `link: "shop.example.com" is not an absolute http(s) URL`, socialTargets},
 		{"bad name", "posts:\n  Launch Day:\n" + ok, `line 2: the post name "Launch Day" is not lower-case`, socialTargets},
@@ -89,8 +93,14 @@ func TestBadSocialPosts(t *testing.T) {
 			}
 		})
 	}
+	// The image goes to Mastodon as media: its URL is not counted.
+	src := entry("    text: " + long + "\n    image: https://shop.example.com/img/" + strings.Repeat("a", 40) + ".png\n    image_alt: " +
+		strings.Repeat("x", 1500) + "\n    at: \"2027-03-20 09:00\"\n    to: mastodon\n")
+	if _, err := ParseSocialPosts("social.yaml", []byte(src), nil, socialTargets); err != nil {
+		t.Errorf("a long image URL and 1500 characters of alt text: %v", err)
+	}
 	// Over 500 is a Mastodon limit only: a webhook takes it.
-	src := entry("    text: " + strings.Repeat("x", 600) + "\n    at: \"2027-03-20 09:00\"\n    to: webhook:zapier\n")
+	src = entry("    text: " + strings.Repeat("x", 600) + "\n    at: \"2027-03-20 09:00\"\n    to: webhook:zapier\n")
 	if _, err := ParseSocialPosts("social.yaml", []byte(src), nil, socialTargets); err != nil {
 		t.Errorf("a long post to a webhook: %v", err)
 	}

@@ -17,24 +17,37 @@ import (
 )
 
 // NUDGE_SOCIAL_POSTS at worker start: each post's workflow starts, posts at
-// its time to a Mastodon stand-in once, and a reconcile after that starts
-// nothing again; a post changed before its time is updated.
+// its time to a Mastodon stand-in once, its image uploaded as media, and a
+// reconcile after that starts nothing again; a post changed before its
+// time is updated.
 func TestSocialPostsReconcile(t *testing.T) {
 	var mu sync.Mutex
-	var keys []string
+	var keys, statuses []string
+	var uploads int
 	masto := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		mu.Lock()
-		keys = append(keys, r.Header.Get("Idempotency-Key"))
-		mu.Unlock()
+		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"id":"7","url":"https://mastodon.example/@acme/7"}`))
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/img/now.gif": // the image's host
+			w.Header().Set("Content-Type", "image/gif")
+			_, _ = w.Write([]byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"))
+		case "/api/v2/media":
+			uploads++
+			_, _ = w.Write([]byte(`{"id":"70","type":"image","url":"https://files.mastodon.example/70.gif"}`))
+		default:
+			keys = append(keys, r.Header.Get("Idempotency-Key"))
+			statuses = append(statuses, string(body))
+			_, _ = w.Write([]byte(`{"id":"7","url":"https://mastodon.example/@acme/7"}`))
+		}
 	}))
 	t.Cleanup(masto.Close)
 	soon := time.Now().UTC().Add(3 * time.Second).Format("2006-01-02 15:04:05")
 	later := time.Now().UTC().Add(time.Hour).Format("2006-01-02 15:04:05")
 	file := filepath.Join(t.TempDir(), "social.yaml")
-	if err := os.WriteFile(file, []byte("posts:\n  soon:\n    text: Now\n    at: \""+soon+"\"\n    zone: UTC\n    to: mastodon\n"+
+	if err := os.WriteFile(file, []byte("posts:\n  soon:\n    text: Now\n    image: "+masto.URL+"/img/now.gif\n    image_alt: A dot\n"+
+		"    at: \""+soon+"\"\n    zone: UTC\n    to: mastodon\n"+
 		"  later:\n    text: Later\n    at: \""+later+"\"\n    zone: UTC\n    to: mastodon\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +103,10 @@ func TestSocialPostsReconcile(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(keys) != 1 {
-		t.Errorf("%d posts to Mastodon, want 1", len(keys))
+	if len(keys) != 1 || uploads != 1 {
+		t.Errorf("%d posts and %d uploads to Mastodon, want 1 each", len(keys), uploads)
+	}
+	if want := `{"status":"Now","media_ids":["70"]}`; len(statuses) == 1 && statuses[0] != want {
+		t.Errorf("status %s, want %s", statuses[0], want)
 	}
 }

@@ -79,13 +79,14 @@ func SocialDone(state string) bool {
 
 // SocialPost is one scheduled post, as the file says it.
 type SocialPost struct {
-	Name  string    `json:"name" yaml:"-"`
-	Text  string    `json:"text"`
-	Link  string    `json:"link,omitempty"`
-	Image string    `json:"image,omitempty"` // a URL; posted in the text (see activities/social.go)
-	At    time.Time `json:"at"`              // the post's time, read in Zone
-	Zone  string    `json:"zone"`            // IANA zone the time was written in
-	To    string    `json:"to"`              // mastodon, or webhook:<name>
+	Name     string    `json:"name" yaml:"-"`
+	Text     string    `json:"text"`
+	Link     string    `json:"link,omitempty"`
+	Image    string    `json:"image,omitempty"`     // a URL; uploaded to Mastodon as media (see activities/social.go)
+	ImageAlt string    `json:"image_alt,omitempty"` // the image's alt text (Mastodon's media description)
+	At       time.Time `json:"at"`                  // the post's time, read in Zone
+	Zone     string    `json:"zone"`                // IANA zone the time was written in
+	To       string    `json:"to"`                  // mastodon, or webhook:<name>
 	// Approve asks in Slack (Channel) before posting, waiting up to
 	// ApprovalTimeout (0: DefaultSocialApprovalTimeout).
 	Approve         bool          `json:"approve,omitempty"`
@@ -131,7 +132,8 @@ var socialRecordOptions = workflow.ActivityOptions{
 }
 
 var socialPostOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: time.Minute,
+	// Room for an image's fetch, upload and processing before the status.
+	StartToCloseTimeout: 3 * time.Minute,
 	// Mastodon or a receiver down for a while delays the post; past this
 	// it is recorded as failed.
 	ScheduleToCloseTimeout: 2 * time.Hour,
@@ -264,20 +266,30 @@ func socialApproval(ctx, rctx workflow.Context, post SocialPost, record func(Soc
 // instance.
 const MastodonStatusLimit = 500
 
-// SocialStatus is the text a post goes out with: its text, then its link
-// and its image's URL each on a line of their own. The image is shared as
-// a link (the instance shows a preview card), not uploaded as media.
+// SocialStatus is a post in full, as the Slack approval request and a
+// webhook target show it: its text, then its link and its image's URL each
+// after a blank line.
 func SocialStatus(p SocialPost) string {
-	s := p.Text
-	for _, u := range []string{p.Link, p.Image} {
+	return socialText(p.Text, p.Link, p.Image)
+}
+
+// MastodonStatus is the status text a post goes to Mastodon with: its
+// text, then its link after a blank line. The image is not in the text: it
+// is uploaded as media and attached to the status.
+func MastodonStatus(p SocialPost) string {
+	return socialText(p.Text, p.Link)
+}
+
+func socialText(text string, urls ...string) string {
+	for _, u := range urls {
 		if u != "" {
-			s += "\n\n" + u
+			text += "\n\n" + u
 		}
 	}
-	return s
+	return text
 }
 
 func sameSocialPost(a, b SocialPost) bool {
-	return a.Text == b.Text && a.Link == b.Link && a.Image == b.Image && a.At.Equal(b.At) && a.Zone == b.Zone &&
+	return a.Text == b.Text && a.Link == b.Link && a.Image == b.Image && a.ImageAlt == b.ImageAlt && a.At.Equal(b.At) && a.Zone == b.Zone &&
 		a.To == b.To && a.Approve == b.Approve && a.Channel == b.Channel && a.ApprovalTimeout == b.ApprovalTimeout
 }

@@ -219,3 +219,36 @@ func TestSocialPostCancelled(t *testing.T) {
 		})
 	}
 }
+
+// A change to the image's alt text alone is a change: the workflow takes it.
+func TestSocialPostAltTextUpdated(t *testing.T) {
+	e := newSocialEnv(t, time.Date(2027, 3, 18, 12, 0, 0, 0, time.UTC))
+	p := parisPost(t)
+	p.Image, p.ImageAlt = "https://shop.example.com/spring.jpg", "A linen dress"
+	alt := p
+	alt.ImageAlt = "A linen dress on a washing line"
+	e.env.RegisterDelayedCallback(func() {
+		e.env.SignalWorkflow(workflows.SocialUpdateSignal, alt)
+	}, time.Hour)
+	st := e.run(t, p)
+	if st.State != workflows.SocialPosted || st.Post.ImageAlt != alt.ImageAlt || len(e.states) != 2 {
+		t.Errorf("result = %+v, states %d", st, len(e.states))
+	}
+}
+
+// Slack and a webhook get the image's URL in the text; Mastodon, which
+// gets the image as media, does not.
+func TestSocialStatusTexts(t *testing.T) {
+	p := parisPost(t)
+	p.Image = "https://shop.example.com/spring.jpg"
+	if got, want := workflows.SocialStatus(p), "Spring is here\n\nhttps://shop.example.com/spring\n\nhttps://shop.example.com/spring.jpg"; got != want {
+		t.Errorf("SocialStatus = %q, want %q", got, want)
+	}
+	if got, want := workflows.MastodonStatus(p), "Spring is here\n\nhttps://shop.example.com/spring"; got != want {
+		t.Errorf("MastodonStatus = %q, want %q", got, want)
+	}
+	p.Link = ""
+	if got := workflows.MastodonStatus(p); got != "Spring is here" {
+		t.Errorf("MastodonStatus without a link = %q", got)
+	}
+}
