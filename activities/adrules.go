@@ -167,12 +167,24 @@ func adBudgetUnit(currency string) int64 { return 1_000_000 / ads.MetaOffset(cur
 var errAdPlatformOff = errors.New("is not configured")
 
 // changeAdObject sends the row's change to its platform and returns what
-// the platform answered, for the audit row.
+// the platform answered, for the audit row. An undo (UndoOf set) first
+// reads the object and goes ahead only if the platform still holds what
+// the undone action set (checkUndo).
 func (a *Activities) changeAdObject(ctx context.Context, row *models.AdAction, validateOnly bool) (string, error) {
 	switch row.Platform {
 	case workflows.AdPlatformMeta:
 		if a.Ads.Meta == nil {
 			return "", fmt.Errorf("Meta %w: set NUDGE_META_ACCESS_TOKEN", errAdPlatformOff)
+		}
+		if row.UndoOf != nil {
+			o, err := a.Ads.Meta.Object(ctx, row.ObjectID)
+			if err != nil {
+				return "", fmt.Errorf("%s %s could not be read on Meta before the undo: %w", row.Level, row.ObjectID, err)
+			}
+			now := adHeld{status: string(o.Status), budget: o.DailyBudget * adBudgetUnit(row.Currency), budgetID: row.BudgetID}
+			if err := checkUndo(ctx, row, "Meta", now); err != nil {
+				return "", err
+			}
 		}
 		ch := meta.Change{ValidateOnly: validateOnly}
 		switch row.Action {
@@ -202,6 +214,15 @@ func (a *Activities) changeAdObject(ctx context.Context, row *models.AdAction, v
 		if a.Ads.GoogleCustomerID != "" && row.Account != "" && row.Account != a.Ads.GoogleCustomerID {
 			return "", fmt.Errorf("Google Ads account %s is not NUDGE_GOOGLE_ADS_CUSTOMER_ID (%s)", row.Account, a.Ads.GoogleCustomerID)
 		}
+		if row.UndoOf != nil {
+			c, err := a.Ads.Google.Campaign(ctx, row.ObjectID)
+			if err != nil {
+				return "", fmt.Errorf("%s %s could not be read on Google Ads before the undo: %w", row.Level, row.ObjectID, err)
+			}
+			if err := checkUndo(ctx, row, "Google Ads", adHeld{status: c.Status, budget: int64(c.BudgetAmount), budgetID: c.BudgetID}); err != nil {
+				return "", err
+			}
+		}
 		var m google.Mutation
 		var err error
 		switch row.Action {
@@ -224,6 +245,64 @@ func (a *Activities) changeAdObject(ctx context.Context, row *models.AdAction, v
 		return "Google changed " + m.ResourceName + "; request-id " + m.RequestID, nil
 	}
 	return "", fmt.Errorf("unknown ad platform %q", row.Platform)
+}
+
+// adHeld is what a platform holds now for an object: its status, its
+// daily budget in micros (0: none, the budget is set elsewhere) and, on
+// Google, the campaign budget it draws on.
+type adHeld struct {
+	status   string
+	budget   int64
+	budgetID string
+}
+
+// errAdChangedElsewhere is an undo refused because the object no longer
+// holds what the undone action set: a person (in Ads Manager or the Google
+// Ads UI) or another tool changed it since, and setting the value from
+// before the action back would silently overwrite that change.
+var errAdChangedElsewhere = errors.New("it was changed elsewhere since, and an undo only reverses Nudge's own change")
+
+// checkUndo compares what the platform holds now with what the undone
+// action set, which is the undo row's before value (AdUndoWorkflow swaps
+// them): the status for a pause or enable, the daily budget (and, on
+// Google, which campaign budget) for a budget change. A difference refuses
+// the undo, naming both values; nothing is sent.
+//
+// A retry of the activity may find the undo's own value there: an earlier
+// attempt's change went through but its answer was lost. That attempt's
+// change is let through (it is sent again, which changes nothing twice);
+// on a first attempt the same value means someone set it back by hand, and
+// the undo is refused like any other difference.
+func checkUndo(ctx context.Context, row *models.AdAction, platform string, now adHeld) error {
+	retry := activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt > 1
+	what := fmt.Sprintf("%s %s", row.Level, row.ObjectID)
+	switch row.Action {
+	case workflows.AdActionPause, workflows.AdActionEnable:
+		if now.status == row.StatusBefore || retry && now.status == row.StatusAfter {
+			return nil
+		}
+		return fmt.Errorf("not undone: %s's status on %s is now %s, not the %s that action %d set; %w",
+			what, platform, now.status, row.StatusBefore, *row.UndoOf, errAdChangedElsewhere)
+	case workflows.AdActionSetBudget:
+		if row.BudgetID != "" && now.budgetID != row.BudgetID {
+			held := "campaign budget " + now.budgetID
+			if now.budgetID == "" {
+				held = "no campaign budget"
+			}
+			return fmt.Errorf("not undone: %s now draws on %s on %s, not budget %s that action %d changed; %w",
+				what, held, platform, row.BudgetID, *row.UndoOf, errAdChangedElsewhere)
+		}
+		if now.budget == row.BudgetBefore || retry && now.budget == row.BudgetAfter {
+			return nil
+		}
+		held := "unset"
+		if now.budget > 0 {
+			held = ads.Micros(now.budget).String() + " " + row.Currency
+		}
+		return fmt.Errorf("not undone: %s's daily budget on %s is now %s, not the %s %s that action %d set; %w",
+			what, platform, held, ads.Micros(row.BudgetBefore), row.Currency, *row.UndoOf, errAdChangedElsewhere)
+	}
+	return fmt.Errorf("unknown ad action %q", row.Action)
 }
 
 // SetAdOutcome records what became of decisions: rejected, expired, or

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
@@ -11,9 +13,12 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/nudgehq/nudge/activities"
 	"github.com/nudgehq/nudge/ads/adstest"
+	"github.com/nudgehq/nudge/ads/meta"
 	"github.com/nudgehq/nudge/models"
 	"github.com/nudgehq/nudge/workflows"
 )
@@ -355,4 +360,303 @@ func TestAdUndoActivities(t *testing.T) {
 	if err := f.run(t, workflows.MarkAdUndoneActivity, workflows.AdUndoMark{ID: id, UndoID: 10, At: adAt}, nil); !nonRetryable(err) {
 		t.Errorf("second mark: %v", err)
 	}
+}
+
+// undo runs the real AdUndoWorkflow on the fixture's activities, on the
+// test clock, and returns its result.
+func (f *adFixture) undo(t *testing.T, id uint64) workflows.AdUndoResult {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(time.Minute)
+	f.acts.Register(env)
+	env.RegisterWorkflowWithOptions(workflows.AdUndoWorkflow, workflow.RegisterOptions{Name: workflows.AdUndoWorkflowName})
+	env.ExecuteWorkflow(workflows.AdUndoWorkflowName, id)
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("the undo did not complete")
+	}
+	var res workflows.AdUndoResult
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("undo of %d: %v", id, err)
+	}
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// applied records a decision in apply mode and makes it on its platform.
+func (f *adFixture) applied(t *testing.T, d workflows.AdDecision) uint64 {
+	t.Helper()
+	d.Mode = workflows.AdModeApply
+	id := f.record(t, d)
+	if res, err := f.apply(t, workflows.AdApplyRequest{ID: id, Outcome: workflows.AdOutcomeApplied}); err != nil || res.Outcome != "applied" {
+		t.Fatalf("applying %s: %+v, %v", d.Action, res, err)
+	}
+	return id
+}
+
+func (f *adFixture) outcome(t *testing.T, id uint64) string {
+	t.Helper()
+	row, err := f.store.AdActionByID(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return row.Outcome
+}
+
+// An undo reverses Nudge's own change only: while Meta still holds the
+// budget the action set, the undo sets the one from before back; once
+// someone changed it in Ads Manager, the undo is refused, says both
+// values, sends nothing, and the action stays applied.
+func TestAdUndoMetaBudgetChecksWhatMetaHolds(t *testing.T) {
+	t.Run("unchanged", func(t *testing.T) {
+		f := newAdFixture(t)
+		id := f.applied(t, metaBudget(workflows.AdModeApply, 60_000_000)) // Meta: 6000 cents
+		res := f.undo(t, id)
+		if res.Undo.Outcome != "applied" || res.Undo.Response != `Meta answered {"success": true}` || res.Original.Outcome != "undone" {
+			t.Fatalf("undo %+v", res)
+		}
+		if o, _ := f.meta.Object("100"); o.DailyBudget != 5000 {
+			t.Errorf("Meta's budget is %d cents, want 5000 back", o.DailyBudget)
+		}
+		reqs := f.meta.Requests()
+		if n := len(reqs); n != 3 || reqs[1].Method != "GET" || reqs[1].Query.Get("fields") != "id,name,status,effective_status,daily_budget" ||
+			reqs[2].Method != "POST" || reqs[2].Form.Get("daily_budget") != "5000" {
+			t.Errorf("requests to Meta: %+v", reqs)
+		}
+		if got := f.outcome(t, id); got != "undone" {
+			t.Errorf("the original is %s", got)
+		}
+	})
+	t.Run("changed in Ads Manager", func(t *testing.T) {
+		f := newAdFixture(t)
+		id := f.applied(t, metaBudget(workflows.AdModeApply, 60_000_000))
+		f.meta.SetObject(adstest.MetaObject{ID: "100", Name: "Spring sale", Status: "ACTIVE", DailyBudget: 7500})
+		res := f.undo(t, id)
+		want := fmt.Sprintf("not undone: campaign 100's daily budget on Meta is now 75.00 USD, not the 60.00 USD that action %d set; "+
+			"it was changed elsewhere since, and an undo only reverses Nudge's own change", id)
+		if res.Undo.Outcome != "failed" || res.Undo.Response != want || res.Original.Outcome != "applied" {
+			t.Fatalf("undo %+v\nwant response %s", res, want)
+		}
+		if posts := len(f.meta.RequestsTo("/100")) - 2; posts != 0 { // the action's POST and the undo's GET
+			t.Errorf("%d more requests to Meta's object", posts)
+		}
+		if reqs := f.meta.Requests(); reqs[len(reqs)-1].Method != "GET" {
+			t.Errorf("the undo's last request to Meta was %s", reqs[len(reqs)-1].Method)
+		}
+		if o, _ := f.meta.Object("100"); o.DailyBudget != 7500 {
+			t.Errorf("Meta's budget is %d cents, want the person's 7500 kept", o.DailyBudget)
+		}
+		if got := f.outcome(t, id); got != "applied" {
+			t.Errorf("the original is %s, want applied", got)
+		}
+		row, _ := f.store.AdActionByID(context.Background(), res.Undo.ID)
+		if row.Outcome != "failed" || row.Response != want {
+			t.Errorf("undo row %s %q", row.Outcome, row.Response)
+		}
+		// Slack hears of the failure, with the reason.
+		if m := f.row(t, fmt.Sprintf("ads/%d/failed", res.Undo.ID)); !strings.Contains(m.Text+m.HTML, "changed elsewhere since") {
+			t.Errorf("failure notice %q", m.HTML)
+		}
+	})
+	t.Run("budget moved off the object", func(t *testing.T) {
+		f := newAdFixture(t)
+		id := f.applied(t, metaBudget(workflows.AdModeApply, 60_000_000))
+		f.meta.SetObject(adstest.MetaObject{ID: "100", Name: "Spring sale", Status: "ACTIVE"})
+		undo := metaBudget(workflows.AdModeApply, 50_000_000)
+		undo.Key, undo.UndoOf, undo.BudgetBefore = "undo/1", id, 60_000_000
+		res, err := f.apply(t, workflows.AdApplyRequest{ID: f.record(t, undo), Outcome: workflows.AdOutcomeApplied})
+		if err != nil || res.Outcome != "failed" || !strings.HasPrefix(res.Response, "not undone: campaign 100's daily budget on Meta is now unset, not the 60.00 USD") {
+			t.Errorf("%+v, %v", res, err)
+		}
+	})
+}
+
+// Google: the undo reads the campaign through searchStream first.
+func TestAdUndoGoogleChecksWhatGoogleHolds(t *testing.T) {
+	pause := workflows.AdDecision{Rule: "spend_spike", RuleVersion: 1, Platform: "google", Account: adstest.GoogleCustomerID, ObjectID: "555",
+		Level: "campaign", ObjectName: "Brand search", BudgetID: "777", Currency: "USD", Action: workflows.AdActionPause,
+		StatusBefore: "ENABLED", StatusAfter: "PAUSED", Reason: "spend 3x"}
+	budget := pause
+	budget.Rule, budget.Action, budget.StatusBefore, budget.StatusAfter = "scale_winners", workflows.AdActionSetBudget, "", ""
+	budget.BudgetBefore, budget.BudgetAfter = 50_000_000, 60_000_000
+	wantQuery := map[string]any{"query": "SELECT campaign.id, campaign.status, campaign.campaign_budget, campaign_budget.amount_micros, " +
+		"campaign_budget.resource_name FROM campaign WHERE campaign.id = 555"}
+
+	t.Run("status unchanged", func(t *testing.T) {
+		f := newAdFixture(t)
+		id := f.applied(t, pause)
+		res := f.undo(t, id)
+		if res.Undo.Outcome != "applied" || res.Original.Outcome != "undone" {
+			t.Fatalf("undo %+v", res)
+		}
+		if c, _ := f.google.Campaign("555"); c.Status != "ENABLED" {
+			t.Errorf("campaign %+v, want enabled again", c)
+		}
+		searches := f.google.RequestsTo(":searchStream")
+		if len(searches) != 1 || !reflect.DeepEqual(searches[0].JSON, wantQuery) {
+			t.Errorf("searches %+v", searches)
+		}
+		if n := len(f.google.RequestsTo("campaigns:mutate")); n != 2 {
+			t.Errorf("%d campaign mutates, want the pause and the undo", n)
+		}
+	})
+	t.Run("status changed in Google Ads", func(t *testing.T) {
+		f := newAdFixture(t)
+		id := f.applied(t, pause)
+		f.google.AddCampaign(adstest.GoogleCampaign{ID: "555", Name: "Brand search", Status: "REMOVED", BudgetID: "777"})
+		res := f.undo(t, id)
+		want := fmt.Sprintf("not undone: campaign 555's status on Google Ads is now REMOVED, not the PAUSED that action %d set; "+
+			"it was changed elsewhere since, and an undo only reverses Nudge's own change", id)
+		if res.Undo.Outcome != "failed" || res.Undo.Response != want || res.Original.Outcome != "applied" {
+			t.Fatalf("undo %+v\nwant response %s", res, want)
+		}
+		if n := len(f.google.RequestsTo("campaigns:mutate")); n != 1 {
+			t.Errorf("%d campaign mutates, want only the pause", n)
+		}
+		if c, _ := f.google.Campaign("555"); c.Status != "REMOVED" {
+			t.Errorf("campaign %+v", c)
+		}
+		if got := f.outcome(t, id); got != "applied" {
+			t.Errorf("the original is %s, want applied", got)
+		}
+	})
+	t.Run("budget changed in Google Ads", func(t *testing.T) {
+		f := newAdFixture(t)
+		id := f.applied(t, budget)
+		f.google.SetBudget("777", 75_000_000)
+		res := f.undo(t, id)
+		want := fmt.Sprintf("not undone: campaign 555's daily budget on Google Ads is now 75.00 USD, not the 60.00 USD that action %d set; "+
+			"it was changed elsewhere since, and an undo only reverses Nudge's own change", id)
+		if res.Undo.Outcome != "failed" || res.Undo.Response != want || res.Original.Outcome != "applied" {
+			t.Fatalf("undo %+v\nwant response %s", res, want)
+		}
+		if n := len(f.google.RequestsTo("campaignBudgets:mutate")); n != 1 {
+			t.Errorf("%d budget mutates, want only the action's", n)
+		}
+		if c, _ := f.google.Campaign("555"); c.Budget != 75_000_000 {
+			t.Errorf("campaign %+v", c)
+		}
+	})
+	t.Run("budget unchanged", func(t *testing.T) {
+		f := newAdFixture(t)
+		res := f.undo(t, f.applied(t, budget))
+		if c, _ := f.google.Campaign("555"); res.Undo.Outcome != "applied" || c.Budget != 50_000_000 {
+			t.Errorf("undo %+v, campaign %+v", res, c)
+		}
+	})
+	t.Run("campaign moved to another budget", func(t *testing.T) {
+		f := newAdFixture(t)
+		id := f.applied(t, budget)
+		f.google.AddCampaign(adstest.GoogleCampaign{ID: "555", Name: "Brand search", Status: "ENABLED", BudgetID: "888", Budget: 60_000_000})
+		res := f.undo(t, id)
+		want := fmt.Sprintf("not undone: campaign 555 now draws on campaign budget 888 on Google Ads, not budget 777 that action %d changed; "+
+			"it was changed elsewhere since, and an undo only reverses Nudge's own change", id)
+		if res.Undo.Outcome != "failed" || res.Undo.Response != want {
+			t.Errorf("undo %+v\nwant response %s", res, want)
+		}
+	})
+}
+
+// A read that fails for now is an error Temporal retries, with nothing
+// sent and the undo still pending; one that fails for good fails the undo
+// with the platform's answer. A dry run of an undo checks the same way.
+func TestAdUndoReadFailures(t *testing.T) {
+	f := newAdFixture(t)
+	orig := f.applied(t, metaPause(workflows.AdModeApply))
+	undo := metaPause(workflows.AdModeApply)
+	undo.Key, undo.UndoOf, undo.Action, undo.StatusBefore, undo.StatusAfter = "undo/meta", orig, workflows.AdActionEnable, "PAUSED", "ACTIVE"
+	id := f.record(t, undo)
+
+	f.meta.Fail(adstest.HTTPError(503).On("/100"))
+	_, err := f.apply(t, workflows.AdApplyRequest{ID: id, Outcome: workflows.AdOutcomeApplied})
+	if err == nil || nonRetryable(err) || !strings.Contains(err.Error(), "campaign 100 could not be read on Meta before the undo") ||
+		!strings.Contains(err.Error(), "HTTP 503") {
+		t.Fatalf("503: %v, want a retryable error", err)
+	}
+	if got := f.outcome(t, id); got != "pending" {
+		t.Errorf("after a 503 the undo is %s", got)
+	}
+	if reqs := f.meta.Requests(); len(reqs) != 2 || reqs[1].Method != "GET" {
+		t.Errorf("requests to Meta %+v, want the pause and the read", reqs)
+	}
+
+	g := workflows.AdDecision{Rule: "spend_spike", Platform: "google", Account: adstest.GoogleCustomerID, ObjectID: "555", Level: "campaign",
+		BudgetID: "777", Currency: "USD", Action: workflows.AdActionEnable, StatusBefore: "PAUSED", StatusAfter: "ENABLED",
+		Mode: workflows.AdModeApply, UndoOf: orig, Key: "undo/google"}
+	gid := f.record(t, g)
+	f.google.Fail(adstest.HTTPError(503).On(":searchStream"))
+	if _, err := f.apply(t, workflows.AdApplyRequest{ID: gid, Outcome: workflows.AdOutcomeApplied}); err == nil || nonRetryable(err) ||
+		!strings.Contains(err.Error(), "campaign 555 could not be read on Google Ads before the undo") {
+		t.Errorf("Google 503: %v, want a retryable error", err)
+	}
+
+	f.meta.Fail(adstest.GraphError(400, 100, 33, "Object with ID '100' does not exist").On("/100"))
+	res, err := f.apply(t, workflows.AdApplyRequest{ID: id, Outcome: workflows.AdOutcomeApplied})
+	if err != nil || res.Outcome != "failed" || !strings.HasPrefix(res.Response, "campaign 100 could not be read on Meta before the undo: ") ||
+		!strings.Contains(res.Response, "code 100, subcode 33") {
+		t.Errorf("refused read: %+v, %v", res, err)
+	}
+
+	// Validate-only: Meta holds ACTIVE (set back by hand), not the PAUSED
+	// the action set.
+	f.meta.SetObject(adstest.MetaObject{ID: "100", Name: "Spring sale", Status: "ACTIVE", DailyBudget: 5000})
+	dry := undo
+	dry.Key, dry.Mode = "undo/dry", workflows.AdModeDryRun
+	before := len(f.meta.Requests())
+	res, err = f.apply(t, workflows.AdApplyRequest{ID: f.record(t, dry), ValidateOnly: true, Outcome: workflows.AdOutcomeDryRun})
+	want := fmt.Sprintf("not undone: campaign 100's status on Meta is now ACTIVE, not the PAUSED that action %d set; "+
+		"it was changed elsewhere since, and an undo only reverses Nudge's own change", orig)
+	if err != nil || res.Outcome != "failed" || res.Response != want {
+		t.Errorf("dry run: %+v, %v\nwant %s", res, err, want)
+	}
+	if reqs := f.meta.Requests()[before:]; len(reqs) != 1 || reqs[0].Method != "GET" {
+		t.Errorf("a dry run's requests %+v, want one read", reqs)
+	}
+}
+
+// An undo whose change went through but whose answer was lost is retried;
+// the retry finds the undo's own value on Meta and completes, rather than
+// taking it for someone else's change.
+func TestAdUndoRetryAfterLostAnswer(t *testing.T) {
+	f := newAdFixture(t)
+	id := f.applied(t, metaPause(workflows.AdModeApply))
+	lose := &loseFirstPost{next: http.DefaultTransport}
+	mc, err := meta.New(meta.Config{AccessToken: adstest.MetaToken, APIURL: f.meta.URL, HTTPClient: &http.Client{Transport: lose}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.acts.Ads.Meta = mc
+	res := f.undo(t, id)
+	if res.Undo.Outcome != "applied" || res.Original.Outcome != "undone" || !lose.lost {
+		t.Fatalf("undo %+v (answer lost: %v)", res, lose.lost)
+	}
+	var methods []string
+	for _, r := range f.meta.Requests() {
+		methods = append(methods, r.Method+" "+r.Form.Get("status"))
+	}
+	if want := []string{"POST PAUSED", "GET ", "POST ACTIVE", "GET ", "POST ACTIVE"}; !reflect.DeepEqual(methods, want) {
+		t.Errorf("requests to Meta %v, want %v", methods, want)
+	}
+	if o, _ := f.meta.Object("100"); o.Status != "ACTIVE" {
+		t.Errorf("Meta's object %+v", o)
+	}
+}
+
+// loseFirstPost delivers the first POST and then reports the connection
+// lost, as a timeout after the platform made the change would.
+type loseFirstPost struct {
+	next http.RoundTripper
+	lost bool
+}
+
+func (l *loseFirstPost) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(r)
+	if err != nil || r.Method != "POST" || l.lost {
+		return resp, err
+	}
+	resp.Body.Close()
+	l.lost = true
+	return nil, errors.New("connection reset by peer")
 }

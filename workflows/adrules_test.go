@@ -626,6 +626,35 @@ func TestAdUndo(t *testing.T) {
 	}
 }
 
+// An undo the activity refuses (the platform no longer holds what the
+// action set) ends the run without an error: the undo row is failed with
+// the reason, Slack hears of the failure, and the original stays applied.
+func TestAdUndoRefused(t *testing.T) {
+	w := newAdWorld(t, adNow)
+	w.rows = []workflows.AdDecision{
+		{ID: 1, Key: "r/scale_winners/meta/10/set_budget", Rule: "scale_winners", Platform: "meta", Account: "act_1", ObjectID: "10", Level: "campaign",
+			Action: workflows.AdActionSetBudget, BudgetBefore: 50_000_000, BudgetAfter: 60_000_000, Mode: workflows.AdModeApply, Outcome: workflows.AdOutcomeApplied},
+	}
+	why := "not undone: campaign 10's daily budget on Meta is now 75.00 USD, not the 60.00 USD that action 1 set; " +
+		"it was changed elsewhere since, and an undo only reverses Nudge's own change"
+	w.refuse["10"] = why
+	w.env.ExecuteWorkflow(workflows.AdUndoWorkflow, uint64(1))
+	var res workflows.AdUndoResult
+	if err := w.env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Undo.Outcome != workflows.AdOutcomeFailed || res.Undo.Response != why || res.Original.Outcome != workflows.AdOutcomeApplied ||
+		res.Original.UndoneBy != 0 {
+		t.Errorf("undo %+v", res)
+	}
+	if len(w.undone) != 0 || w.rows[0].Outcome != workflows.AdOutcomeApplied {
+		t.Errorf("marked %+v; the original is %s", w.undone, w.rows[0].Outcome)
+	}
+	if len(w.notices) != 1 || w.notices[0].Kind != workflows.AdNoticeFailed || w.notices[0].IDs[0] != 2 {
+		t.Errorf("notices %+v", w.notices)
+	}
+}
+
 // Every shipped rule is registered, in AdRuleNames order, with settings
 // that pass their own check.
 func TestAdRulesCatalog(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -89,6 +90,27 @@ func TestGoogleRefusesWhatGoogleRefuses(t *testing.T) {
 	q, _ := json.Marshal(map[string]string{"query": "SELECT campaign.id FROM campaign"})
 	if code, body := do(t, "POST", search, "application/json", string(q), h); code != 200 || !strings.HasPrefix(body, `[{"fieldMask":"campaign.id","requestId":"`) {
 		t.Errorf("no rows: %d %s", code, body)
+	}
+	// Without segments or metrics, a query reads the campaigns themselves,
+	// filtered by ID, each resource with its resourceName.
+	g.AddCampaign(GoogleCampaign{ID: "11", Name: "Brand", Status: "PAUSED", BudgetID: "501", Budget: 50_000_000})
+	g.AddCampaign(GoogleCampaign{ID: "12", Name: "PMax", Status: "ENABLED", BudgetID: "502", Budget: 20_000_000})
+	one, _ := json.Marshal(map[string]string{"query": "SELECT campaign.id, campaign.status, campaign_budget.amount_micros FROM campaign WHERE campaign.id = 11"})
+	code, body = do(t, "POST", search, "application/json", string(one), h)
+	var batches []struct {
+		Results   []map[string]map[string]string `json:"results"`
+		FieldMask string                         `json:"fieldMask"`
+	}
+	if err := json.Unmarshal([]byte(body), &batches); code != 200 || err != nil || len(batches) != 1 || len(batches[0].Results) != 1 ||
+		batches[0].FieldMask != "campaign.id,campaign.status,campaignBudget.amountMicros" {
+		t.Fatalf("one campaign: %d %s", code, body)
+	}
+	want := map[string]map[string]string{
+		"campaign":       {"resourceName": "customers/" + GoogleCustomerID + "/campaigns/11", "id": "11", "status": "PAUSED"},
+		"campaignBudget": {"resourceName": "customers/" + GoogleCustomerID + "/campaignBudgets/501", "amountMicros": "50000000"},
+	}
+	if got := batches[0].Results[0]; !reflect.DeepEqual(got, want) {
+		t.Errorf("row %v, want %v", got, want)
 	}
 	// Without the developer token, Google Ads refuses; the Data Manager API does not ask.
 	code, body = do(t, "POST", search, "application/json", string(q), http.Header{"Authorization": h["Authorization"]})

@@ -129,6 +129,14 @@ func (g *Google) Campaign(id string) (GoogleCampaign, bool) {
 	return c, ok
 }
 
+// SetBudget sets a campaign budget's daily amount, as a change in the
+// Google Ads UI would (every campaign sharing the budget sees it).
+func (g *Google) SetBudget(id string, amount ads.Micros) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.budgets[id] = amount
+}
+
 // AddStats seeds metrics.
 func (g *Google) AddStats(s ...GoogleStat) {
 	g.mu.Lock()
@@ -300,6 +308,7 @@ func (g *Google) ads(w http.ResponseWriter, req Request, rest string) {
 }
 
 var gaql = regexp.MustCompile(`(?is)^\s*SELECT\s+(.+?)\s+FROM\s+(\w+)(?:\s+WHERE\s+(.+?))?(?:\s+ORDER\s+BY\s+(.+?))?(?:\s+LIMIT\s+\d+)?\s*$`)
+var campaignIDFilter = regexp.MustCompile(`(?i)campaign\.id\s*=\s*(\d+)`)
 var between = regexp.MustCompile(`(?i)segments\.date\s+BETWEEN\s+'(\d{4}-\d{2}-\d{2})'\s+AND\s+'(\d{4}-\d{2}-\d{2})'`)
 
 // camel turns GAQL's snake_case into the JSON's lowerCamelCase.
@@ -350,7 +359,11 @@ func (g *Google) searchStream(w http.ResponseWriter, req Request) {
 			GoogleFailure{Kind: "queryError", Code: "EXPECTED_FILTERS_ON_DATE_RANGE", Message: "A date range must be specified when segments.date is selected."})
 		return
 	}
-	rows := g.select_(fields, since, until)
+	var only []string
+	for _, id := range campaignIDFilter.FindAllStringSubmatch(m[3], -1) {
+		only = append(only, id[1])
+	}
+	rows := g.select_(fields, since, until, only)
 	mask := make([]string, len(fields))
 	for i, f := range fields {
 		res, name, _ := strings.Cut(f, ".")
@@ -388,13 +401,30 @@ var googleFields = map[string]bool{
 }
 
 // select_ joins the seeded days with their campaigns, in date and campaign
-// order, and writes each row with only the fields asked for.
-func (g *Google) select_(fields []string, since, until string) []map[string]map[string]any {
+// order, and writes each row with only the fields asked for. A query that
+// selects neither segments nor metrics reads the campaigns themselves, one
+// row each in ID order, as Google does. only, when not empty, keeps the
+// campaigns with those IDs (WHERE campaign.id = …).
+func (g *Google) select_(fields []string, since, until string, only []string) []map[string]map[string]any {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	kept := func(id string) bool {
+		_, ok := g.campaigns[id]
+		return ok && (len(only) == 0 || slices.Contains(only, id))
+	}
+	resources := !slices.ContainsFunc(fields, func(f string) bool {
+		return strings.HasPrefix(f, "segments.") || strings.HasPrefix(f, "metrics.")
+	})
 	var days []GoogleStat
+	if resources {
+		for id := range g.campaigns {
+			if kept(id) {
+				days = append(days, GoogleStat{CampaignID: id})
+			}
+		}
+	}
 	for _, s := range g.stats {
-		if _, ok := g.campaigns[s.CampaignID]; ok && s.Date >= since && s.Date <= until {
+		if !resources && kept(s.CampaignID) && s.Date >= since && s.Date <= until {
 			days = append(days, s)
 		}
 	}

@@ -522,3 +522,44 @@ func TestConfigChecks(t *testing.T) {
 		t.Errorf("%d requests sent", n)
 	}
 }
+
+// Campaign reads one campaign's status and budget now through
+// searchStream, without segments or metrics; a campaign Google does not
+// return is an error that will not pass by retrying.
+func TestCampaignReadsStatusAndBudget(t *testing.T) {
+	c, g := newClient(t)
+	seed(g)
+	g.AddCampaign(adstest.GoogleCampaign{ID: "13", Name: "No stats", Status: "PAUSED", BudgetID: "503", Budget: 7_000_000})
+	ctx := context.Background()
+	got, err := c.Campaign(ctx, "11")
+	if want := (google.Campaign{ID: "11", Status: "ENABLED", BudgetID: "501", BudgetAmount: 50_000_000}); err != nil || got != want {
+		t.Fatalf("campaign 11: %+v, %v; want %+v", got, err, want)
+	}
+	g.SetBudget("501", 75_000_000)
+	got, err = c.Campaign(ctx, "11")
+	if err != nil || got.BudgetAmount != 75_000_000 {
+		t.Errorf("after a change elsewhere: %+v, %v", got, err)
+	}
+	// A campaign without a single day of metrics is read all the same.
+	if got, err := c.Campaign(ctx, "13"); err != nil || got.Status != "PAUSED" || got.BudgetAmount != 7_000_000 {
+		t.Errorf("campaign 13: %+v, %v", got, err)
+	}
+	searches := g.RequestsTo(":searchStream")
+	wantQuery := "SELECT campaign.id, campaign.status, campaign.campaign_budget, campaign_budget.amount_micros, " +
+		"campaign_budget.resource_name FROM campaign WHERE campaign.id = 11"
+	if len(searches) != 3 || !reflect.DeepEqual(searches[0].JSON, map[string]any{"query": wantQuery}) {
+		t.Errorf("searches %d, first %v\nwant query %s", len(searches), searches[0].JSON, wantQuery)
+	}
+
+	if _, err := c.Campaign(ctx, "99"); err == nil || ads.Retryable(err) ||
+		err.Error() != "google: campaign 99: Google returned no such campaign in customer 1234567890" {
+		t.Errorf("missing campaign: %v", err)
+	}
+	if _, err := c.Campaign(ctx, "11 OR campaign.id > 0"); err == nil || len(g.RequestsTo(":searchStream")) != 4 {
+		t.Errorf("an ID that is not digits: %v", err)
+	}
+	g.Fail(adstest.GoogleError(503, "UNAVAILABLE", "The service is currently unavailable.").On(":searchStream"))
+	if _, err := c.Campaign(ctx, "11"); !ads.Retryable(err) {
+		t.Errorf("503: %v, want retryable", err)
+	}
+}
