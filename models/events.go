@@ -107,9 +107,17 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 		if err != nil {
 			return err
 		}
+		var all []Incoming
+		for _, r := range group {
+			all = append(all, r.calls...)
+		}
+		seen, err := s.prepareCalls(tx, all)
+		if err != nil {
+			return err
+		}
 		for _, r := range group {
 			var err error
-			if r.toSignal, err = s.accept(tx, r.calls, r.lease, blocked, now); err != nil {
+			if r.toSignal, err = s.accept(tx, r.calls, r.lease, blocked, seen, now); err != nil {
 				return err
 			}
 		}
@@ -131,7 +139,11 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 			if err := s.checkMerges(tx); err != nil {
 				return err
 			}
-			r.toSignal, err = s.accept(tx, r.calls, r.lease, map[string]bool{}, now)
+			seen, err := s.prepareCalls(tx, r.calls)
+			if err != nil {
+				return err
+			}
+			r.toSignal, err = s.accept(tx, r.calls, r.lease, map[string]bool{}, seen, now)
 			return err
 		})
 		s.commitKnown(r.err == nil)
@@ -141,10 +153,22 @@ func (s *Store) acceptGroup(group []*acceptRequest) {
 	}
 }
 
+// prepareCalls reads, for all the calls a transaction stores, what would
+// otherwise take a query each: the messageIds stored already (the set
+// returned, which accept adds each call's to), and the user IDs to look up.
+func (s *Store) prepareCalls(tx *gorm.DB, calls []Incoming) (map[string]bool, error) {
+	seen, err := s.storedMessageIDs(tx, calls)
+	if err != nil {
+		return nil, err
+	}
+	return seen, s.lookUpUserIDs(tx, calls)
+}
+
 // accept stores one request's calls inside tx. blocked caches, for the
 // transaction, whether a contact has pending events the lease's owner may
-// not go ahead of.
-func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[string]bool, now time.Time) (toSignal []*Event, err error) {
+// not go ahead of; seen holds the messageIds stored already
+// (prepareCalls).
+func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked, seen map[string]bool, now time.Time) (toSignal []*Event, err error) {
 	// leaseFor decides an event's lease before it is written.
 	leaseFor := func(ev *Event) error {
 		ev.LeaseOwner, ev.LeaseUntil = "", nil
@@ -169,14 +193,7 @@ func (s *Store) accept(tx *gorm.DB, calls []Incoming, lease Lease, blocked map[s
 	}
 	// New events are inserted many rows to a statement: before anything
 	// reads events (an anonymousId's link, an alias) and at the end.
-	// Resent messageIds are found first, in one query, and skipped whole.
-	seen, err := s.storedMessageIDs(tx, calls)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.lookUpUserIDs(tx, calls); err != nil {
-		return nil, err
-	}
+	// Resent messageIds (seen) are skipped whole.
 	var fresh []*Event
 	flush := func() error {
 		if len(fresh) == 0 {

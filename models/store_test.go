@@ -485,3 +485,36 @@ func TestMigrateAgainChangesNothing(t *testing.T) {
 		}
 	})
 }
+
+// Requests that share a group commit share its duplicate check: the same
+// messageId sent by 16 clients at once is stored once and handed to one.
+func TestConcurrentResendsStoreOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		got := make([][]*models.Event, 16)
+		errs := make([]error, 16)
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i], errs[i] = s.Accept(ctx, []models.Incoming{track("same", "u1", "", "Signed Up")}, models.Lease{})
+			}()
+		}
+		wg.Wait()
+		handed := 0
+		for i := range got {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			handed += len(got[i])
+		}
+		var n int64
+		if err := s.DB().Model(&models.Event{}).Where("message_id = ?", "same").Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 || handed != 1 {
+			t.Fatalf("stored %d, handed %d; want 1 and 1", n, handed)
+		}
+	})
+}
