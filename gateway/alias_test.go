@@ -78,6 +78,16 @@ func TestAliasCalls(t *testing.T) {
 	page := e.do(http.MethodGet, "/dashboard/contacts?q=u2", "", e.signIn(t))
 	require.Equal(t, http.StatusOK, page.Code)
 	assert.Contains(t, page.Body.String(), "merged from <code>u2</code>")
+
+	// A link mailed to the merged contact speaks for the person: its
+	// unsubscribe stops the kept contact's mail, and an inbox token asked
+	// for by the old ID is the kept contact's.
+	rec = e.do(http.MethodPost, e.unsubscribePath("u2"), "List-Unsubscribe=One-Click", "Content-Type: application/x-www-form-urlencoded")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.NotNil(t, e.contact(t, "u1").UnsubscribedAt, "the kept contact is unsubscribed")
+	rec = e.do(http.MethodPost, "/v1/inbox/tokens", `{"contact_id":"u2","ttl":"1h"}`, bearer(adminKey))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Contains(t, rec.Body.String(), `"contact_id":"u1"`)
 }
 
 // A guest checks out under their email; when the same email becomes a

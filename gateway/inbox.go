@@ -122,6 +122,14 @@ func (g *Gateway) inboxToken(c *gin.Context) {
 		(&apiError{Status: http.StatusBadRequest, Field: "contact_id", Error: "contact_id is required"}).send(c)
 		return
 	}
+	// An address, or an ID a merge or an alias gave another contact,
+	// names the contact it is now.
+	id, err := g.Store.ResolveContact(c.Request.Context(), req.ContactID)
+	if err != nil {
+		g.serverError(c, "resolve contact", err)
+		return
+	}
+	req.ContactID = id
 	if _, err := g.Store.Contact(c.Request.Context(), req.ContactID); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
 			(&apiError{Status: http.StatusNotFound, Field: "contact_id", Error: "no contact " + req.ContactID}).send(c)

@@ -73,8 +73,15 @@ func (g *Gateway) markUnsubscribe(ctx context.Context, raw, contactID string) {
 		return
 	}
 	m, err := g.Store.Message(ctx, id)
-	if err != nil || m.ContactID != contactID || m.Channel != models.ChannelEmail {
+	if err != nil || m.Channel != models.ChannelEmail {
 		return
+	}
+	if m.ContactID != contactID {
+		// Or an email to a contact merged into this one since.
+		to, err := g.Store.Contact(ctx, m.ContactID)
+		if err != nil || to.MergedInto != contactID {
+			return
+		}
 	}
 	g.mark(ctx, m, models.Unsubscribed)
 }
@@ -124,6 +131,11 @@ func (g *Gateway) tokenContact(c *gin.Context, verify func(token string) (string
 		return nil
 	}
 	contact, err := g.Store.Contact(c.Request.Context(), id)
+	if err == nil && contact.MergedInto != "" {
+		// A link from before a merge speaks for the person, who is the
+		// kept contact now: an unsubscribe must stop the mail they get.
+		contact, err = g.Store.Contact(c.Request.Context(), contact.MergedInto)
+	}
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		g.page(c, http.StatusNotFound, "invalid_link.html", map[string]string{"Brand": g.Config.BrandName})
